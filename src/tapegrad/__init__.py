@@ -1,0 +1,61 @@
+"""tapegrad: a small deep-learning framework on NumPy, from the first lecture up.
+
+Example:
+    >>> import tapegrad as tg
+    >>> x = tg.constant(3.0)
+    >>> with tg.GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     y = x * x
+    >>> float(tape.gradient(y, x))
+    6.0
+"""
+
+from __future__ import annotations
+
+import numpy as _np
+
+from . import backend, math, nn, random
+from .autodiff.engine import unbroadcast
+from .autodiff.function import Function
+from .autodiff.grad_mode import enable_grad, is_grad_enabled, no_grad
+from .autodiff.gradcheck import GradcheckError, gradcheck
+from .autodiff.tape import GradientTape
+from .autodiff.tensor import Tensor, Variable
+from .ops import (abs, add, arange, argmax, argmin, broadcast_to, cast, clip, concat, constant, convert_to_tensor,
+                  divide, elu, exp, expand_dims, expm1, eye, fill, flatten, full, gelu, leaky_relu, linspace, log,
+                  log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply, negative,
+                  one_hot, ones, ones_like, pad, power, prod, rank, reduce_all, reduce_any, relu, reshape, selu,
+                  sigmoid, sign, softmax, softplus, softsign, split, sqrt, square, squeeze, stack, std,
+                  stop_gradient, subtract, sum, swish, tanh, tile, transpose, var, where, zeros, zeros_like)
+from .ops import shape_of as shape
+
+__version__ = "0.1.0"
+
+float16 = _np.dtype("float16")
+float32 = _np.dtype("float32")
+float64 = _np.dtype("float64")
+int32 = _np.dtype("int32")
+int64 = _np.dtype("int64")
+uint8 = _np.dtype("uint8")
+bool = _np.dtype("bool")  # noqa: A001 - TensorFlow's name
+
+reduce_sum = sum
+reduce_mean = mean
+reduce_max = max
+reduce_min = min
+reduce_prod = prod
+clip_by_value = clip
+silu = swish
+
+__all__ = [
+    "Function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",
+    "argmin", "backend", "bool", "broadcast_to", "cast", "clip", "clip_by_value", "concat", "constant",
+    "convert_to_tensor", "divide", "elu", "enable_grad", "exp", "expand_dims", "expm1", "eye", "fill", "flatten",
+    "float16", "float32", "float64", "full", "gelu", "gradcheck", "int32", "int64", "is_grad_enabled",
+    "leaky_relu", "linspace", "log", "log1p", "log_softmax", "logsumexp", "math", "matmul", "max", "maximum",
+    "mean", "min", "minimum", "multiply", "negative", "nn", "no_grad", "one_hot", "ones", "ones_like", "pad",
+    "power", "prod", "random", "rank", "reduce_all", "reduce_any", "reduce_max", "reduce_mean", "reduce_min",
+    "reduce_prod", "reduce_sum", "relu", "reshape", "selu", "shape", "sigmoid", "sign", "silu", "softmax",
+    "softplus", "softsign", "split", "sqrt", "square", "squeeze", "stack", "std", "stop_gradient", "subtract",
+    "sum", "swish", "tanh", "tile", "transpose", "uint8", "unbroadcast", "var", "where", "zeros", "zeros_like",
+]

@@ -1,0 +1,117 @@
+"""The backward pass: the chain rule applied over the recorded graph.
+
+The graph is ordered by an iterative depth-first search (no recursion, so a chain
+of 100,000 operations is fine). Each gradient is removed from the table as soon as
+it has been consumed, and, unless the graph is retained, each node is cut from its
+output after its backward rule ran, which releases the arrays it saved.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from ..backend import xp
+from .tensor import Tensor
+
+
+def unbroadcast(grad, shape: tuple):
+    """Sum ``grad`` back to ``shape``, undoing NumPy broadcasting.
+
+    Leading axes that broadcasting added are summed away; axes where the input had
+    size 1 are summed with ``keepdims``.
+
+    Example:
+        >>> import numpy as np
+        >>> unbroadcast(np.ones((4, 2, 3)), (2, 1)).tolist()
+        [[12.0], [12.0]]
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    if grad.shape != shape:  # e.g. a scalar gradient for a tensor input
+        grad = xp.broadcast_to(grad, shape)
+    return grad
+
+
+def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
+    """Tensors that require grad reachable from ``roots``, inputs before outputs."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack = [(r, False) for r in roots]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        ctx = t._ctx
+        if ctx is not None:
+            for p in ctx.parents:
+                if p is not None and id(p) not in visited:
+                    stack.append((p, False))
+    return order
+
+
+def run(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool, wanted: set[int] | None):
+    """Propagate ``seeds`` from ``roots``; return ``{id(tensor): (tensor, grad)}``.
+
+    With ``wanted=None`` the gradients of all leaves are returned; otherwise the
+    gradients of the tensors whose ids are in ``wanted`` (leaves or not).
+    """
+    live = [r.requires_grad or r._ctx is not None or (wanted is not None and id(r) in wanted) for r in roots]
+    order = toposort([r for r, ok in zip(roots, live) if ok])
+    grads: dict[int, object] = {}
+    for r, s, ok in zip(roots, seeds, live):
+        if ok:
+            k = id(r)
+            grads[k] = grads[k] + s if k in grads else s
+    results: dict[int, object] = {}
+    for t in reversed(order):
+        k = id(t)
+        g = grads.pop(k, None)  # free each gradient as it is consumed
+        if g is None:
+            continue
+        ctx = t._ctx
+        if wanted is None:
+            if ctx is None:
+                results[k] = (t, g)
+        elif k in wanted:
+            results[k] = (t, g)
+        if ctx is None:
+            continue
+        in_grads = ctx.backward(g)
+        for p, pg in zip(ctx.parents, in_grads):
+            if pg is None or p is None:
+                continue
+            pd = p.data
+            if pg.shape != pd.shape:
+                pg = unbroadcast(pg, pd.shape)
+            if pg.dtype != pd.dtype:
+                pg = pg.astype(pd.dtype)
+            pk = id(p)
+            if pk in grads:
+                grads[pk] = grads[pk] + pg
+            else:
+                grads[pk] = pg
+        if not retain_graph:
+            t._ctx = None  # release the node and the arrays it saved
+    return results
+
+
+def backward(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool = False) -> None:
+    """PyTorch-style: accumulate into ``.grad`` of the leaves that require grad."""
+    for leaf, g in run(roots, seeds, retain_graph, None).values():
+        if leaf.grad is None:
+            if g.base is not None or not g.flags.writeable:
+                g = g.copy()  # never hand out a view of another array as .grad
+            leaf.grad = Tensor._wrap(g)
+        else:
+            leaf.grad = Tensor._wrap(leaf.grad.data + g)

@@ -1,0 +1,282 @@
+"""``Tensor`` and ``Variable``: an array, and where it came from.
+
+A tensor holds a backend array in ``data``. When it is the result of an operation
+that must be differentiated, ``_ctx`` points to the :class:`~tapegrad.autodiff.function.Function`
+node that made it; that node holds the inputs (``parents``) and whatever arrays its
+backward pass needs, and never the output, so there is no reference cycle from a node
+to its own output. Operators (``+``, ``@``, ``[]`` ...) are attached in ``tapegrad.ops``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backend import to_numpy, xp
+
+_FLOAT_DEFAULT = np.dtype("float32")
+_INT_DEFAULT = np.dtype("int32")
+
+
+def as_array(value: Any, dtype=None):
+    """Turn ``value`` into a backend array.
+
+    Python floats and nested lists of floats become float32, Python ints int32 (as
+    TensorFlow does); NumPy arrays keep their dtype unless ``dtype`` is given.
+    """
+    if isinstance(value, Tensor):
+        value = value.data
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if isinstance(value, xp.ndarray):
+            return value if value.dtype == dtype else value.astype(dtype)
+        return xp.asarray(value, dtype=dtype)
+    if isinstance(value, xp.ndarray):
+        return value
+    if isinstance(value, np.generic):
+        return xp.asarray(value)
+    arr = xp.asarray(value)
+    kind = arr.dtype.kind
+    if kind == "f" and arr.dtype != _FLOAT_DEFAULT:
+        arr = arr.astype(_FLOAT_DEFAULT)
+    elif kind in "iu" and not isinstance(value, xp.ndarray) and arr.dtype != _INT_DEFAULT:
+        if arr.size == 0 or (np.abs(arr).max() < 2**31):
+            arr = arr.astype(_INT_DEFAULT)
+    elif kind == "O":
+        raise TypeError(f"Tensor: cannot make a numeric tensor from {type(value).__name__} {value!r}")
+    return arr
+
+
+class Tensor:
+    """An N-d array that can take part in automatic differentiation.
+
+    Args:
+        value: a number, nested list, NumPy array or Tensor.
+        dtype: optional dtype; floats default to float32.
+        requires_grad: record operations on this tensor so ``backward`` fills ``.grad``
+            (PyTorch style). Only floating-point tensors can require gradients.
+        name: optional name.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad.numpy().tolist()
+        [2.0, 4.0, 6.0]
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "__weakref__")
+    __array_priority__ = 1000  # NumPy defers ``ndarray + Tensor`` to Tensor.__radd__
+
+    def __init__(self, value: Any, dtype=None, requires_grad: bool = False, name: str | None = None):
+        self.data = as_array(value, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor: only floating-point tensors can require gradients, received dtype {self.data.dtype}"
+            )
+        self.requires_grad = bool(requires_grad)
+        self.grad: Tensor | None = None
+        self._ctx = None
+        self.name = name
+
+    # -- fast constructors used by ops (no validation) ---------------------------------
+    @classmethod
+    def _wrap(cls, data) -> "Tensor":
+        t = object.__new__(Tensor)
+        t.data = data
+        t.requires_grad = False
+        t.grad = None
+        t._ctx = None
+        t.name = None
+        return t
+
+    # -- properties -----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def T(self) -> "Tensor":
+        from ..ops.shape import transpose
+
+        return transpose(self)
+
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (shares memory on the NumPy backend)."""
+        return to_numpy(self.data)
+
+    def item(self):
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: expected a tensor with one element, received shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return to_numpy(self.data).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        arr = to_numpy(self.data)
+        if dtype is not None and arr.dtype != dtype:
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.data.shape[0]):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"The truth value of a tensor with shape {self.shape} is ambiguous; use tg.reduce_any or tg.reduce_all"
+            )
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, received dtype {self.dtype}")
+        return int(self.item())
+
+    def __hash__(self) -> int:  # tensors are used as dict keys by identity
+        return id(self)
+
+    def __repr__(self) -> str:
+        values = np.array2string(to_numpy(self.data), precision=4, separator=", ", threshold=100)
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        return f"tg.Tensor(shape={self.shape}, dtype={self.dtype.name}{extra}, numpy=\n{values})" if self.ndim > 1 else \
+            f"tg.Tensor({values}, shape={self.shape}, dtype={self.dtype.name}{extra})"
+
+    # -- autodiff ---------------------------------------------------------------------
+    def detach(self) -> "Tensor":
+        """A tensor with the same array and no history."""
+        return Tensor._wrap(self.data)
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: only floating-point tensors can require gradients, received {self.dtype}")
+        self.requires_grad = flag
+        return self
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        As in PyTorch, a non-scalar tensor needs ``gradient`` (the vector of the
+        vector-Jacobian product). The graph is freed afterwards unless ``retain_graph``.
+        """
+        from .engine import backward
+
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require gradients and has no graph; "
+                "make a leaf with requires_grad=True or use a tg.Variable"
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: gradient can be implicit only for a one-element tensor, received shape {self.shape}; "
+                    "pass gradient= with the same shape"
+                )
+            seed = xp.ones_like(self.data)
+        else:
+            seed = as_array(gradient, self.dtype)
+            if seed.shape != self.shape:
+                raise ValueError(f"backward: gradient shape {seed.shape} does not match tensor shape {self.shape}")
+        backward([self], [seed], retain_graph=retain_graph)
+
+
+class Variable(Tensor):
+    """A mutable tensor: the weights a model learns.
+
+    Trainable variables are watched by every ``GradientTape`` and require gradients
+    (so ``loss.backward()`` fills ``.grad``). ``assign``, ``assign_add`` and
+    ``assign_sub`` change the values in place, keeping the array's identity.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> v = tg.Variable([1.0, 2.0])
+        >>> _ = v.assign_add([1.0, 1.0])
+        >>> v.numpy().tolist()
+        [2.0, 3.0]
+    """
+
+    __slots__ = ("_trainable", "regularizer")
+
+    def __init__(self, value: Any, dtype=None, trainable: bool = True, name: str | None = None):
+        data = as_array(value, dtype)
+        if isinstance(value, xp.ndarray) or isinstance(value, Tensor):
+            data = data.copy()  # a Variable owns its storage
+        trainable_grad = trainable and data.dtype.kind == "f"
+        super().__init__(data, requires_grad=False, name=name)
+        self._trainable = bool(trainable)
+        self.requires_grad = bool(trainable_grad)
+        self.regularizer = None
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, flag: bool) -> None:
+        self._trainable = bool(flag)
+        self.requires_grad = bool(flag) and self.data.dtype.kind == "f"
+
+    def _check(self, value, op: str):
+        arr = as_array(value, self.dtype)
+        if arr.shape != self.data.shape:
+            try:
+                arr = xp.broadcast_to(arr, self.data.shape)
+            except ValueError:
+                raise ValueError(
+                    f"Variable.{op}: expected a value of shape {self.data.shape}, received shape {arr.shape}"
+                ) from None
+        return arr
+
+    def assign(self, value: Any) -> "Variable":
+        self.data[...] = self._check(value, "assign")
+        return self
+
+    def assign_add(self, value: Any) -> "Variable":
+        self.data += self._check(value, "assign_add")
+        return self
+
+    def assign_sub(self, value: Any) -> "Variable":
+        self.data -= self._check(value, "assign_sub")
+        return self
+
+    @property
+    def value(self) -> Tensor:
+        return Tensor._wrap(self.data)
+
+    def __repr__(self) -> str:
+        values = np.array2string(to_numpy(self.data), precision=4, separator=", ", threshold=100)
+        label = f"'{self.name}' " if self.name else ""
+        return f"tg.Variable({label}shape={self.shape}, dtype={self.dtype.name}, numpy={values})"

@@ -1,0 +1,53 @@
+"""The array backend: every piece of array math in tapegrad goes through ``xp``.
+
+``xp`` is NumPy by default. A GPU backend is chosen once, at import time, with the
+environment variable ``TAPEGRAD_BACKEND=cupy`` (CuPy mirrors NumPy's API). Ops call
+``xp.<fn>`` and never ``numpy`` directly for computation, so that is the one seam
+a GPU backend plugs into. The choice is fixed for the process: ops bind ``xp``
+when they are imported, which keeps the per-op cost at zero.
+
+Example:
+    >>> from tapegrad.backend import xp
+    >>> float(xp.exp(xp.zeros(())))
+    1.0
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def _select(backend_name: str):
+    if backend_name == "numpy":
+        return np
+    if backend_name == "cupy":
+        try:
+            import cupy  # noqa: PLC0415 - optional dependency
+        except ImportError as exc:  # pragma: no cover - depends on the machine
+            raise ImportError(
+                "TAPEGRAD_BACKEND=cupy needs CuPy and a CUDA GPU; CuPy is not installed"
+            ) from exc
+        return cupy
+    raise ValueError(
+        f"TAPEGRAD_BACKEND: expected 'numpy' or 'cupy', received {backend_name!r}"
+    )
+
+
+name: str = os.environ.get("TAPEGRAD_BACKEND", "numpy")
+xp = _select(name)
+"""The active array module."""
+
+
+def to_numpy(array) -> np.ndarray:
+    """Return a NumPy array for a backend array (copied from the device for CuPy)."""
+    if isinstance(array, np.ndarray):
+        return array
+    get = getattr(array, "get", None)
+    if get is not None:  # CuPy arrays
+        return get()
+    return np.asarray(array)
+
+
+__all__ = ["xp", "name", "to_numpy"]

@@ -1,0 +1,63 @@
+"""Helpers shared by the op modules: lifting Python values to tensors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, as_array
+from ..backend import xp
+
+_F32 = np.dtype("float32")
+
+
+def lift(value, like_dtype) -> Tensor:
+    """A tensor for ``value``; a Python scalar takes ``like_dtype`` (float32 tensor * 0.5 stays float32)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (bool, int, float)):
+        if like_dtype.kind == "f" or not isinstance(value, float):
+            return Tensor._wrap(xp.asarray(value, dtype=like_dtype))
+        return Tensor._wrap(xp.asarray(value, dtype=_F32))
+    return Tensor._wrap(as_array(value))
+
+
+def pair(a, b) -> tuple[Tensor, Tensor]:
+    """Two tensors for a binary op, promoting Python scalars to the other side's dtype."""
+    if isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            b = lift(b, a.data.dtype)
+    elif isinstance(b, Tensor):
+        a = lift(a, b.data.dtype)
+    else:
+        a = lift(a, _F32)
+        b = lift(b, a.data.dtype)
+    da, db = a.data.dtype, b.data.dtype
+    if da != db and da.kind in "iub" and db.kind == "f" and da.kind != db.kind:
+        a = cast_tensor(a, db)
+    elif da != db and db.kind in "iub" and da.kind == "f":
+        b = cast_tensor(b, da)
+    return a, b
+
+
+def cast_tensor(t: Tensor, dtype) -> Tensor:
+    from .creation import cast
+
+    return cast(t, dtype)
+
+
+def tensor(value) -> Tensor:
+    return value if isinstance(value, Tensor) else Tensor._wrap(as_array(value))
+
+
+def normalize_axis(axis, ndim: int, op: str):
+    """``axis`` as a sorted tuple of non-negative ints (None means all axes)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(set(out)))

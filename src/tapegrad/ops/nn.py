@@ -1,0 +1,353 @@
+"""Neural-network primitives: activations, softmax, and the fused kernels.
+
+Each activation is one node with a stable formula. Fused kernels exist where they
+remove whole nodes from a training step or where stability needs them:
+``linear`` (``x @ W + b``), ``sigmoid_cross_entropy_with_logits`` and
+``softmax_cross_entropy_with_logits`` (whose gradient is ``p - y``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..autodiff.function import Function
+from ..autodiff.tensor import Tensor
+from ..backend import xp
+from ._util import tensor
+
+
+def _sigmoid(x):
+    """Stable logistic function: no overflow for large |x|."""
+    z = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def _log_softmax(x, axis):
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    shifted = x - m
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def _erf(x):
+    """Error function to about 1e-15, from two expansions with no cancellation.
+
+    For |x| <= 3: ``erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n 2^n x^(2n+1) / (1*3*...*(2n+1))``
+    (all terms positive). Beyond: ``erfc(x) = exp(-x^2) / (sqrt(pi) * K(x))`` with the
+    continued fraction ``K(x) = x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))``, evaluated
+    from a fixed depth. NumPy has no erf of its own.
+    """
+    dtype = x.dtype
+    x = x.astype("float64", copy=False)
+    a = xp.abs(x)
+    small = xp.minimum(a, 3.0)
+    term = small.copy()
+    total = small.copy()
+    x2 = small * small
+    for n in range(1, 80):
+        term = term * (2.0 * x2) / (2 * n + 1)
+        total = total + term
+    erf_small = 2.0 / math.sqrt(math.pi) * xp.exp(-x2) * total
+    big = xp.maximum(a, 3.0)
+    k = big.copy()
+    for n in range(60, 0, -1):
+        k = big + (n / 2.0) / k
+    erf_big = 1.0 - xp.exp(-big * big) / (math.sqrt(math.pi) * k)
+    return (xp.sign(x) * xp.where(a <= 3.0, erf_small, erf_big)).astype(dtype, copy=False)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        self.out = _sigmoid(x)
+        return self.out
+
+    def backward(self, g):
+        s = self.out
+        return (g * s * (1 - s),)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        self.out = xp.tanh(x)
+        return self.out
+
+    def backward(self, g):
+        return (g * (1 - self.out * self.out),)
+
+
+class Relu(Function):
+    """max(x, 0); the gradient at 0 is 0 (TensorFlow's and PyTorch's rule)."""
+
+    def forward(self, x):
+        self.mask = x > 0
+        return xp.maximum(x, 0)
+
+    def backward(self, g):
+        return (g * self.mask,)
+
+
+class LeakyRelu(Function):
+    def forward(self, x, alpha):
+        self.mask, self.alpha = x > 0, alpha
+        return xp.where(self.mask, x, alpha * x)
+
+    def backward(self, g):
+        return (xp.where(self.mask, g, self.alpha * g),)
+
+
+class Elu(Function):
+    def forward(self, x, alpha):
+        self.mask, self.alpha = x > 0, alpha
+        self.em1 = xp.expm1(xp.minimum(x, 0))
+        return xp.where(self.mask, x, alpha * self.em1)
+
+    def backward(self, g):
+        return (xp.where(self.mask, g, g * self.alpha * (self.em1 + 1)),)
+
+
+class Softplus(Function):
+    """log(1 + exp(x)) as ``max(x, 0) + log1p(exp(-|x|))``."""
+
+    def forward(self, x):
+        self.x = x
+        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, g):
+        return (g * _sigmoid(self.x),)
+
+
+class Gelu(Function):
+    """Gaussian error linear unit, exact (erf) or with the tanh approximation."""
+
+    def forward(self, x, approximate):
+        self.x, self.approximate = x, approximate
+        if approximate:
+            c = math.sqrt(2 / math.pi)
+            self.inner = c * (x + 0.044715 * x**3)
+            self.t = xp.tanh(self.inner)
+            return 0.5 * x * (1 + self.t)
+        self.cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
+        return x * self.cdf
+
+    def backward(self, g):
+        x = self.x
+        if self.approximate:
+            c = math.sqrt(2 / math.pi)
+            t = self.t
+            d_inner = c * (1 + 3 * 0.044715 * x * x)
+            return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner),)
+        pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return (g * (self.cdf + x * pdf),)
+
+
+class Swish(Function):
+    """x * sigmoid(x) (also called SiLU)."""
+
+    def forward(self, x):
+        self.x = x
+        self.s = _sigmoid(x)
+        return x * self.s
+
+    def backward(self, g):
+        s = self.s
+        return (g * (s + self.x * s * (1 - s)),)
+
+
+class Softmax(Function):
+    def forward(self, x, axis):
+        self.axis = axis
+        self.out = xp.exp(_log_softmax(x, axis))
+        return self.out
+
+    def backward(self, g):
+        s = self.out
+        return (s * (g - xp.sum(g * s, axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    """``x - logsumexp(x)``; never the log of a softmax."""
+
+    def forward(self, x, axis):
+        self.axis = axis
+        self.out = _log_softmax(x, axis)
+        return self.out
+
+    def backward(self, g):
+        return (g - xp.exp(self.out) * xp.sum(g, axis=self.axis, keepdims=True),)
+
+
+class Linear(Function):
+    """Fused ``x @ W + b`` (the Dense layer's kernel): one node instead of two."""
+
+    def forward(self, x, w, b=None):
+        if x.shape[-1] != w.shape[0]:
+            raise ValueError(f"matmul: cannot multiply shapes {x.shape} and {w.shape}: {x.shape[-1]} != {w.shape[0]}")
+        self.x, self.w, self.has_b = x, w, b is not None
+        out = x @ w
+        if b is not None:
+            out += b
+        return out
+
+    def backward(self, g):
+        x, w = self.x, self.w
+        gx = g @ w.T
+        if x.ndim == 2:
+            gw = x.T @ g
+        else:
+            gw = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+        if self.has_b:
+            gb = g.sum(axis=tuple(range(g.ndim - 1)))
+            return gx, gw, gb
+        return gx, gw
+
+
+class SigmoidCrossEntropy(Function):
+    """Per-element binary cross-entropy from logits: ``max(x, 0) - x*y + log1p(exp(-|x|))``."""
+
+    def forward(self, logits, labels):
+        self.x, self.y = logits, labels
+        return xp.maximum(logits, 0) - logits * labels + xp.log1p(xp.exp(-xp.abs(logits)))
+
+    def backward(self, g):
+        return (g * (_sigmoid(self.x) - self.y),)
+
+
+class SoftmaxCrossEntropy(Function):
+    """Per-sample categorical cross-entropy from logits; the gradient is ``p - y``."""
+
+    def forward(self, logits, labels, axis):
+        logp = _log_softmax(logits, axis)
+        self.logp, self.y, self.axis = logp, labels, axis
+        return -xp.sum(labels * logp, axis=axis)
+
+    def backward(self, g):
+        g = xp.expand_dims(g, self.axis)
+        return (g * (xp.exp(self.logp) * xp.sum(self.y, axis=self.axis, keepdims=True) - self.y),)
+
+
+class SparseSoftmaxCrossEntropy(Function):
+    """Categorical cross-entropy from logits with integer labels over the last axis."""
+
+    def forward(self, logits, labels):
+        logp = _log_softmax(logits, -1)
+        self.logp, self.labels = logp, labels
+        return -xp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+
+    def backward(self, g):
+        grad = xp.exp(self.logp)
+        xp.put_along_axis(grad, self.labels[..., None],
+                          xp.take_along_axis(grad, self.labels[..., None], axis=-1) - 1, axis=-1)
+        return (grad * g[..., None],)
+
+
+# -- functions ---------------------------------------------------------------------
+
+def sigmoid(x) -> Tensor:
+    """1 / (1 + exp(-x)), stable: ``sigmoid(±1000)`` is exactly 1 and 0 with no warning."""
+    return Sigmoid.apply(tensor(x))
+
+
+def tanh(x) -> Tensor:
+    return Tanh.apply(tensor(x))
+
+
+def relu(x) -> Tensor:
+    """max(x, 0). Example: ``tg.nn.relu(tg.constant([-1.0, 2.0]))`` gives ``[0, 2]``."""
+    return Relu.apply(tensor(x))
+
+
+def leaky_relu(x, alpha: float = 0.2) -> Tensor:
+    """x for x > 0, else ``alpha * x`` (default 0.2, as Keras and ``tf.nn.leaky_relu``)."""
+    return LeakyRelu.apply(tensor(x), alpha=alpha)
+
+
+def elu(x, alpha: float = 1.0) -> Tensor:
+    return Elu.apply(tensor(x), alpha=alpha)
+
+
+def selu(x) -> Tensor:
+    """Scaled ELU with the constants of Klambauer et al. (as Keras)."""
+    scale, alpha = 1.0507009873554805, 1.6732632423543772
+    return elu(x, alpha) * scale
+
+
+def softplus(x) -> Tensor:
+    return Softplus.apply(tensor(x))
+
+
+def softsign(x) -> Tensor:
+    from .math import abs as abs_
+
+    x = tensor(x)
+    return x / (abs_(x) + 1.0)
+
+
+def gelu(x, approximate: bool = False) -> Tensor:
+    """GELU (Keras 3's default is the exact form, ``approximate=False``).
+
+    The exact form computes erf with series and a continued fraction (NumPy has no
+    erf); it agrees with ``math.erf`` to about 1e-15.
+    """
+    return Gelu.apply(tensor(x), approximate=approximate)
+
+
+def swish(x) -> Tensor:
+    """x * sigmoid(x) (alias ``silu``)."""
+    return Swish.apply(tensor(x))
+
+
+def hard_sigmoid(x) -> Tensor:
+    """Keras 3's ``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between."""
+    from .math import clip
+
+    return clip(tensor(x) / 6.0 + 0.5, 0.0, 1.0)
+
+
+def softmax(x, axis: int = -1) -> Tensor:
+    return Softmax.apply(tensor(x), axis=axis)
+
+
+def log_softmax(x, axis: int = -1) -> Tensor:
+    return LogSoftmax.apply(tensor(x), axis=axis)
+
+
+def linear(x, kernel, bias=None) -> Tensor:
+    """``x @ kernel + bias`` as one fused node (what ``Dense`` uses)."""
+    if bias is None:
+        return Linear.apply(tensor(x), kernel)
+    return Linear.apply(tensor(x), kernel, bias)
+
+
+def sigmoid_cross_entropy_with_logits(labels, logits) -> Tensor:
+    """Element-wise BCE from logits, finite for logits of ±1e4 (``tf.nn`` name and order)."""
+    logits = tensor(logits)
+    y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
+    return SigmoidCrossEntropy.apply(logits, labels=y.astype(logits.dtype, copy=False))
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1) -> Tensor:
+    """Per-sample CE from logits with one-hot (or soft) labels; gradient ``p - y``."""
+    logits = tensor(logits)
+    y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
+    if y.shape != logits.shape:
+        raise ValueError(
+            f"softmax_cross_entropy_with_logits: labels shape {y.shape} does not match logits shape {logits.shape}"
+        )
+    return SoftmaxCrossEntropy.apply(logits, labels=y.astype(logits.dtype, copy=False), axis=axis)
+
+
+def sparse_softmax_cross_entropy_with_logits(labels, logits) -> Tensor:
+    """Per-sample CE from logits with integer class labels."""
+    logits = tensor(logits)
+    y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
+    y = y.astype("int64", copy=False)
+    if y.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"sparse_softmax_cross_entropy_with_logits: labels shape {y.shape} does not match logits shape "
+            f"{logits.shape} without its last axis"
+        )
+    n = logits.shape[-1]
+    if y.size and (y.min() < 0 or y.max() >= n):
+        raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {n}), received "
+                         f"values from {int(y.min())} to {int(y.max())}")
+    return SparseSoftmaxCrossEntropy.apply(logits, labels=y)
