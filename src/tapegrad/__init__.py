@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as _np
 
-from . import backend, math, nn, random
+from . import (activations, backend, callbacks, data, initializers, layers, losses, math, metrics, models, nn,
+               optimizers, random, regularizers, saving, utils)
 from .autodiff.engine import unbroadcast
 from .autodiff.function import Function
 from .autodiff.grad_mode import enable_grad, is_grad_enabled, no_grad
@@ -28,6 +29,8 @@ from .ops import (abs, add, arange, argmax, argmin, broadcast_to, cast, clip, co
                   sigmoid, sign, softmax, softplus, softsign, split, sqrt, square, squeeze, stack, std,
                   stop_gradient, subtract, sum, swish, tanh, tile, transpose, var, where, zeros, zeros_like)
 from .ops import shape_of as shape
+from .layers import Input
+from .models import Model, Sequential
 
 __version__ = "0.1.0"
 
@@ -47,7 +50,20 @@ reduce_prod = prod
 clip_by_value = clip
 silu = swish
 
+def __getattr__(name: str):
+    # Modules with heavier dependencies load on first use: nothing runs or prints on import.
+    if name in ("viz", "datasets"):
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")
+
+
 __all__ = [
+    "Input", "Model", "Sequential", "activations", "callbacks", "data", "datasets", "initializers", "layers",
+    "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "viz",
     "Function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",
     "argmin", "backend", "bool", "broadcast_to", "cast", "clip", "clip_by_value", "concat", "constant",
     "convert_to_tensor", "divide", "elu", "enable_grad", "exp", "expand_dims", "expm1", "eye", "fill", "flatten",

@@ -36,6 +36,35 @@ def generator(seed: int | None = None) -> np.random.Generator:
     return _state["rng"]
 
 
+def fork(*key: int) -> np.random.Generator:
+    """A generator determined by the global seed and ``key`` (e.g. an epoch number).
+
+    ``fit`` draws each epoch's shuffling and dropout masks from ``fork(epoch)``,
+    so epoch ``e`` is the same whether training runs straight through or resumes
+    from a saved model in a new process after ``set_seed``. Without a seed the
+    generator is drawn from the global one.
+    """
+    seed = _state["seed"]
+    if seed is None:
+        return np.random.default_rng(_state["rng"].integers(2**63))
+    return np.random.default_rng([seed, *key])
+
+
+class use:
+    """Context manager: make ``gen`` the global generator inside the block."""
+
+    def __init__(self, gen: np.random.Generator) -> None:
+        self.gen = gen
+
+    def __enter__(self):
+        self.saved = _state["rng"]
+        _state["rng"] = self.gen
+        return self.gen
+
+    def __exit__(self, *exc):
+        _state["rng"] = self.saved
+
+
 def _out(arr, dtype) -> Tensor:
     return Tensor._wrap(xp.asarray(arr.astype(np.dtype(dtype or "float32"), copy=False)))
 

@@ -1,0 +1,9 @@
+"""Callbacks (``tg.callbacks``): hooks into training, as Keras."""
+
+from .base import Callback, CallbackList, History, LambdaCallback, LearningRateScheduler, TerminateOnNaN
+from .files import CSVLogger, ModelCheckpoint
+from .monitor import EarlyStopping, ReduceLROnPlateau
+from .progbar import ProgbarLogger
+
+__all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN"]

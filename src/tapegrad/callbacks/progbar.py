@@ -1,0 +1,87 @@
+"""``ProgbarLogger``: Keras-style progress per epoch, drawn with tqdm.
+
+``verbose=1`` on a terminal redraws a bar (steps done/total, ETA, then elapsed
+time, time per step, loss and metrics to 4 significant figures); when stdout is
+not a terminal, or with ``verbose=2``, it prints one line per epoch instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from .base import Callback
+
+
+def format_logs(logs: dict) -> str:
+    return " - ".join(f"{k}: {v:.4g}" for k, v in logs.items() if isinstance(v, (int, float)))
+
+
+def _fmt_time(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
+    if seconds >= 60:
+        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+    return f"{seconds:.0f}s"
+
+
+def _per_step(seconds: float, steps: int) -> str:
+    per = seconds / max(steps, 1)
+    return f"{per * 1e3:.0f}ms/step" if per >= 1e-3 else f"{per * 1e6:.0f}us/step"
+
+
+class ProgbarLogger(Callback):
+    def __init__(self, verbose: int = 1, stream=None) -> None:
+        super().__init__()
+        self.verbose = verbose
+        self.stream = stream
+        self._bar = None
+
+    def _out(self):
+        return self.stream if self.stream is not None else sys.stdout
+
+    def on_train_begin(self, logs=None):
+        self.epochs = self.params.get("epochs", 1)
+        self.steps = self.params.get("steps")
+        out = self._out()
+        self.interactive = self.verbose == 1 and hasattr(out, "isatty") and out.isatty()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._seen = 0
+        out = self._out()
+        if self.verbose == 1:
+            print(f"Epoch {epoch + 1}/{self.epochs}", file=out, flush=True)
+        if self.interactive:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.steps, file=out, leave=True, dynamic_ncols=True, ascii=False,
+                             bar_format="{n_fmt}/{total_fmt} {bar:20} {elapsed}<{remaining} {postfix}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._seen = batch + 1
+        if self._bar is not None:
+            self._bar.set_postfix_str(format_logs(logs or {}), refresh=False)
+            self._bar.update(1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        elapsed = time.perf_counter() - self._start
+        steps = self._seen or (self.steps or 1)
+        text = format_logs(logs or {})
+        if self._bar is not None:
+            self._bar.bar_format = "{n_fmt}/{total_fmt} {bar:20} " + \
+                f"{_fmt_time(elapsed)} {_per_step(elapsed, steps)} - {text}"
+            self._bar.refresh()
+            self._bar.close()
+            self._bar = None
+        elif self.verbose == 1:
+            print(f"{steps}/{self.steps or steps} - {_fmt_time(elapsed)} {_per_step(elapsed, steps)} - {text}",
+                  file=self._out(), flush=True)
+        elif self.verbose == 2:
+            print(f"Epoch {epoch + 1}/{self.epochs} - {_fmt_time(elapsed)} - {_per_step(elapsed, steps)} - {text}",
+                  file=self._out(), flush=True)
+
+    def on_train_end(self, logs=None):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

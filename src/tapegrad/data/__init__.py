@@ -1,0 +1,7 @@
+"""Data: in-memory datasets, mini-batch loaders, and small synthetic data sets (``tg.data``)."""
+
+from .dataset import DataLoader, Dataset
+from .synthetic import make_blobs, make_circles, make_moons, make_spirals, make_xor, train_test_split
+
+__all__ = ["DataLoader", "Dataset", "make_blobs", "make_circles", "make_moons", "make_spirals", "make_xor",
+           "train_test_split"]

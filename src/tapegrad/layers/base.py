@@ -1,0 +1,379 @@
+"""``Layer``: weights made in ``build``, math done in ``call`` (Keras's split).
+
+The first ``__call__`` builds the layer from the input's shape; later calls check
+that the last dimension has not changed. Sub-layers and variables assigned as
+attributes (also inside lists and dicts) are tracked automatically.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from typing import Any
+
+import numpy as np
+
+from .. import initializers as _init
+from .. import regularizers as _reg
+from ..autodiff.tensor import Tensor, Variable
+from ..backend import to_numpy
+
+_COUNTS: dict[str, int] = {}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def unique_name(base: str) -> str:
+    n = _COUNTS.get(base, 0)
+    _COUNTS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _accepts_training(fn) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return False
+    return "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+class Layer:
+    """Base class of layers and models.
+
+    Args:
+        name: a unique name (derived from the class name by default).
+        trainable: whether the weights are updated by training.
+        dtype: the dtype of weights and of float inputs (float32 by default);
+            float inputs of another dtype are cast, as Keras does.
+
+    Example (the lab's custom Dense layer):
+        >>> import tapegrad as tg
+        >>> class OurDenseLayer(tg.layers.Layer):
+        ...     def __init__(self, n_output_nodes):
+        ...         super().__init__()
+        ...         self.n_output_nodes = n_output_nodes
+        ...     def build(self, input_shape):
+        ...         d = int(input_shape[-1])
+        ...         self.W = self.add_weight("weight", shape=[d, self.n_output_nodes])
+        ...         self.b = self.add_weight("bias", shape=[1, self.n_output_nodes])
+        ...     def call(self, x):
+        ...         return tg.sigmoid(tg.matmul(x, self.W) + self.b)
+        >>> layer = OurDenseLayer(3)
+        >>> layer.build((1, 2))
+        >>> layer.call(tg.constant([[1.0, 2.0]])).shape
+        (1, 3)
+    """
+
+    _call_takes_training = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_tapegrad_wrapped", False):
+            @functools.wraps(build)
+            def wrapped(self, *args, **kw):
+                out = build(self, *args, **kw)
+                self.built = True
+                if args and self._build_shape is None:
+                    self._build_shape = _shape_tuple(args[0])
+                return out
+
+            wrapped._tapegrad_wrapped = True
+            cls.build = wrapped
+        cls._call_takes_training = _accepts_training(cls.call)
+
+    def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, **kwargs) -> None:
+        allowed = {"input_shape", "input_dim", "batch_input_shape", "activity_regularizer"}
+        bad = set(kwargs) - allowed
+        if bad:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(bad)}")
+        d = self.__dict__
+        d["_own_weights"] = []
+        d["_layers"] = []
+        d["_tracked"] = {}
+        d["built"] = False
+        d["_build_shape"] = None
+        d["_output_shape"] = None
+        d["_trainable"] = bool(trainable)
+        d["_losses"] = []
+        d["name"] = name or unique_name(_snake(type(self).__name__))
+        d["dtype"] = np.dtype(dtype or "float32")
+        d["activity_regularizer"] = _reg.get(kwargs.get("activity_regularizer"))
+        shape = kwargs.get("input_shape")
+        if shape is None and kwargs.get("input_dim") is not None:
+            shape = (kwargs["input_dim"],)
+        if shape is None and kwargs.get("batch_input_shape") is not None:
+            shape = tuple(kwargs["batch_input_shape"])[1:]
+        d["_declared_input_shape"] = tuple(shape) if shape is not None else None
+
+    # -- attribute tracking ---------------------------------------------------------------
+    def __setattr__(self, key: str, value: Any) -> None:
+        if "_layers" not in self.__dict__:
+            raise RuntimeError(
+                f"{type(self).__name__}: call super().__init__() before assigning attributes in __init__"
+            )
+        old = self.__dict__.get("_tracked", {}).pop(key, None)
+        if old is not None:
+            for item in old:
+                if isinstance(item, Layer) and item in self._layers:
+                    self._layers.remove(item)
+        items = [v for v in _walk(value) if isinstance(v, (Layer, Variable))]
+        if items and not key.startswith("__"):
+            self._tracked[key] = items
+            for item in items:
+                if isinstance(item, Layer) and item is not self and not any(item is l for l in self._layers):
+                    self._layers.append(item)
+                elif isinstance(item, Variable) and not any(item is w for w in self._own_weights):
+                    self._own_weights.append(item)
+        object.__setattr__(self, key, value)
+
+    # -- weights -------------------------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, regularizer=None,
+                   name: str | None = None, **kwargs) -> Variable:
+        """Create and track a weight.
+
+        Keras 3's argument order; a string first argument is taken as the name (as
+        older Keras code, and the lab, pass it): ``add_weight("weight", shape=[2, 3])``.
+        The default initializer is ``"glorot_uniform"`` for floats, ``"zeros"`` otherwise.
+        """
+        if isinstance(shape, str):
+            shape, name = kwargs.pop("shape", None), shape
+        if kwargs:
+            raise TypeError(f"add_weight: unexpected keyword arguments {sorted(kwargs)}")
+        shape = () if shape is None else tuple(int(s) for s in shape)
+        dtype = np.dtype(dtype or self.dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        init = _init.get(initializer)
+        value = init(shape, dtype=dtype) if isinstance(init, _init.Initializer) else init(shape, dtype)
+        var = Variable(value, dtype=dtype, trainable=trainable, name=name or f"variable_{len(self._own_weights)}")
+        var.regularizer = _reg.get(regularizer)
+        self._own_weights.append(var)
+        return var
+
+    def _all_weights(self, seen: set[int]) -> list[Variable]:
+        out = []
+        for w in self._own_weights:
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+        for layer in self._layers:
+            out.extend(layer._all_weights(seen))
+        return out
+
+    @property
+    def weights(self) -> list[Variable]:
+        """All weights: this layer's own, then its sub-layers' (each once)."""
+        return self._all_weights(set())
+
+    @property
+    def variables(self) -> list[Variable]:
+        return self.weights
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        if not self.trainable:
+            return []
+        out, seen = [], set()
+        self._collect_trainable(out, seen)
+        return out
+
+    def _collect_trainable(self, out: list, seen: set) -> None:
+        if not self._trainable:
+            return
+        for w in self._own_weights:
+            if w.trainable and id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+        for layer in self._layers:
+            layer._collect_trainable(out, seen)
+
+    @property
+    def trainable_variables(self) -> list[Variable]:
+        return self.trainable_weights
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, flag: bool) -> None:
+        """Freeze or unfreeze this layer and its sub-layers (their weights stop recording)."""
+        self.__dict__["_trainable"] = bool(flag)
+        for layer in self._layers:
+            layer.trainable = flag
+        for w in self._own_weights:
+            w.requires_grad = bool(flag) and w.trainable and w.dtype.kind == "f"
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights as NumPy arrays."""
+        return [to_numpy(w.data).copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set every weight from a list of arrays (shapes are checked first)."""
+        own = self.weights
+        if len(weights) != len(own):
+            raise ValueError(
+                f"{self.name}: set_weights expected a list of {len(own)} arrays, received {len(weights)}"
+            )
+        arrays = []
+        for w, value in zip(own, weights):
+            arr = np.asarray(value.numpy() if isinstance(value, Tensor) else value)
+            if arr.shape != w.shape:
+                raise ValueError(
+                    f"{self.name}: weight {w.name!r} has shape {w.shape}, received an array of shape {arr.shape}"
+                )
+            arrays.append(arr)
+        for w, arr in zip(own, arrays):
+            w.assign(arr)
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self.weights))
+
+    # -- losses ----------------------------------------------------------------------------
+    @property
+    def losses(self) -> list[Tensor]:
+        """Regularization penalties: weight regularizers now, and activity penalties of the last call."""
+        out = []
+        for layer in self._iter_layers():
+            for w in layer._own_weights:
+                if w.regularizer is not None and layer._trainable:
+                    out.append(w.regularizer(w))
+            out.extend(layer._losses)
+        return out
+
+    def add_loss(self, loss) -> None:
+        self._losses.append(loss)
+
+    def _iter_layers(self):
+        stack, seen = [self], set()
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            yield layer
+            stack.extend(layer._layers)
+
+    # -- calling ---------------------------------------------------------------------------
+    def build(self, input_shape) -> None:
+        """Create weights from the input shape; the default creates none."""
+        self.built = True
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError(f"{type(self).__name__} must implement call(inputs)")
+
+    def __call__(self, inputs, *args, **kwargs):
+        inputs = self._convert(inputs)
+        if not self.built:
+            shape = _input_shape(inputs)
+            self.build(shape)
+            self.built = True
+            if self._build_shape is None:
+                self.__dict__["_build_shape"] = shape
+        elif self._own_weights and isinstance(inputs, Tensor):
+            expected = self._build_shape
+            if expected and inputs.ndim and expected[-1] is not None and inputs.shape[-1] != expected[-1]:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}': expected input with last dimension {expected[-1]}, "
+                    f"received shape {inputs.shape}"
+                )
+        if self._losses:
+            self._losses.clear()
+        if "training" in kwargs and not self._call_takes_training:
+            kwargs.pop("training")
+        out = self.call(inputs, *args, **kwargs)
+        if isinstance(out, Tensor):
+            self.__dict__["_output_shape"] = out.shape
+            if self.activity_regularizer is not None:
+                self._losses.append(self.activity_regularizer(out) / float(out.shape[0] if out.ndim else 1))
+        return out
+
+    def _convert(self, inputs):
+        if isinstance(inputs, Tensor):
+            if inputs.data.dtype != self.dtype and inputs.data.dtype.kind == "f":
+                from ..ops import cast
+
+                return cast(inputs, self.dtype)
+            return inputs
+        if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], Tensor):
+            return type(inputs)(self._convert(i) for i in inputs)
+        if isinstance(inputs, dict):
+            return {k: self._convert(v) for k, v in inputs.items()}
+        arr = np.asarray(inputs)
+        if arr.dtype.kind == "f" or arr.dtype.kind in "iub" and self.dtype.kind == "f":
+            return Tensor(arr, dtype=self.dtype)
+        return Tensor(arr)
+
+    # -- config ----------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        if self._declared_input_shape is not None:
+            config["input_shape"] = list(self._declared_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        try:
+            return cls(**config)
+        except TypeError:
+            # a subclass whose __init__ takes none of the base arguments (and no get_config of its own)
+            if set(config) <= {"name", "trainable", "dtype", "input_shape"}:
+                return cls()
+            raise
+
+    def compute_output_shape(self, input_shape):
+        from ..autodiff.grad_mode import no_grad
+        from ..ops import zeros
+
+        shape = tuple(1 if s is None else s for s in input_shape)
+        with no_grad():
+            out = self(zeros(shape, dtype=self.dtype))
+        return (input_shape[0],) + tuple(out.shape[1:])
+
+    @property
+    def output_shape(self):
+        if self._output_shape is None:
+            raise AttributeError(f"{self.name} has not been called yet, so its output shape is unknown")
+        return (None,) + tuple(self._output_shape[1:])
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
+
+
+def _walk(value):
+    if isinstance(value, (Layer, Variable)):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _walk(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _walk(v)
+
+
+def _shape_tuple(shape):
+    if isinstance(shape, Tensor):
+        return shape.shape
+    try:
+        return tuple(None if s is None else int(s) for s in shape)
+    except TypeError:
+        return shape
+
+
+def _input_shape(inputs):
+    if isinstance(inputs, Tensor):
+        return inputs.shape
+    if isinstance(inputs, (list, tuple)):
+        return [_input_shape(i) for i in inputs]
+    if isinstance(inputs, dict):
+        return {k: _input_shape(v) for k, v in inputs.items()}
+    return np.shape(inputs)

@@ -1,0 +1,170 @@
+"""Core layers: Dense, Activation, Flatten, Reshape, Dropout, InputLayer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import activations as _act
+from .. import initializers as _init
+from .. import ops
+from .. import random as _random
+from .. import regularizers as _reg
+from ..autodiff.tensor import Tensor
+from ..backend import xp
+from .base import Layer
+
+
+class Dense(Layer):
+    """``activation(inputs @ kernel + bias)``: the perceptron, for many outputs at once.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.Dense(3, activation="sigmoid")
+        >>> layer(tg.ones((4, 2))).shape
+        (4, 3)
+    """
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, **kwargs) -> None:
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense: units must be a positive integer, received {units!r}")
+        self.units = int(units)
+        self.activation = _act.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = _init.get(kernel_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
+        self.kernel_regularizer = _reg.get(kernel_regularizer)
+        self.bias_regularizer = _reg.get(bias_regularizer)
+        self.kernel = None
+        self.bias = None
+
+    def build(self, input_shape) -> None:
+        if len(input_shape) < 1 or input_shape[-1] is None:
+            raise ValueError(f"Dense '{self.name}': the last dimension of the input must be known, "
+                             f"received shape {tuple(input_shape)}")
+        d = int(input_shape[-1])
+        self.kernel = self.add_weight(shape=(d, self.units), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, name="bias")
+
+    def call(self, inputs):
+        if inputs.ndim == 0:
+            raise ValueError(f"Dense '{self.name}': expected an input of rank >= 1, received a scalar")
+        out = ops.linear(inputs, self.kernel, self.bias)
+        return out if self.activation is _act.linear else self.activation(out)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units, "activation": _act.serialize(self.activation),
+                "use_bias": self.use_bias, "kernel_initializer": _init.serialize(self.kernel_initializer),
+                "bias_initializer": _init.serialize(self.bias_initializer),
+                "kernel_regularizer": _reg.serialize(self.kernel_regularizer),
+                "bias_regularizer": _reg.serialize(self.bias_regularizer),
+                "activity_regularizer": _reg.serialize(self.activity_regularizer)}
+
+
+class Activation(Layer):
+    def __init__(self, activation, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.activation = _act.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "activation": _act.serialize(self.activation)}
+
+
+class Flatten(Layer):
+    """Flatten every axis but the batch axis: ``(N, 28, 28) -> (N, 784)``."""
+
+    def call(self, inputs):
+        return ops.reshape(inputs, (inputs.shape[0], -1)) if inputs.ndim != 2 else inputs
+
+
+class Reshape(Layer):
+    """Reshape every axis but the batch axis (one entry may be -1)."""
+
+    def __init__(self, target_shape, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(s) for s in target_shape)
+
+    def call(self, inputs):
+        n = math.prod(inputs.shape[1:])
+        known = math.prod(s for s in self.target_shape if s != -1)
+        if (-1 not in self.target_shape and known != n) or (known and n % known):
+            raise ValueError(f"Reshape '{self.name}': cannot reshape input of shape {inputs.shape} "
+                             f"into (batch,) + {self.target_shape}")
+        return ops.reshape(inputs, (inputs.shape[0],) + self.target_shape)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Dropout(Layer):
+    """Zero a fraction ``rate`` of the inputs while training, scaling the rest by ``1/(1-rate)``.
+
+    Off unless called with ``training=True`` (``fit`` does; ``evaluate`` and ``predict``
+    don't). Masks come from the global generator (``tg.random.set_seed``) or from
+    the layer's own ``seed``.
+    """
+
+    def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be in [0, 1), received {rate}")
+        self.rate = float(rate)
+        self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
+        self.seed = seed
+        self._rng = _random.generator(seed) if seed is not None else None
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        rng = self._rng if self._rng is not None else _random.generator()
+        shape = inputs.shape if self.noise_shape is None else tuple(
+            inputs.shape[i] if s is None else s for i, s in enumerate(self.noise_shape))
+        keep = rng.random(shape, dtype=np.float32 if inputs.dtype == np.float32 else np.float64) >= self.rate
+        mask = xp.asarray(keep.astype(inputs.dtype) * (1.0 / (1.0 - self.rate)), dtype=inputs.dtype)
+        return inputs * Tensor._wrap(mask)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
+                "noise_shape": list(self.noise_shape) if self.noise_shape else None}
+
+
+class InputLayer(Layer):
+    """Declares the shape of a model's input (without the batch axis)."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs) -> None:
+        if shape is None and "input_shape" in kwargs:
+            shape = kwargs.pop("input_shape")
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        if shape is None:
+            raise ValueError("InputLayer: shape is required, for example shape=(2,)")
+        self.shape = tuple(shape)
+        self.batch_size = batch_size
+        self.built = True
+
+    def call(self, inputs):
+        if inputs.ndim != len(self.shape) + 1 or any(
+                s is not None and s != t for s, t in zip(self.shape, inputs.shape[1:])):
+            raise ValueError(f"Input '{self.name}': expected input of shape (batch,) + {self.shape}, "
+                             f"received shape {inputs.shape}")
+        return inputs
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype.name, "batch_size": self.batch_size}
+
+
+def Input(shape, batch_size=None, dtype=None, name=None) -> InputLayer:
+    """The input of a ``Sequential`` model: ``tg.Sequential([tg.Input(shape=(2,)), ...])``.
+
+    Differs from Keras: it returns an ``InputLayer`` (there is no functional API).
+    """
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)

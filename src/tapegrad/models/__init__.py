@@ -1,0 +1,14 @@
+"""Models (``tg.Model``, ``tg.Sequential``) and loading (``tg.models.load_model``)."""
+
+from .model import Model
+from .sequential import Sequential
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002 - Keras's name
+    """Rebuild a model saved with ``model.save`` (architecture, weights, optimizer state)."""
+    from ..saving.archive import load_model as _load
+
+    return _load(filepath, custom_objects=custom_objects, compile=compile)
+
+
+__all__ = ["Model", "Sequential", "load_model"]

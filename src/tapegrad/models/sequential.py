@@ -1,0 +1,95 @@
+"""``Sequential``: a plain stack of layers, each feeding the next."""
+
+from __future__ import annotations
+
+from ..layers.base import Layer
+from ..layers.core import InputLayer
+from .model import Model
+
+
+class Sequential(Model):
+    """A stack of layers.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(16, activation="relu"),
+        ...                        tg.layers.Dense(1, activation="sigmoid")])
+        >>> model.count_params()
+        65
+    """
+
+    def __init__(self, layers=None, name: str | None = None, trainable: bool = True, **kwargs) -> None:
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self.__dict__["_input_layer"] = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer; the model is built as soon as its input shape is known."""
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError(f"Sequential '{self.name}': an Input must come first")
+            self.__dict__["_input_layer"] = layer
+            self.build((None,) + layer.shape)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a tg.layers.Layer, received {type(layer).__name__}")
+        if any(layer is l for l in self._layers):
+            raise ValueError(f"Sequential '{self.name}': layer '{layer.name}' is already in the model")
+        self._layers.append(layer)
+        declared = layer._declared_input_shape
+        if len(self._layers) == 1 and declared is not None and self._input_layer is None:
+            self.__dict__["_input_layer"] = InputLayer(shape=declared)
+        if self._input_layer is not None:
+            self.built = False
+            self.build((None,) + self._input_layer.shape)
+
+    def pop(self) -> Layer:
+        if not self._layers:
+            raise IndexError(f"Sequential '{self.name}': there is no layer to pop")
+        layer = self._layers.pop()
+        self.built = bool(self._layers) and self.built
+        return layer
+
+    def build(self, input_shape=None) -> None:
+        if input_shape is None:
+            if self._input_layer is None:
+                raise ValueError(f"Sequential '{self.name}': build() needs an input_shape, e.g. "
+                                 "model.build((None, 2))")
+            input_shape = (None,) + self._input_layer.shape
+        if self._input_layer is None:
+            self.__dict__["_input_layer"] = InputLayer(shape=tuple(input_shape)[1:])
+        if self._layers:
+            super().build(input_shape)
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for layer in self._layers:
+            if layer._call_takes_training:
+                x = layer(x, training=training)
+            else:
+                x = layer(x)
+        return x
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name, "layers": []}
+        if self._input_layer is not None:
+            config["input_shape"] = list(self._input_layer.shape)
+        for layer in self._layers:
+            config["layers"].append({"class_name": type(layer).__name__, "config": layer.get_config()})
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> "Sequential":
+        from ..saving.registry import deserialize_layer
+
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True), dtype=config.get("dtype"))
+        for spec in config.get("layers", []):
+            model.add(deserialize_layer(spec, custom_objects))
+        if config.get("input_shape") is not None and model._input_layer is None:
+            model.build((None,) + tuple(config["input_shape"]))
+        return model

@@ -1,0 +1,129 @@
+"""The Adam family: Adam, AdamW, Nadam, Adamax (Keras 3's updates)."""
+
+from __future__ import annotations
+
+import math
+
+from ..backend import xp
+from .base import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam with Keras 3's "epsilon hat" form. At step ``t`` (from 1):
+
+    ``m += (g - m) (1 - beta_1)``; ``v += (g^2 - v) (1 - beta_2)``;
+    ``alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)``;
+    ``w -= alpha m / (sqrt(v) + epsilon)``.
+    With ``amsgrad``, ``v`` in the last line is the running maximum of ``v``.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 amsgrad: bool = False, **kwargs) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+        self.slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
+
+    def update_step(self, g, w, s, lr):
+        t = self.iterations + 1
+        b1, b2 = self.beta_1, self.beta_2
+        alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        m, v = s["momentum"], s["velocity"]
+        tmp = g - m
+        tmp *= 1 - b1
+        m += tmp
+        tmp = g * g
+        tmp -= v
+        tmp *= 1 - b2
+        v += tmp
+        if self.amsgrad:
+            vh = s["velocity_hat"]
+            xp.maximum(vh, v, out=vh)
+            v = vh
+        den = xp.sqrt(v)
+        den += self.epsilon
+        xp.divide(m, den, out=den)
+        den *= alpha
+        w -= den
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default 0.004): ``w -= w * weight_decay * lr`` before each step."""
+
+    def __init__(self, learning_rate=0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, **kwargs) -> None:
+        if weight_decay is None:
+            raise ValueError("AdamW: weight_decay must be a number, received None")
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         amsgrad=amsgrad, weight_decay=weight_decay, **kwargs)
+
+
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (Dozat), as Keras 3. With ``u_t = beta_1 (1 - 0.5 * 0.96^t)``
+    and ``U`` the running product of the ``u`` (updated once per step):
+
+    ``m += (g - m)(1 - beta_1)``; ``v += (g^2 - v)(1 - beta_2)``;
+    ``m_hat = u_{t+1} m / (1 - U u_{t+1}) + (1 - u_t) g / (1 - U)``;
+    ``v_hat = v / (1 - beta_2^t)``; ``w -= lr m_hat / (sqrt(v_hat) + epsilon)``.
+    """
+
+    slot_names = ("momentum", "velocity")
+
+    def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 **kwargs) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.u_product = 1.0
+
+    def before_step(self, variables) -> None:
+        self.u_product *= self.beta_1 * (1.0 - 0.5 * 0.96 ** (self.iterations + 1))
+
+    def extra_state(self) -> dict:
+        return {"u_product": self.u_product}
+
+    def set_extra_state(self, state: dict) -> None:
+        if "u_product" in state:
+            self.u_product = float(state["u_product"])
+
+    def update_step(self, g, w, s, lr):
+        b1, b2 = self.beta_1, self.beta_2
+        t = self.iterations + 1
+        u_t = b1 * (1.0 - 0.5 * 0.96**t)
+        u_t1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+        u_prod = self.u_product
+        u_prod1 = u_prod * u_t1
+        m, v = s["momentum"], s["velocity"]
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - b2)
+        m_hat = m * (u_t1 / (1 - u_prod1)) + g * ((1 - u_t) / (1 - u_prod))
+        v_hat = v / (1 - b2**t)
+        w -= (m_hat * lr) / (xp.sqrt(v_hat) + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Adamax(Optimizer):
+    """Adam with the infinity norm: ``m += (g - m)(1 - beta_1)``; ``u = max(beta_2 u, |g|)``;
+    ``w -= lr m / ((1 - beta_1^t)(u + epsilon))``.
+    """
+
+    slot_names = ("m", "u")
+
+    def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 **kwargs) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def update_step(self, g, w, s, lr):
+        t = self.iterations + 1
+        m, u = s["m"], s["u"]
+        m += (g - m) * (1 - self.beta_1)
+        xp.maximum(u * self.beta_2, xp.abs(g), out=u)
+        w -= (m * lr) / ((1 - self.beta_1**t) * (u + self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

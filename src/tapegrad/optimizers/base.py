@@ -1,0 +1,221 @@
+"""``Optimizer``: the shared machinery of every update rule.
+
+``apply_gradients`` skips None gradients, clips (``clipnorm``, else
+``global_clipnorm``, else ``clipvalue``), applies decoupled weight decay
+(``w -= w * weight_decay * lr``), then calls ``update_step`` once per variable on
+raw arrays, in place, and finally increments ``iterations``: Keras 3's order. The
+state of a variable (moments, accumulators) is created the first time it is seen.
+No graph is recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, Variable
+from ..backend import to_numpy, xp
+from .schedules import LearningRateSchedule
+
+
+class Optimizer:
+    slot_names: tuple[str, ...] = ()
+
+    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name: str | None = None, **kwargs) -> None:
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
+        if clipnorm is not None and global_clipnorm is not None:
+            raise ValueError("Only one of clipnorm and global_clipnorm can be set, received both")
+        for arg, val in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
+            if val is not None and val <= 0:
+                raise ValueError(f"{type(self).__name__}: {arg} must be positive, received {val}")
+        if not isinstance(learning_rate, LearningRateSchedule) and not callable(learning_rate):
+            learning_rate = float(learning_rate)
+            if learning_rate < 0:
+                raise ValueError(f"{type(self).__name__}: learning_rate must be >= 0, received {learning_rate}")
+        self._learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self._state: dict[int, dict[str, Any]] = {}
+        self._variables: list[Variable] = []
+        self._exclude_wd: set[int] = set()
+        self._exclude_wd_names: tuple[str, ...] = ()
+
+    # -- learning rate -------------------------------------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            return float(lr(self.iterations))
+        if callable(lr):
+            return float(lr())
+        return lr
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        if isinstance(value, LearningRateSchedule) or callable(value):
+            self._learning_rate = value
+            return
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            raise TypeError("This optimizer was created with a LearningRateSchedule, so its learning rate "
+                            "is not settable; create it with a float learning_rate instead")
+        self._learning_rate = float(value)
+
+    # -- state ---------------------------------------------------------------------------
+    def build(self, var_list: Iterable[Variable]) -> None:
+        """Create the per-variable state for ``var_list`` (done lazily on first use otherwise)."""
+        for v in var_list:
+            if id(v) not in self._state:
+                self._state[id(v)] = self.init_state(v.data)
+                self._variables.append(v)
+
+    def init_state(self, w) -> dict:
+        return {name: xp.zeros_like(w) for name in self.slot_names}
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        self._exclude_wd = {id(v) for v in (var_list or [])}
+        self._exclude_wd_names = tuple(var_names or ())
+
+    @property
+    def variables(self) -> list[np.ndarray]:
+        """The optimizer's state arrays, in the order variables were first seen."""
+        out = []
+        for v in self._variables:
+            st = self._state[id(v)]
+            out.extend(st[k] for k in sorted(st) if hasattr(st[k], "shape"))
+        return out
+
+    def get_state(self, var_list: list[Variable]) -> dict[str, np.ndarray]:
+        """The state as flat arrays keyed ``"<index>/<slot>"`` for the variables in ``var_list``."""
+        out = {"iterations": np.asarray(self.iterations, dtype=np.int64)}
+        for i, v in enumerate(var_list):
+            for k, arr in self._state.get(id(v), {}).items():
+                out[f"{i}/{k}"] = np.array(to_numpy(arr))
+        for k, val in self.extra_state().items():
+            out[f"extra/{k}"] = np.asarray(val)
+        return out
+
+    def set_state(self, state: dict, var_list: list[Variable]) -> None:
+        """Restore what :meth:`get_state` returned (shapes are checked first)."""
+        pending = []
+        for i, v in enumerate(var_list):
+            st = self.init_state(v.data)
+            for k in st:
+                key = f"{i}/{k}"
+                if key not in state:
+                    raise ValueError(f"{self.name}: optimizer state is missing {key!r}")
+                arr = np.asarray(state[key])
+                if arr.shape != np.shape(st[k]):
+                    raise ValueError(f"{self.name}: optimizer state {key!r} has shape {arr.shape}, "
+                                     f"expected {np.shape(st[k])} for variable {v.name!r}")
+                st[k] = xp.asarray(arr.astype(v.dtype))
+            pending.append((v, st))
+        self._state.clear()
+        self._variables = []
+        for v, st in pending:
+            self._state[id(v)] = st
+            self._variables.append(v)
+        self.iterations = int(state["iterations"])
+        self.set_extra_state({k[6:]: v for k, v in state.items() if k.startswith("extra/")})
+
+    def extra_state(self) -> dict:
+        return {}
+
+    def set_extra_state(self, state: dict) -> None:
+        pass
+
+    # -- applying gradients -----------------------------------------------------------------
+    def apply_gradients(self, grads_and_vars) -> int:
+        """Update each variable from its gradient; pairs with a None gradient are skipped."""
+        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        if not pairs:
+            return self.iterations
+        grads, variables = [], []
+        for g, v in pairs:
+            if not isinstance(v, Variable):
+                raise TypeError(f"{self.name}: can only update tg.Variable objects, received {type(v).__name__}")
+            arr = g.data if isinstance(g, Tensor) else xp.asarray(g)
+            if arr.shape != v.shape:
+                raise ValueError(f"{self.name}: gradient of shape {arr.shape} for variable {v.name!r} "
+                                 f"of shape {v.shape}")
+            if arr.dtype != v.dtype:
+                arr = arr.astype(v.dtype)
+            grads.append(arr)
+            variables.append(v)
+        grads = self._clip(grads)
+        lr = self.learning_rate
+        state = self._state
+        wd = self.weight_decay
+        self.before_step(variables)
+        for g, v in zip(grads, variables):
+            s = state.get(id(v))
+            if s is None:
+                self.build([v])
+                s = state[id(v)]
+            w = v.data
+            if wd and self._decays(v):
+                w -= w * (wd * lr)
+            self.update_step(g, w, s, lr)
+        self.iterations += 1
+        return self.iterations
+
+    def apply(self, grads, trainable_variables) -> int:
+        return self.apply_gradients(zip(grads, trainable_variables))
+
+    def minimize(self, loss, var_list, tape=None) -> int:
+        """Differentiate ``loss`` (a callable, or a tensor recorded on ``tape``) and apply the gradients."""
+        from ..autodiff.tape import GradientTape
+
+        var_list = list(var_list() if callable(var_list) else var_list)
+        if tape is None:
+            if not callable(loss):
+                raise ValueError("minimize: without a tape, loss must be a callable that returns the loss")
+            with GradientTape() as tape:
+                value = loss()
+        else:
+            value = loss
+        grads = tape.gradient(value, var_list)
+        return self.apply_gradients(zip(grads, var_list))
+
+    def _decays(self, v: Variable) -> bool:
+        if id(v) in self._exclude_wd:
+            return False
+        return not any(n in (v.name or "") for n in self._exclude_wd_names)
+
+    def _clip(self, grads: list) -> list:
+        if self.clipnorm:
+            out = []
+            for g in grads:
+                norm = math.sqrt(float(xp.sum(g * g)))
+                out.append(g * (self.clipnorm / norm) if norm > self.clipnorm else g)
+            return out
+        if self.global_clipnorm:
+            norm = math.sqrt(sum(float(xp.sum(g * g)) for g in grads))
+            if norm > self.global_clipnorm:
+                scale = self.global_clipnorm / norm
+                return [g * scale for g in grads]
+            return grads
+        if self.clipvalue:
+            return [xp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    def before_step(self, variables) -> None:
+        """Hook run once per step before the per-variable updates (Nadam uses it)."""
+
+    def update_step(self, grad, w, state: dict, lr: float) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        lr = self._learning_rate
+        return {"name": self.name, "learning_rate": lr if isinstance(lr, float) else None,
+                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
+                "global_clipnorm": self.global_clipnorm}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Optimizer":
+        return cls(**config)
