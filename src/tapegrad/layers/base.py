@@ -131,18 +131,24 @@ class Layer:
         object.__setattr__(self, key, value)
 
     # -- weights -------------------------------------------------------------------------
-    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, regularizer=None,
-                   name: str | None = None, **kwargs) -> Variable:
+    def add_weight(self, *args, **kwargs) -> Variable:
         """Create and track a weight.
 
-        Keras 3's argument order; a string first argument is taken as the name (as
-        older Keras code, and the lab, pass it): ``add_weight("weight", shape=[2, 3])``.
-        The default initializer is ``"glorot_uniform"`` for floats, ``"zeros"`` otherwise.
+        Signature as Keras 3: ``add_weight(shape=None, initializer=None, dtype=None,
+        trainable=True, regularizer=None, name=None)``. A string first argument is
+        taken as the name, as older Keras code and the lab pass it:
+        ``add_weight("weight", shape=[2, 3])``. The default initializer is
+        ``"glorot_uniform"`` for floats, ``"zeros"`` otherwise.
         """
-        if isinstance(shape, str):
-            shape, name = kwargs.pop("shape", None), shape
-        if kwargs:
-            raise TypeError(f"add_weight: unexpected keyword arguments {sorted(kwargs)}")
+        if args and isinstance(args[0], str):
+            if "name" in kwargs:
+                raise TypeError(f"add_weight: name given twice ({args[0]!r} and {kwargs['name']!r})")
+            kwargs["name"] = args[0]
+            args = args[1:]
+        return self._add_weight(*args, **kwargs)
+
+    def _add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, regularizer=None,
+                    name: str | None = None) -> Variable:
         shape = () if shape is None else tuple(int(s) for s in shape)
         dtype = np.dtype(dtype or self.dtype)
         if initializer is None:

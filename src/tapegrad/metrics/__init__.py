@@ -294,7 +294,10 @@ def get(identifier, loss=None, y_true=None, y_pred=None) -> Metric:
         return identifier
     if identifier in ("accuracy", "acc"):
         loss_name = getattr(loss, "name", loss if isinstance(loss, str) else getattr(loss, "__name__", ""))
-        pred_dim = None if y_pred is None else np.shape(y_pred)[-1]
+        # y_pred may be the predictions or just their shape
+        pred_shape = y_pred if isinstance(y_pred, tuple) and all(isinstance(d, int) for d in y_pred) else \
+            (None if y_pred is None else np.shape(y_pred))
+        pred_dim = pred_shape[-1] if pred_shape else None
         true_shape = None if y_true is None else np.shape(y_true)
         if "binary" in str(loss_name) or pred_dim == 1:
             cls = BinaryAccuracy

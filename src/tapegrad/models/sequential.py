@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..autodiff.tensor import Tensor
 from ..layers.base import Layer
 from ..layers.core import InputLayer
 from .model import Model
@@ -68,6 +69,9 @@ class Sequential(Model):
 
     def call(self, inputs, training=None):
         x = inputs
+        spec = self._input_layer
+        if spec is not None and isinstance(x, Tensor) and x.shape[1:] != spec.shape:
+            spec.call(x)  # raises a clear error unless the difference is an unknown (None) dimension
         for layer in self._layers:
             if layer._call_takes_training:
                 x = layer(x, training=training)
