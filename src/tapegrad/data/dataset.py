@@ -20,15 +20,15 @@ from ..backend import to_numpy
 
 
 def to_numpy_tree(x: Any):
-    """Arrays for arrays, lists, tensors; dicts and tuples keep their structure."""
+    """Arrays for arrays, nested lists and tensors; dicts, tuples and lists of arrays keep their structure."""
     if x is None:
         return None
     if isinstance(x, dict):
         return {k: to_numpy_tree(v) for k, v in x.items()}
     if isinstance(x, Tensor):
         return to_numpy(x.data)
-    if isinstance(x, tuple):
-        return tuple(to_numpy_tree(v) for v in x)
+    if isinstance(x, tuple) or (isinstance(x, list) and x and all(isinstance(v, (np.ndarray, Tensor)) for v in x)):
+        return tuple(to_numpy_tree(v) for v in x)  # one array per model output (or input)
     arr = np.asarray(x)
     if arr.dtype == np.float64 and not isinstance(x, np.ndarray):
         arr = arr.astype(np.float32)

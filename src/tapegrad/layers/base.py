@@ -274,17 +274,19 @@ class Layer:
         """Create weights from the input shape; the default creates none."""
         self.built = True
 
+    def _build_from_call(self, shape) -> None:
+        self.build(shape)
+        self.built = True
+        if self._build_shape is None:
+            self.__dict__["_build_shape"] = shape
+
     def call(self, inputs, training=None):
         raise NotImplementedError(f"{type(self).__name__} must implement call(inputs)")
 
     def __call__(self, inputs, *args, **kwargs):
         inputs = self._convert(inputs)
         if not self.built:
-            shape = _input_shape(inputs)
-            self.build(shape)
-            self.built = True
-            if self._build_shape is None:
-                self.__dict__["_build_shape"] = shape
+            self._build_from_call(_input_shape(inputs))
         elif self._own_weights and isinstance(inputs, Tensor):
             expected = self._build_shape
             if expected and inputs.ndim and expected[-1] is not None and inputs.shape[-1] != expected[-1]:

@@ -51,6 +51,14 @@ class Model(Trainer, Layer):
             self.__dict__["built"] = True
             self(zeros(shape, dtype=self.dtype))
 
+    def _build_from_call(self, shape) -> None:
+        # On a first real call, sub-layers build themselves during that call: no dummy pass.
+        if type(self).build is not Model.build:
+            return super()._build_from_call(shape)
+        d = self.__dict__
+        d["built"] = True
+        d["_build_shape"] = (None,) + tuple(shape[1:]) if isinstance(shape, tuple) else shape
+
     def summary(self, print_fn=print, line_length: int = 72) -> None:
         """Print a table of layers, output shapes and parameter counts, then the totals."""
         from .summary import summary_text

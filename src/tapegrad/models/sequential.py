@@ -67,6 +67,13 @@ class Sequential(Model):
         if self._layers:
             super().build(input_shape)
 
+    def _build_from_call(self, shape) -> None:
+        if self._input_layer is None and isinstance(shape, tuple):
+            self.__dict__["_input_layer"] = InputLayer(shape=tuple(shape)[1:])
+        d = self.__dict__
+        d["built"] = True
+        d["_build_shape"] = (None,) + tuple(shape[1:]) if isinstance(shape, tuple) else shape
+
     def call(self, inputs, training=None):
         x = inputs
         spec = self._input_layer

@@ -86,7 +86,7 @@ class Nadam(Optimizer):
 
     def set_extra_state(self, state: dict) -> None:
         if "u_product" in state:
-            self.u_product = float(state["u_product"])
+            self.u_product = float(state["u_product"].reshape(-1)[0])
 
     def update_step(self, g, w, s, lr):
         b1, b2 = self.beta_1, self.beta_2

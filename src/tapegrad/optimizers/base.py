@@ -92,12 +92,12 @@ class Optimizer:
 
     def get_state(self, var_list: list[Variable]) -> dict[str, np.ndarray]:
         """The state as flat arrays keyed ``"<index>/<slot>"`` for the variables in ``var_list``."""
-        out = {"iterations": np.asarray(self.iterations, dtype=np.int64)}
+        out = {"iterations": np.asarray([self.iterations], dtype=np.int64)}
         for i, v in enumerate(var_list):
             for k, arr in self._state.get(id(v), {}).items():
                 out[f"{i}/{k}"] = np.array(to_numpy(arr))
         for k, val in self.extra_state().items():
-            out[f"extra/{k}"] = np.asarray(val)
+            out[f"extra/{k}"] = np.asarray(val).reshape(1)
         return out
 
     def set_state(self, state: dict, var_list: list[Variable]) -> None:
@@ -120,7 +120,7 @@ class Optimizer:
         for v, st in pending:
             self._state[id(v)] = st
             self._variables.append(v)
-        self.iterations = int(state["iterations"])
+        self.iterations = int(np.asarray(state["iterations"]).reshape(-1)[0])
         self.set_extra_state({k[6:]: v for k, v in state.items() if k.startswith("extra/")})
 
     def extra_state(self) -> dict:
