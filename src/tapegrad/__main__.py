@@ -1,0 +1,7 @@
+"""``python -m tapegrad ...`` is the same as the ``tapegrad`` command."""
+
+import sys
+
+from .cli.main import main
+
+sys.exit(main())

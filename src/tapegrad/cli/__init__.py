@@ -1,0 +1,1 @@
+"""The ``tapegrad`` command line."""

@@ -1,0 +1,209 @@
+"""The ``tapegrad`` command: ``demo``, ``fit``, ``evaluate``, ``predict``, ``plot``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .tabular import CliError
+
+EXAMPLES = {
+    "demo": "example:\n  tapegrad demo --out tapegrad-demo --epochs 60",
+    "fit": "example:\n  tapegrad fit data/penguins.csv --target species --drop-missing --out penguin-model",
+    "evaluate": "example:\n  tapegrad evaluate penguin-model data/penguins.csv --drop-missing",
+    "predict": "example:\n  tapegrad predict penguin-model data/penguins.csv --drop-missing -o predictions.csv",
+    "plot": "examples:\n  tapegrad plot activations --out activations.png\n  tapegrad plot landscape --out landscape.png",
+}
+
+
+def _hidden(text: str):
+    try:
+        units = [int(u) for u in text.split(",") if u.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 32,16, received {text!r}")
+    if not units or any(u <= 0 for u in units):
+        raise argparse.ArgumentTypeError(f"expected positive layer sizes such as 32,16, received {text!r}")
+    return units
+
+
+def parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="tapegrad", description="tapegrad: deep learning from the first lecture up.",
+                                epilog="run 'tapegrad COMMAND --help' for the options of a command", formatter_class=fmt)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="the lecture's example, 'Will I pass this class?', end to end",
+                       description="Train a network on the lecture's example and draw the pictures.",
+                       epilog=EXAMPLES["demo"], formatter_class=fmt)
+    d.add_argument("--out", default="tapegrad-demo", help="folder for the pictures (default: ./tapegrad-demo)")
+    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--epochs", type=int, default=60, help="maximum number of epochs (default 60)")
+
+    f = sub.add_parser("fit", help="train a model on a CSV file", epilog=EXAMPLES["fit"], formatter_class=fmt,
+                       description="Infer the task from the target, standardize numeric features, one-hot encode "
+                                   "categorical ones, train with early stopping, and write the model folder.")
+    f.add_argument("data", help="CSV file with a header row")
+    f.add_argument("--target", required=True, help="name of the column to predict")
+    f.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
+    f.add_argument("--hidden", type=_hidden, default=[32, 16], help="hidden layer sizes (default 32,16)")
+    f.add_argument("--activation", default="relu")
+    f.add_argument("--dropout", type=float, default=0.2)
+    f.add_argument("--l2", type=float, default=1e-4)
+    f.add_argument("--optimizer", default="adam")
+    f.add_argument("--lr", type=float, default=1e-3)
+    f.add_argument("--batch-size", type=int, default=32)
+    f.add_argument("--epochs", type=int, default=200)
+    f.add_argument("--validation-split", type=float, default=0.2)
+    f.add_argument("--early-stopping", type=int, default=20, help="patience in epochs (0 turns it off)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    f.add_argument("--out", required=True, help="model folder to write")
+    f.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+
+    for name, helptext in (("evaluate", "report a saved model's loss and metrics on a CSV file"),
+                           ("predict", "write a saved model's predictions for a CSV file")):
+        e = sub.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".",
+                           epilog=EXAMPLES[name], formatter_class=fmt)
+        e.add_argument("model_dir", help="folder written by 'tapegrad fit'")
+        e.add_argument("data", help="CSV file with the same columns as in training")
+        e.add_argument("--drop-missing", action="store_true")
+        if name == "predict":
+            e.add_argument("-o", "--output", default=None, help="CSV file for the predictions (default: stdout)")
+
+    pl = sub.add_parser("plot", help="draw one of the lecture's pictures", epilog=EXAMPLES["plot"],
+                        formatter_class=fmt, description="Draw a picture: activations or a loss landscape.")
+    pl.add_argument("what", choices=["activations", "landscape"])
+    pl.add_argument("--out", required=True, help="image file to write (.png, .svg, .pdf)")
+    return p
+
+
+def cmd_fit(a) -> int:
+    import numpy as np
+
+    import tapegrad as tg
+
+    from . import tabular as T
+
+    for name, value, low, high in (("--dropout", a.dropout, 0, 0.99), ("--validation-split", a.validation_split, 0,
+                                                                          0.9)):
+        if not low <= value <= high:
+            raise CliError(f"{name} must be in [{low}, {high}], received {value}")
+    for name, value in (("--lr", a.lr), ("--batch-size", a.batch_size), ("--epochs", a.epochs)):
+        if value <= 0:
+            raise CliError(f"{name} must be positive, received {value}")
+    df = T.read_csv(a.data, a.drop_missing)
+    prep = T.fit_preprocessing(df, a.target, a.task)
+    x, y = T.transform_x(df, prep), T.transform_y(df, prep)
+    tg.random.set_seed(a.seed)
+    order = tg.random.generator().permutation(len(x))  # shuffle once so the validation split is a fair sample
+    x, y = x[order], y[order]
+    try:
+        opt = tg.optimizers.get(a.optimizer)
+        act = tg.activations.get(a.activation)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    opt.learning_rate = a.lr
+    model, loss, metrics = T.build(prep, a.hidden, a.activation if isinstance(a.activation, str) else act,
+                                   a.dropout, a.l2)
+    model.compile(optimizer=opt, loss=loss, metrics=metrics)
+    t = prep["target"]
+    print(f"Task: {t['task']}" + (f" with classes {t['classes']}" if t["task"] == "classification" else "") +
+          f"; {x.shape[1]} input features from {len(prep['features'])} columns; {len(x)} rows.")
+    callbacks = []
+    stop = None
+    if a.early_stopping > 0 and a.validation_split > 0:
+        stop = tg.callbacks.EarlyStopping(patience=a.early_stopping, restore_best_weights=True)
+        callbacks.append(stop)
+    history = model.fit(x, y, batch_size=a.batch_size, epochs=a.epochs, validation_split=a.validation_split,
+                        callbacks=callbacks, verbose=a.verbose)
+    os.makedirs(a.out, exist_ok=True)
+    model.save(os.path.join(a.out, "model.tapegrad"))
+    T.save_prep(prep, a.out)
+    final = {k: v[stop.best_epoch - history.epoch[0]] if stop and stop.best_weights is not None else v[-1]
+             for k, v in history.history.items()}
+    plot = os.path.join(a.out, "training_curves.png")
+    tg.viz.plot_history(history, path=plot, best_epoch=stop.best_epoch if stop else None)
+    lines = [f"# tapegrad model for {os.path.basename(a.data)}", "",
+             f"- target: `{t['name']}` ({t['task']})", f"- rows used: {len(x)}; features: {x.shape[1]}",
+             f"- network: {x.shape[1]} -> {' -> '.join(map(str, a.hidden))} -> output, {a.activation}, "
+             f"dropout {a.dropout}, L2 {a.l2}", f"- optimizer: {a.optimizer}, learning rate {a.lr}, "
+             f"batch size {a.batch_size}", f"- epochs run: {len(history.epoch)}" +
+             (f"; weights kept from epoch {stop.best_epoch + 1}" if stop else ""), "", "| metric | value |",
+             "|---|---|"] + [f"| {k} | {v:.4g} |" for k, v in final.items()] + ["", "![training curves](training_curves.png)"]
+    from ..saving.atomic import atomic_path
+
+    with atomic_path(os.path.join(a.out, "report.md")) as tmp:
+        with open(tmp, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+    print("Metrics (kept epoch): " + ", ".join(f"{k} {v:.4g}" for k, v in final.items()))
+    print(f"Wrote {a.out}/model.tapegrad, preprocessing.json, training_curves.png, report.md")
+    return 0
+
+
+def cmd_evaluate(a) -> int:
+    from . import tabular as T
+
+    model, prep = T.load(a.model_dir)
+    df = T.read_csv(a.data, a.drop_missing)
+    T.check_columns(df, prep, need_target=True)
+    result = model.evaluate(T.transform_x(df, prep), T.transform_y(df, prep), verbose=0, return_dict=True)
+    print(f"{len(df)} rows: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()))
+    return 0
+
+
+def cmd_predict(a) -> int:
+    import pandas as pd
+
+    from . import tabular as T
+
+    model, prep = T.load(a.model_dir)
+    df = T.read_csv(a.data, a.drop_missing)
+    T.check_columns(df, prep, need_target=False)
+    out = pd.DataFrame(T.decode_predictions(model.predict(T.transform_x(df, prep), verbose=0), prep))
+    if a.output:
+        from ..saving.atomic import atomic_path
+
+        with atomic_path(a.output) as tmp:
+            out.to_csv(tmp, index=False)
+        print(f"Wrote {len(out)} predictions to {a.output}")
+    else:
+        out.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def cmd_plot(a) -> int:
+    import tapegrad as tg
+
+    if a.what == "activations":
+        tg.viz.plot_activations(path=a.out)
+    else:
+        def loss_fn(w):  # an elongated bowl with a ridge: where fixed rates struggle
+            return (w[0] - 1.0) ** 2 + 5.0 * (w[1] + 0.5) ** 2 + 0.5 * tg.sin(3.0 * w[0]) if hasattr(tg, "sin") \
+                else (w[0] - 1.0) ** 2 + 5.0 * (w[1] + 0.5) ** 2
+        tg.viz.plot_loss_landscape(loss_fn, start=(-2.5, 2.0), path=a.out, optimizers=tg.viz.default_optimizers(0.08))
+    print(f"Wrote {a.out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from .demo import run_demo
+
+            if args.epochs <= 0:
+                raise CliError(f"--epochs must be positive, received {args.epochs}")
+            run_demo(args.out, args.seed, args.epochs)
+            return 0
+        return {"fit": cmd_fit, "evaluate": cmd_evaluate, "predict": cmd_predict, "plot": cmd_plot}[args.command](args)
+    except CliError as exc:
+        print(f"tapegrad {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Models for a CSV file: infer the task, preprocess, train, evaluate, predict.
+
+The preprocessing (standardization of numeric columns, one-hot categories, the
+target's classes or scale) is stored as JSON beside the model, and applied again
+by ``evaluate`` and ``predict``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+
+class CliError(Exception):
+    """Bad input: reported as one clear message and exit code 2."""
+
+
+def read_csv(path: str, drop_missing: bool = False):
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover
+        raise CliError("reading CSV files needs pandas: pip install 'tapegrad[cli]'") from exc
+    if not os.path.exists(path):
+        raise CliError(f"no such file: {path}")
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise CliError(f"{path} is empty: expected a header row and at least one data row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path} is not a readable CSV file: {exc}") from None
+    if len(df) == 0:
+        raise CliError(f"{path} has a header but no data rows")
+    missing = df.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing):
+        total = int(missing.sum())
+        where = ", ".join(f"{c} ({n})" for c, n in missing.items())
+        if not drop_missing:
+            raise CliError(f"{path} has {total} missing values, in columns {where}; "
+                           "pass --drop-missing to drop the rows that have them")
+        df = df.dropna().reset_index(drop=True)
+        print(f"Dropped {int(len(missing) and (df.shape[0] == df.shape[0]))*0 + total} missing values "
+              f"({where}); {len(df)} rows left.")
+        if len(df) == 0:
+            raise CliError(f"{path}: no rows left after dropping missing values")
+    return df
+
+
+def _numeric_or_error(df, column: str):
+    """Numeric values of a column, or CliError naming the first bad row when the column is mostly numeric."""
+    import pandas as pd
+
+    col = df[column]
+    if pd.api.types.is_numeric_dtype(col):
+        return col.to_numpy(dtype=np.float64)
+    parsed = pd.to_numeric(col, errors="coerce")
+    ok = parsed.notna().mean()
+    if ok >= 0.9:  # a numeric column with a few bad values
+        bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        raise CliError(f"non-numeric value {col.iloc[bad]!r} in numeric column {column!r} at data row {bad + 1} "
+                       f"(line {bad + 2} of the file)")
+    return None
+
+
+def infer_task(df, target: str, task: str) -> str:
+    values = _numeric_or_error(df, target)
+    if task != "auto":
+        if task == "regression" and values is None:
+            raise CliError(f"--task regression needs a numeric target, but column {target!r} is not numeric")
+        return task
+    if values is None:
+        return "classification"
+    uniq = np.unique(values)
+    if len(uniq) <= 10 and np.all(uniq == np.round(uniq)):
+        return "classification"
+    return "regression"
+
+
+def fit_preprocessing(df, target: str, task: str) -> dict:
+    if target not in df.columns:
+        raise CliError(f"target column {target!r} not found; the columns are: {', '.join(map(str, df.columns))}")
+    features = []
+    for name in df.columns:
+        if name == target:
+            continue
+        values = _numeric_or_error(df, name)
+        if values is not None:
+            std = float(values.std()) or 1.0
+            features.append({"name": str(name), "kind": "numeric", "mean": float(values.mean()), "std": std})
+        else:
+            cats = sorted(map(str, df[name].unique()))
+            features.append({"name": str(name), "kind": "categorical", "categories": cats})
+    if not features:
+        raise CliError(f"no feature columns: the file has only the target column {target!r}")
+    task = infer_task(df, target, task)
+    if task == "classification":
+        classes = sorted(map(str, df[target].unique()))
+        if len(classes) < 2:
+            raise CliError(f"target column {target!r} has a single class ({classes[0]!r}); classification needs "
+                           "at least two")
+        tgt = {"name": target, "task": task, "classes": classes}
+    else:
+        values = df[target].to_numpy(dtype=np.float64)
+        tgt = {"name": target, "task": task, "mean": float(values.mean()), "std": float(values.std()) or 1.0}
+    return {"features": features, "target": tgt}
+
+
+def check_columns(df, prep: dict, need_target: bool) -> None:
+    expected = [f["name"] for f in prep["features"]] + ([prep["target"]["name"]] if need_target else [])
+    have = list(map(str, df.columns))
+    missing = [c for c in expected if c not in have]
+    extra = [c for c in have if c not in expected and c != prep["target"]["name"]]
+    if missing or extra:
+        raise CliError(f"the columns differ from training: missing {missing}, unexpected {extra}; the model was "
+                       f"trained on {expected}")
+
+
+def transform_x(df, prep: dict) -> np.ndarray:
+    cols = []
+    for f in prep["features"]:
+        if f["kind"] == "numeric":
+            values = _numeric_or_error(df, f["name"])
+            if values is None:
+                raise CliError(f"column {f['name']!r} was numeric in training but is not numeric here")
+            cols.append(((values - f["mean"]) / f["std"])[:, None])
+        else:
+            values = df[f["name"]].astype(str).to_numpy()
+            unknown = sorted(set(values) - set(f["categories"]))
+            if unknown:
+                raise CliError(f"column {f['name']!r} has categories not seen in training: {unknown}; "
+                               f"known: {f['categories']}")
+            cols.append((values[:, None] == np.array(f["categories"])[None, :]).astype(np.float64))
+    return np.concatenate(cols, axis=1).astype(np.float32)
+
+
+def transform_y(df, prep: dict) -> np.ndarray:
+    t = prep["target"]
+    if t["task"] == "classification":
+        values = df[t["name"]].astype(str).to_numpy()
+        unknown = sorted(set(values) - set(t["classes"]))
+        if unknown:
+            raise CliError(f"target {t['name']!r} has classes not seen in training: {unknown}")
+        index = {c: i for i, c in enumerate(t["classes"])}
+        y = np.array([index[v] for v in values])
+        return y.reshape(-1, 1).astype(np.float32) if len(t["classes"]) == 2 else y.astype(np.int64)
+    values = df[t["name"]].to_numpy(dtype=np.float64)
+    return ((values - t["mean"]) / t["std"]).reshape(-1, 1).astype(np.float32)
+
+
+def build(prep: dict, hidden, activation: str, dropout: float, l2: float):
+    import tapegrad as tg
+
+    d = sum(1 if f["kind"] == "numeric" else len(f["categories"]) for f in prep["features"])
+    reg = tg.regularizers.L2(l2) if l2 else None
+    layers = [tg.Input(shape=(d,))]
+    for units in hidden:
+        layers.append(tg.layers.Dense(units, activation=activation, kernel_regularizer=reg))
+        if dropout:
+            layers.append(tg.layers.Dropout(dropout))
+    t = prep["target"]
+    if t["task"] == "classification" and len(t["classes"]) == 2:
+        layers.append(tg.layers.Dense(1, activation="sigmoid"))
+        loss, metrics = "binary_crossentropy", ["accuracy"]
+    elif t["task"] == "classification":
+        layers.append(tg.layers.Dense(len(t["classes"]), activation="softmax"))
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    else:
+        layers.append(tg.layers.Dense(1))
+        loss, metrics = "mse", ["mae"]
+    return tg.Sequential(layers, name="tabular_model"), loss, metrics
+
+
+def save_prep(prep: dict, model_dir: str) -> None:
+    from ..saving.atomic import atomic_path
+
+    with atomic_path(os.path.join(model_dir, "preprocessing.json")) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(prep, f, indent=2)
+
+
+def load(model_dir: str):
+    import tapegrad as tg
+
+    prep_path = os.path.join(model_dir, "preprocessing.json")
+    model_path = os.path.join(model_dir, "model.tapegrad")
+    for p in (prep_path, model_path):
+        if not os.path.exists(p):
+            raise CliError(f"{model_dir} is not a model folder made by 'tapegrad fit': {os.path.basename(p)} is missing")
+    try:
+        with open(prep_path) as f:
+            prep = json.load(f)
+        model = tg.models.load_model(model_path)
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise CliError(f"cannot load the model in {model_dir}: {exc}") from None
+    return model, prep
+
+
+def decode_predictions(p: np.ndarray, prep: dict) -> dict:
+    t = prep["target"]
+    if t["task"] == "classification":
+        classes = t["classes"]
+        if len(classes) == 2:
+            probs = np.concatenate([1 - p, p], axis=1)
+        else:
+            probs = p
+        out = {f"prediction_{t['name']}": [classes[i] for i in probs.argmax(1)]}
+        for i, c in enumerate(classes):
+            out[f"probability_{c}"] = probs[:, i]
+        return out
+    return {f"prediction_{t['name']}": p[:, 0] * t["std"] + t["mean"]}
