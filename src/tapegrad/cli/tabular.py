@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -40,9 +41,10 @@ def read_csv(path: str, drop_missing: bool = False):
         if not drop_missing:
             raise CliError(f"{path} has {total} missing values, in columns {where}; "
                            "pass --drop-missing to drop the rows that have them")
+        before = len(df)
         df = df.dropna().reset_index(drop=True)
-        print(f"Dropped {int(len(missing) and (df.shape[0] == df.shape[0]))*0 + total} missing values "
-              f"({where}); {len(df)} rows left.")
+        print(f"Dropped {before - len(df)} rows with {total} missing values ({where}); {len(df)} rows left.",
+              file=sys.stderr)
         if len(df) == 0:
             raise CliError(f"{path}: no rows left after dropping missing values")
     return df

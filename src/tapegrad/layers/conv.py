@@ -1,0 +1,276 @@
+"""Convolution and pooling layers (channels-last, as Keras; ``data_format="channels_first"`` accepted)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations as _act
+from .. import initializers as _init
+from .. import ops
+from .. import regularizers as _reg
+from ..ops.conv import _pair, avg_pool2d, conv2d, max_pool2d
+from .base import Layer
+
+
+def _check_format(data_format):
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"data_format must be 'channels_last' or 'channels_first', received {data_format!r}")
+    return data_format or "channels_last"
+
+
+def _to_last(x, fmt):
+    return ops.transpose(x, (0, 2, 3, 1)) if fmt == "channels_first" else x
+
+
+def _from_last(x, fmt):
+    return ops.transpose(x, (0, 3, 1, 2)) if fmt == "channels_first" else x
+
+
+def _check_padding(padding, owner):
+    padding = padding.lower()
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{owner}: padding must be 'valid' or 'same', received {padding!r}")
+    return padding
+
+
+class Conv2D(Layer):
+    """2-D convolution: ``filters`` kernels of ``kernel_size`` slid over the image.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.Conv2D(6, 5, padding="same")(tg.ones((2, 28, 28, 1))).shape
+        (2, 28, 28, 6)
+    """
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", data_format=None,
+                 dilation_rate=1, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 **kwargs) -> None:
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(f"Conv2D: filters must be a positive integer, received {filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size, "Conv2D kernel_size")
+        self.strides = _pair(strides, "Conv2D strides")
+        self.dilation_rate = _pair(dilation_rate, "Conv2D dilation_rate")
+        if self.dilation_rate != (1, 1) and self.strides != (1, 1):
+            raise ValueError("Conv2D: strides > 1 together with dilation_rate > 1 is not supported (as Keras)")
+        self.padding = _check_padding(padding, "Conv2D")
+        self.data_format = _check_format(data_format)
+        self.activation = _act.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = _init.get(kernel_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
+        self.kernel_regularizer = _reg.get(kernel_regularizer)
+        self.bias_regularizer = _reg.get(bias_regularizer)
+        self.kernel = self.bias = None
+
+    def build(self, input_shape) -> None:
+        if len(input_shape) != 4:
+            raise ValueError(f"Conv2D '{self.name}': expected a 4-d input (batch, height, width, channels), "
+                             f"received shape {tuple(input_shape)}")
+        c = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+        self.kernel = self.add_weight(shape=self.kernel_size + (int(c), self.filters),
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.filters,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, name="bias")
+        self._in_channels = int(c)
+
+    def call(self, inputs):
+        if inputs.ndim != 4:
+            raise ValueError(f"Conv2D '{self.name}': expected a 4-d input, received shape {inputs.shape}")
+        x = _to_last(inputs, self.data_format)
+        if x.shape[-1] != self._in_channels:
+            raise ValueError(f"Conv2D '{self.name}': expected {self._in_channels} input channels, received "
+                             f"shape {inputs.shape}")
+        out = conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
+        out = out if self.activation is _act.linear else self.activation(out)
+        return _from_last(out, self.data_format)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": list(self.dilation_rate), "activation": _act.serialize(self.activation),
+                "use_bias": self.use_bias, "kernel_initializer": _init.serialize(self.kernel_initializer),
+                "bias_initializer": _init.serialize(self.bias_initializer),
+                "kernel_regularizer": _reg.serialize(self.kernel_regularizer),
+                "bias_regularizer": _reg.serialize(self.bias_regularizer)}
+
+
+class Conv1D(Conv2D):
+    """1-D convolution over ``(batch, steps, channels)``: a Conv2D over a height of one."""
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", data_format=None,
+                 dilation_rate=1, **kwargs) -> None:
+        k = kernel_size if isinstance(kernel_size, (int, np.integer)) else kernel_size[0]
+        s = strides if isinstance(strides, (int, np.integer)) else strides[0]
+        d = dilation_rate if isinstance(dilation_rate, (int, np.integer)) else dilation_rate[0]
+        super().__init__(filters, (1, k), (1, s), padding, None, (1, d), **kwargs)
+        self.data_format_1d = _check_format(data_format)
+
+    def build(self, input_shape) -> None:
+        if len(input_shape) != 3:
+            raise ValueError(f"Conv1D '{self.name}': expected a 3-d input (batch, steps, channels), received "
+                             f"shape {tuple(input_shape)}")
+        c = input_shape[1] if self.data_format_1d == "channels_first" else input_shape[-1]
+        super().build((input_shape[0], 1, None, c))
+
+    def call(self, inputs):
+        x = ops.transpose(inputs, (0, 2, 1)) if self.data_format_1d == "channels_first" else inputs
+        out = super().call(ops.expand_dims(x, 1))
+        out = ops.squeeze(out, 1)
+        return ops.transpose(out, (0, 2, 1)) if self.data_format_1d == "channels_first" else out
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(kernel_size=self.kernel_size[1], strides=self.strides[1], dilation_rate=self.dilation_rate[1],
+                      data_format=self.data_format_1d)
+        return config
+
+
+class _Pool2D(Layer):
+    fn = None
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding: str = "valid", data_format=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pool_size = _pair(pool_size, f"{type(self).__name__} pool_size")
+        self.strides = _pair(strides, f"{type(self).__name__} strides") if strides is not None else self.pool_size
+        self.padding = _check_padding(padding, type(self).__name__)
+        self.data_format = _check_format(data_format)
+
+    def call(self, inputs):
+        if inputs.ndim != 4:
+            raise ValueError(f"{type(self).__name__} '{self.name}': expected a 4-d input, received shape "
+                             f"{inputs.shape}")
+        out = type(self).fn(_to_last(inputs, self.data_format), self.pool_size, self.strides, self.padding)
+        return _from_last(out, self.data_format)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
+                "padding": self.padding, "data_format": self.data_format}
+
+
+class MaxPooling2D(_Pool2D):
+    """The largest value of each ``pool_size`` window (stride defaults to ``pool_size``)."""
+
+    fn = staticmethod(max_pool2d)
+
+
+class AveragePooling2D(_Pool2D):
+    fn = staticmethod(avg_pool2d)
+
+
+class GlobalAveragePooling2D(Layer):
+    def __init__(self, data_format=None, keepdims: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.data_format, self.keepdims = _check_format(data_format), keepdims
+
+    def call(self, inputs):
+        axes = (2, 3) if self.data_format == "channels_first" else (1, 2)
+        return ops.mean(inputs, axis=axes, keepdims=self.keepdims)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalMaxPooling2D(GlobalAveragePooling2D):
+    def call(self, inputs):
+        axes = (2, 3) if self.data_format == "channels_first" else (1, 2)
+        return ops.max(inputs, axis=axes, keepdims=self.keepdims)
+
+
+class ZeroPadding2D(Layer):
+    """Pad height and width with zeros: an int, ``(h, w)`` or ``((top, bottom), (left, right))``."""
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if isinstance(padding, (int, np.integer)):
+            padding = ((padding, padding), (padding, padding))
+        elif isinstance(padding[0], (int, np.integer)):
+            padding = ((padding[0], padding[0]), (padding[1], padding[1]))
+        self.padding = tuple(tuple(int(v) for v in p) for p in padding)
+        self.data_format = _check_format(data_format)
+
+    def call(self, inputs):
+        (t, b), (l, r) = self.padding
+        spec = [[0, 0], [t, b], [l, r], [0, 0]] if self.data_format == "channels_last" else \
+            [[0, 0], [0, 0], [t, b], [l, r]]
+        return ops.pad(inputs, spec)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "padding": [list(p) for p in self.padding], "data_format": self.data_format}
+
+
+class UpSampling2D(Layer):
+    """Repeat rows and columns ``size`` times (nearest-neighbour upsampling)."""
+
+    def __init__(self, size=(2, 2), data_format=None, interpolation: str = "nearest", **kwargs) -> None:
+        super().__init__(**kwargs)
+        if interpolation != "nearest":
+            raise ValueError(f"UpSampling2D: only interpolation='nearest' is supported, received {interpolation!r}")
+        self.size = _pair(size, "UpSampling2D size")
+        self.data_format = _check_format(data_format)
+
+    def call(self, inputs):
+        x = _to_last(inputs, self.data_format)
+        n, h, w, c = x.shape
+        sh, sw = self.size
+        x = ops.broadcast_to(ops.reshape(x, (n, h, 1, w, 1, c)), (n, h, sh, w, sw, c))
+        return _from_last(ops.reshape(x, (n, h * sh, w * sw, c)), self.data_format)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "size": list(self.size), "data_format": self.data_format,
+                "interpolation": "nearest"}
+
+
+class BatchNormalization(Layer):
+    """Normalize each channel with the batch's statistics while training, and with moving
+    averages (``moving = momentum * moving + (1 - momentum) * batch``) otherwise, as Keras.
+
+    The moving statistics change only in calls with ``training=True``.
+    """
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.axis, self.momentum, self.epsilon, self.center, self.scale = axis, momentum, epsilon, center, scale
+        self.inits = (beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer)
+        self.gamma = self.beta = None
+
+    def build(self, input_shape) -> None:
+        axis = self.axis % len(input_shape)
+        c = int(input_shape[axis])
+        self._axis = axis
+        self._reduce = tuple(i for i in range(len(input_shape)) if i != axis)
+        self._bshape = tuple(c if i == axis else 1 for i in range(len(input_shape)))
+        if self.scale:
+            self.gamma = self.add_weight(shape=(c,), initializer=self.inits[1], name="gamma")
+        if self.center:
+            self.beta = self.add_weight(shape=(c,), initializer=self.inits[0], name="beta")
+        self.moving_mean = self.add_weight(shape=(c,), initializer=self.inits[2], trainable=False, name="moving_mean")
+        self.moving_variance = self.add_weight(shape=(c,), initializer=self.inits[3], trainable=False,
+                                               name="moving_variance")
+
+    def call(self, inputs, training=None):
+        if training:
+            mean = ops.mean(inputs, axis=self._reduce, keepdims=True)
+            var = ops.mean(ops.square(inputs - mean), axis=self._reduce, keepdims=True)
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean.data * m + mean.data.reshape(-1) * (1 - m))
+            self.moving_variance.assign(self.moving_variance.data * m + var.data.reshape(-1) * (1 - m))
+        else:
+            mean = ops.reshape(self.moving_mean, self._bshape)
+            var = ops.reshape(self.moving_variance, self._bshape)
+        out = (inputs - mean) / ops.sqrt(var + self.epsilon)
+        if self.scale:
+            out = out * ops.reshape(self.gamma, self._bshape)
+        if self.center:
+            out = out + ops.reshape(self.beta, self._bshape)
+        return out
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}

@@ -1,0 +1,132 @@
+"""Convolution and pooling: gradients vs finite differences (float64) and values/gradients vs PyTorch."""
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.ops.conv import avg_pool2d, conv2d, max_pool2d, same_padding
+
+R = np.random.default_rng(0)
+CONV_CASES = [(1, 1, "valid"), (2, 1, "valid"), (1, 2, "valid"), (1, 1, "same"), (2, 1, "same"), (1, 2, "same"),
+              (3, 1, "same")]
+
+
+@pytest.mark.parametrize("stride,dilation,padding", CONV_CASES)
+def test_conv2d_gradcheck(stride, dilation, padding):
+    x, k, b = R.normal(size=(2, 6, 5, 2)), R.normal(size=(3, 2, 2, 3)), R.normal(size=3)
+    assert tg.gradcheck(lambda x, k, b: conv2d(x, k, b, strides=stride, padding=padding, dilation_rate=dilation),
+                        [x, k, b])
+
+
+@pytest.mark.parametrize("stride,dilation,padding", CONV_CASES)
+def test_conv2d_against_torch(stride, dilation, padding):
+    torch = pytest.importorskip("torch")
+    x, k, b = R.normal(size=(2, 9, 8, 3)), R.normal(size=(3, 3, 3, 4)), R.normal(size=4)
+    xt = torch.tensor(x, requires_grad=True)
+    kt = torch.tensor(k, requires_grad=True)
+    bt = torch.tensor(b, requires_grad=True)
+    xin = xt.permute(0, 3, 1, 2)
+    if padding == "same":
+        ph, pw = same_padding(9, 3, stride, dilation), same_padding(8, 3, stride, dilation)
+        xin = torch.nn.functional.pad(xin, (pw[0], pw[1], ph[0], ph[1]))
+    ref = torch.nn.functional.conv2d(xin, kt.permute(3, 2, 0, 1), bt, stride=stride, dilation=dilation)
+    ref = ref.permute(0, 2, 3, 1)
+    weights = R.normal(size=tuple(ref.shape))
+    (ref * torch.tensor(weights)).sum().backward()
+    xv, kv, bv = tg.Variable(x, dtype="float64"), tg.Variable(k, dtype="float64"), tg.Variable(b, dtype="float64")
+    with tg.GradientTape() as tape:
+        out = conv2d(xv, kv, bv, strides=stride, padding=padding, dilation_rate=dilation)
+        loss = tg.reduce_sum(out * weights)
+    gx, gk, gb = tape.gradient(loss, [xv, kv, bv])
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(gx.numpy(), xt.grad.numpy(), atol=1e-11)
+    np.testing.assert_allclose(gk.numpy(), kt.grad.numpy(), atol=1e-11)
+    np.testing.assert_allclose(gb.numpy(), bt.grad.numpy(), atol=1e-11)
+
+
+@pytest.mark.parametrize("pool,stride,padding", [(2, None, "valid"), (3, 2, "valid"), (3, 2, "same"), (2, 1, "same")])
+def test_pooling_gradcheck(pool, stride, padding):
+    x = R.permutation(2 * 5 * 6 * 2).reshape(2, 5, 6, 2) / 10.0  # distinct: no ties in max
+    assert tg.gradcheck(lambda t: max_pool2d(t, pool, stride, padding), [x])
+    assert tg.gradcheck(lambda t: avg_pool2d(t, pool, stride, padding), [x])
+
+
+def test_pooling_against_torch():
+    torch = pytest.importorskip("torch")
+    x = R.normal(size=(2, 8, 8, 3))
+    ours = max_pool2d(tg.constant(x), 3, 2).numpy()
+    ref = torch.nn.functional.max_pool2d(torch.tensor(x).permute(0, 3, 1, 2), 3, 2).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(ours, ref)
+    ours = avg_pool2d(tg.constant(x), 2).numpy()
+    ref = torch.nn.functional.avg_pool2d(torch.tensor(x).permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+
+
+def test_avg_pool_same_excludes_padding_like_tensorflow():
+    x = np.ones((1, 3, 3, 1))
+    out = avg_pool2d(tg.constant(x), 2, 2, "same").numpy()
+    np.testing.assert_allclose(out, np.ones((1, 2, 2, 1)))  # border windows average only real pixels
+
+
+def test_conv_layers_shapes_and_channels_first():
+    x = tg.ones((2, 10, 12, 3))
+    assert tg.layers.Conv2D(4, 3)(x).shape == (2, 8, 10, 4)
+    assert tg.layers.Conv2D(4, 3, strides=2, padding="same")(x).shape == (2, 5, 6, 4)
+    assert tg.layers.Conv2D(4, 3, data_format="channels_first")(tg.ones((2, 3, 10, 12))).shape == (2, 4, 8, 10)
+    assert tg.layers.Conv1D(5, 3, padding="same")(tg.ones((2, 7, 3))).shape == (2, 7, 5)
+    assert tg.layers.MaxPooling2D()(x).shape == (2, 5, 6, 3)
+    assert tg.layers.AveragePooling2D(3, 2, padding="same")(x).shape == (2, 5, 6, 3)
+    assert tg.layers.GlobalAveragePooling2D()(x).shape == (2, 3)
+    assert tg.layers.GlobalMaxPooling2D()(x).shape == (2, 3)
+    assert tg.layers.ZeroPadding2D(((1, 2), (0, 1)))(x).shape == (2, 13, 13, 3)
+    assert tg.layers.UpSampling2D(2)(x).shape == (2, 20, 24, 3)
+    with pytest.raises(ValueError, match=r"expected input with last dimension 3, received shape \(2, 10, 12, 4\)"):
+        layer = tg.layers.Conv2D(2, 3)
+        layer(x)
+        layer(tg.ones((2, 10, 12, 4)))
+
+
+def test_conv_layer_gradchecks_with_channels_first():
+    layer = tg.layers.Conv2D(2, 2, data_format="channels_first", dtype="float64")
+    x = R.normal(size=(1, 3, 4, 4))
+    layer(x)
+    k, b = layer.kernel.numpy(), layer.bias.numpy()
+
+    def f(x, k, b):
+        layer.kernel.assign(k.numpy())
+        layer.bias.assign(b.numpy())
+        return tg.transpose(conv2d(tg.transpose(x, (0, 2, 3, 1)), k, b), (0, 3, 1, 2))
+
+    np.testing.assert_allclose(layer(x).numpy(), f(tg.constant(x), tg.constant(k), tg.constant(b)).numpy())
+    assert tg.gradcheck(lambda x: layer(x), [x])
+
+
+def test_batch_normalization_training_and_inference():
+    bn = tg.layers.BatchNormalization(momentum=0.5, dtype="float64")
+    x = R.normal(3.0, 2.0, size=(64, 4))
+    y = bn(x, training=True).numpy()
+    np.testing.assert_allclose(y.mean(0), 0, atol=1e-10)
+    np.testing.assert_allclose(y.var(0), x.var(0) / (x.var(0) + 1e-3), rtol=1e-9)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.5 * x.mean(0), rtol=1e-9)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), 0.5 + 0.5 * x.var(0), rtol=1e-9)
+    mm = bn.moving_mean.numpy().copy()
+    out = bn(x).numpy()  # inference: moving statistics, unchanged
+    np.testing.assert_allclose(bn.moving_mean.numpy(), mm)
+    np.testing.assert_allclose(out, (x - mm) / np.sqrt(bn.moving_variance.numpy() + 1e-3), rtol=1e-9)
+    assert tg.gradcheck(lambda t: bn(t, training=True), [x[:6, :2] if False else R.normal(size=(6, 4))])
+
+
+def test_batchnorm_in_predict_uses_moving_statistics():
+    m = tg.Sequential([tg.Input(shape=(3,)), tg.layers.BatchNormalization(), tg.layers.Dense(1)])
+    m.compile(optimizer="sgd", loss="mse")
+    x = R.normal(size=(32, 3)).astype(np.float32)
+    before = m.layers[0].moving_mean.numpy().copy()
+    m.predict(x, verbose=0)
+    np.testing.assert_array_equal(before, m.layers[0].moving_mean.numpy())
+    m.fit(x, np.zeros((32, 1), np.float32), epochs=1, verbose=0)
+    assert not np.array_equal(before, m.layers[0].moving_mean.numpy())
+
+
+def test_layer_names_follow_keras():
+    assert tg.layers.Conv2D(1, 1).name.startswith("conv2d")
+    assert tg.layers.MaxPooling2D().name.startswith("max_pooling2d")
