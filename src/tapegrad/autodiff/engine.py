@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from ..backend import xp
+from ..backend import _allocator, tune_allocator, xp
 from .tensor import Tensor
 
 
@@ -39,24 +39,30 @@ def unbroadcast(grad, shape: tuple):
 
 
 def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
-    """Tensors that require grad reachable from ``roots``, inputs before outputs."""
+    """Tensors reachable from ``roots`` through recorded nodes, inputs before outputs.
+
+    An iterative depth-first search: no recursion, whatever the depth of the graph.
+    """
     order: list[Tensor] = []
     visited: set[int] = set()
+    push = order.append
     stack = [(r, False) for r in roots]
+    pop, add = stack.pop, stack.append
     while stack:
-        t, expanded = stack.pop()
+        t, expanded = pop()
         if expanded:
-            order.append(t)
+            push(t)
             continue
-        if id(t) in visited:
+        k = id(t)
+        if k in visited:
             continue
-        visited.add(id(t))
-        stack.append((t, True))
+        visited.add(k)
+        add((t, True))
         ctx = t._ctx
         if ctx is not None:
             for p in ctx.parents:
                 if p is not None and id(p) not in visited:
-                    stack.append((p, False))
+                    add((p, False))
     return order
 
 
@@ -66,6 +72,8 @@ def run(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool, wanted: se
     With ``wanted=None`` the gradients of all leaves are returned; otherwise the
     gradients of the tensors whose ids are in ``wanted`` (leaves or not).
     """
+    if not _allocator["tuned"]:
+        tune_allocator()
     live = [r.requires_grad or r._ctx is not None or (wanted is not None and id(r) in wanted) for r in roots]
     order = toposort([r for r, ok in zip(roots, live) if ok])
     grads: dict[int, object] = {}
@@ -74,9 +82,10 @@ def run(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool, wanted: se
             k = id(r)
             grads[k] = grads[k] + s if k in grads else s
     results: dict[int, object] = {}
+    take = grads.pop
     for t in reversed(order):
         k = id(t)
-        g = grads.pop(k, None)  # free each gradient as it is consumed
+        g = take(k, None)  # free each gradient as it is consumed
         if g is None:
             continue
         ctx = t._ctx
@@ -87,8 +96,7 @@ def run(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool, wanted: se
             results[k] = (t, g)
         if ctx is None:
             continue
-        in_grads = ctx.backward(g)
-        for p, pg in zip(ctx.parents, in_grads):
+        for p, pg in zip(ctx.parents, ctx.backward(g)):
             if pg is None or p is None:
                 continue
             pd = p.data
@@ -97,10 +105,8 @@ def run(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool, wanted: se
             if pg.dtype != pd.dtype:
                 pg = pg.astype(pd.dtype)
             pk = id(p)
-            if pk in grads:
-                grads[pk] = grads[pk] + pg
-            else:
-                grads[pk] = pg
+            prev = grads.get(pk)
+            grads[pk] = pg if prev is None else prev + pg
         if not retain_graph:
             t._ctx = None  # release the node and the arrays it saved
     return results

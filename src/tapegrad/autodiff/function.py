@@ -36,6 +36,8 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
     def backward(self, grad):  # pragma: no cover - interface
+        """One gradient per input; an input whose ``parents`` slot is None may get None
+        (its gradient is not needed, so a rule can skip computing it)."""
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
     @classmethod

@@ -16,6 +16,9 @@ import numpy as np
 from ..backend import to_numpy, xp
 
 _FLOAT_DEFAULT = np.dtype("float32")
+
+STRUCTURE = [0]
+"""Bumped whenever which weights are trainable may change (layers cache their lists on it)."""
 _INT_DEFAULT = np.dtype("int32")
 
 
@@ -246,6 +249,7 @@ class Variable(Tensor):
 
     @trainable.setter
     def trainable(self, flag: bool) -> None:
+        STRUCTURE[0] += 1
         self._trainable = bool(flag)
         self.requires_grad = bool(flag) and self.data.dtype.kind == "f"
 

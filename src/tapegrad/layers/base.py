@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import initializers as _init
 from .. import regularizers as _reg
-from ..autodiff.tensor import Tensor, Variable
+from ..autodiff.tensor import STRUCTURE, Tensor, Variable
 from ..backend import to_numpy
 
 _COUNTS: dict[str, int] = {}
@@ -123,6 +123,8 @@ class Layer:
                 if isinstance(item, Layer) and item in self._layers:
                     self._layers.remove(item)
         items = [v for v in _walk(value) if isinstance(v, (Layer, Variable))]
+        if items or old is not None:
+            STRUCTURE[0] += 1
         if items and not key.startswith("__"):
             self._tracked[key] = items
             for item in items:
@@ -160,6 +162,7 @@ class Layer:
         var = Variable(value, dtype=dtype, trainable=trainable, name=name or f"variable_{len(self._own_weights)}")
         var.regularizer = _reg.get(regularizer)
         self._own_weights.append(var)
+        STRUCTURE[0] += 1
         return var
 
     def _all_weights(self, seen: set[int]) -> list[Variable]:
@@ -183,11 +186,14 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list[Variable]:
-        if not self.trainable:
-            return []
-        out, seen = [], set()
-        self._collect_trainable(out, seen)
-        return out
+        cache = self.__dict__.get("_tw_cache")
+        if cache is not None and cache[0] == STRUCTURE[0]:
+            return list(cache[1])
+        out: list = []
+        if self.trainable:
+            self._collect_trainable(out, set())
+        self.__dict__["_tw_cache"] = (STRUCTURE[0], out)
+        return list(out)
 
     def _collect_trainable(self, out: list, seen: set) -> None:
         if not self._trainable:
@@ -216,6 +222,7 @@ class Layer:
     def trainable(self, flag: bool) -> None:
         """Freeze or unfreeze this layer and its sub-layers (their weights stop recording)."""
         self.__dict__["_trainable"] = bool(flag)
+        STRUCTURE[0] += 1
         for layer in self._layers:
             layer.trainable = flag
         for w in self._own_weights:

@@ -109,6 +109,10 @@ class Mean(Metric):
         self.count = 0.0
 
     def update_state(self, values, sample_weight=None) -> None:
+        if isinstance(values, float) and isinstance(sample_weight, int):  # the loss tracker's fast path
+            self.total += values * sample_weight
+            self.count += sample_weight
+            return
         values = np.asarray(_np(values), dtype=np.float64)
         if sample_weight is None:
             self.total += float(values.sum())
@@ -122,7 +126,7 @@ class Mean(Metric):
             self.count += float(sw.sum())
 
     def result(self) -> Tensor:
-        return Tensor(np.float32(self.total / self.count) if self.count else np.float32(0.0))
+        return Tensor._wrap(np.asarray(self.total / self.count if self.count else 0.0, dtype=np.float32))
 
 
 class MeanMetricWrapper(Mean):

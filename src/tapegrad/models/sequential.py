@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..autodiff.tensor import Tensor
+from ..autodiff.tensor import STRUCTURE, Tensor
 from ..layers.base import Layer
 from ..layers.core import InputLayer
 from .model import Model
@@ -42,6 +42,7 @@ class Sequential(Model):
         if any(layer is l for l in self._layers):
             raise ValueError(f"Sequential '{self.name}': layer '{layer.name}' is already in the model")
         self._layers.append(layer)
+        STRUCTURE[0] += 1
         declared = layer._declared_input_shape
         if len(self._layers) == 1 and declared is not None and self._input_layer is None:
             self.__dict__["_input_layer"] = InputLayer(shape=declared)
@@ -53,6 +54,7 @@ class Sequential(Model):
         if not self._layers:
             raise IndexError(f"Sequential '{self.name}': there is no layer to pop")
         layer = self._layers.pop()
+        STRUCTURE[0] += 1
         self.built = bool(self._layers) and self.built
         return layer
 

@@ -136,9 +136,9 @@ class Trainer:
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None, loss=None) -> dict:
-        n = num_samples(to_numpy_tree(x)) if not isinstance(x, Tensor) else x.shape[0]
+        n = x.shape[0] if isinstance(x, Tensor) else num_samples(to_numpy_tree(x))
         if loss is not None:
-            self._loss_tracker.update_state(np.asarray(float(loss.item())), sample_weight=n)
+            self._loss_tracker.update_state(float(loss.data), int(n))
         if self._metric_specs and not isinstance(y_pred, (list, tuple, dict)):
             self._build_metrics(y, y_pred)
             for m in self._compiled_metrics:
@@ -146,7 +146,7 @@ class Trainer:
         return self.get_metrics_result()
 
     def get_metrics_result(self) -> dict:
-        return {m.name: float(m.result().item()) for m in self.metrics}
+        return {m.name: float(m.result().data) for m in self.metrics}
 
     def train_step(self, data) -> dict:
         """One optimization step on a batch, as the lab's custom loop writes it."""

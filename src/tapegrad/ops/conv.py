@@ -1,10 +1,12 @@
 """Convolution and pooling primitives on channels-last (NHWC) arrays.
 
 A convolution gathers every receptive field through a strided view of the padded
-input (no Python loop over pixels), reshapes the windows into one matrix, and
-multiplies it by the kernel matrix: one matrix product per layer (im2col). The
-backward pass is two matrix products and a scatter of the window gradients back
-onto the input, looping only over the kernel's offsets (25 for a 5x5 kernel).
+input (no Python loop over pixels) into one matrix and multiplies it by the kernel
+matrix: one matrix product per layer (im2col). The gathered matrix is laid out
+``(kernel offset, channel) x (image, row, column)``, so the copy moves whole image
+rows at a time, and ``cols.T @ kernel`` lands directly in NHWC order. The backward
+pass is two matrix products and a scatter of the window gradients back onto the
+input, looping only over the kernel's offsets (25 for a 5x5 kernel).
 """
 
 from __future__ import annotations
@@ -70,28 +72,110 @@ class Conv2D(Function):
         if c != kc:
             raise ValueError(f"conv2d: input has {c} channels but the kernel expects {kc} (kernel shape {k.shape})")
         (pt, pb), (pl, pr) = _pads(h, w, kh, kw, stride, dilation, padding)
-        xpad = xp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0))) if pt or pb or pl or pr else x
-        win = windows(xpad, kh, kw, stride, dilation)
-        _, oh, ow = win.shape[:3]
-        cols = win.reshape(n * oh * ow, kh * kw * c)  # the one copy: im2col
-        out = cols @ k.reshape(kh * kw * c, co)
+        hp, wp = h + pt + pb, w + pl + pr
+        xc = xp.zeros((c, n, hp, wp), dtype=x.dtype) if pt or pb or pl or pr else xp.empty((c, n, h, w), x.dtype)
+        xc[:, :, pt:pt + h, pl:pl + w] = x.transpose(3, 0, 1, 2)  # channel-major copy of the padded input
+        oh = (hp - (kh - 1) * dilation[0] - 1) // stride[0] + 1
+        ow = (wp - (kw - 1) * dilation[1] - 1) // stride[1] + 1
+        if oh <= 0 or ow <= 0:
+            raise ValueError(f"conv2d: a {kh}x{kw} window (dilation {dilation}) does not fit an input of "
+                             f"spatial size {h}x{w} with padding {padding!r}")
+        s0, s1, s2, s3 = xc.strides
+        view = np.lib.stride_tricks.as_strided(
+            xc, shape=(kh, kw, c, n, oh, ow),
+            strides=(s2 * dilation[0], s3 * dilation[1], s0, s1, s2 * stride[0], s3 * stride[1]), writeable=False)
+        kk, m = kh * kw * c, n * oh * ow
+        # The gathered matrix gets one extra row of ones when there is a bias: the bias then rides
+        # in the same matrix product, and its gradient falls out of the kernel-gradient product.
+        cols = xp.empty((kk + (b is not None), m), dtype=x.dtype)
+        xp.copyto(cols[:kk].reshape(view.shape), view)  # the one gather copy
+        kmat = k.reshape(kk, co)
         if b is not None:
-            out += b
+            cols[kk] = 1
+            kmat = xp.concatenate([kmat, b.reshape(1, co)])
+        out = cols.T @ kmat
         self.cols, self.k, self.has_b = cols, k, b is not None
-        self.meta = (x.shape, xpad.shape, (pt, pl), (oh, ow), stride, dilation)
+        self.meta = (x.shape, (c, n, hp, wp), (pt, pl), (oh, ow), stride, dilation)
         return out.reshape(n, oh, ow, co)
 
     def backward(self, g):
-        xshape, pshape, (pt, pl), (oh, ow), stride, dilation = self.meta
+        xshape, cshape, (pt, pl), (oh, ow), stride, dilation = self.meta
         kh, kw, c, co = self.k.shape
+        kk = kh * kw * c
         g2 = g.reshape(-1, co)
-        gk = (self.cols.T @ g2).reshape(self.k.shape)
-        gcols = (g2 @ self.k.reshape(kh * kw * c, co).T).reshape(xshape[0], oh, ow, kh, kw, c)
-        gx = scatter_windows(gcols, pshape, stride, dilation)
-        gx = gx[:, pt:pt + xshape[1], pl:pl + xshape[2], :]
+        gk_all = self.cols @ g2  # kernel gradient, and the bias gradient in the row of ones
+        gk = gk_all[:kk].reshape(self.k.shape)
+        gx = None
+        if self.parents[0] is not None:  # the first layer's input needs no gradient: skip the scatter
+            gcols = (self.k.reshape(kk, co) @ g2.T).reshape(kh, kw, c, xshape[0], oh, ow)
+            gxc = xp.zeros(cshape, dtype=g.dtype)
+            for i in range(kh):
+                for j in range(kw):
+                    hi, wj = i * dilation[0], j * dilation[1]
+                    gxc[:, :, hi:hi + stride[0] * (oh - 1) + 1:stride[0],
+                        wj:wj + stride[1] * (ow - 1) + 1:stride[1]] += gcols[i, j]
+            # back to a contiguous NHWC array, so the ops downstream run on contiguous memory
+            gx = xp.ascontiguousarray(gxc[:, :, pt:pt + xshape[1], pl:pl + xshape[2]].transpose(1, 2, 3, 0))
         if self.has_b:
-            return gx, gk, g2.sum(axis=0)
+            return gx, gk, gk_all[kk]
         return gx, gk
+
+
+def _select_masks(better: list):
+    """Which candidate ended up the maximum, from "candidate j beat the best so far" masks.
+
+    Candidate 0 is the start; a later candidate wins only when strictly greater, so ties
+    stay with the earliest position. Returns one boolean mask per candidate.
+    """
+    sel, claimed = [None] * (len(better) + 1), None
+    for j in range(len(better), 0, -1):
+        b = better[j - 1]
+        sel[j] = b if claimed is None else b & ~claimed
+        claimed = b if claimed is None else claimed | b
+    sel[0] = ~claimed
+    return sel
+
+
+class MaxPoolTiled(Function):
+    """Max pooling with stride equal to the pool size ("valid"): windows tile the image.
+
+    Works on reshaped views: the leftmost maximum of each window row, then the topmost
+    of those, so ties go to the first maximum in row-major order (TensorFlow's rule).
+    """
+
+    def forward(self, x, pool):
+        n, h, w, c = x.shape
+        ph, pw = pool
+        oh, ow = h // ph, w // pw
+        r = x[:, :oh * ph, :ow * pw].reshape(n, oh, ph, ow, pw, c)
+        best, col_better = r[:, :, :, :, 0], []
+        for j in range(1, pw):
+            cand = r[:, :, :, :, j]
+            col_better.append(cand > best)
+            best = xp.maximum(best, cand)
+        out, row_better = best[:, :, 0], []
+        for i in range(1, ph):
+            cand = best[:, :, i]
+            row_better.append(cand > out)
+            out = xp.maximum(out, cand)
+        self.col_better, self.row_better, self.meta = col_better, row_better, (x.shape, pool)
+        return out
+
+    def backward(self, g):
+        (n, h, w, c), (ph, pw) = self.meta
+        oh, ow = g.shape[1], g.shape[2]
+        gbest = xp.empty((n, oh, ph, ow, c), dtype=g.dtype)
+        for i, sel in enumerate(_select_masks(self.row_better)):
+            xp.multiply(g, sel, out=gbest[:, :, i])
+        gx = xp.empty((n, oh, ph, ow, pw, c), dtype=g.dtype)
+        for j, sel in enumerate(_select_masks(self.col_better)):
+            xp.multiply(gbest, sel, out=gx[:, :, :, :, j])
+        gx = gx.reshape(n, oh * ph, ow * pw, c)
+        if oh * ph != h or ow * pw != w:  # rows and columns that no window covers get no gradient
+            full = xp.zeros((n, h, w, c), dtype=g.dtype)
+            full[:, :oh * ph, :ow * pw] = gx
+            gx = full
+        return (gx,)
 
 
 class MaxPool2D(Function):
@@ -166,8 +250,11 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1) ->
 
 def max_pool2d(x, pool_size=2, strides=None, padding="valid") -> Tensor:
     pool = _pair(pool_size, "pool_size")
-    return MaxPool2D.apply(tensor(x), pool=pool, stride=_pair(strides, "strides") if strides else pool,
-                           padding=padding)
+    stride = _pair(strides, "strides") if strides else pool
+    x = tensor(x)
+    if stride == pool and padding == "valid" and x.shape[1] >= pool[0] and x.shape[2] >= pool[1]:
+        return MaxPoolTiled.apply(x, pool=pool)
+    return MaxPool2D.apply(x, pool=pool, stride=stride, padding=padding)
 
 
 def avg_pool2d(x, pool_size=2, strides=None, padding="valid") -> Tensor:

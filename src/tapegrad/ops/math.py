@@ -102,7 +102,9 @@ class MatMul(Function):
     def backward(self, g):
         a, b = self.a, self.b
         if a.ndim >= 2 and b.ndim >= 2:
-            return g @ xp.swapaxes(b, -1, -2), xp.swapaxes(a, -1, -2) @ g
+            need_a, need_b = self.parents[0] is not None, self.parents[1] is not None
+            return (g @ xp.swapaxes(b, -1, -2) if need_a else None,
+                    xp.swapaxes(a, -1, -2) @ g if need_b else None)
         a2 = a[None, :] if a.ndim == 1 else a  # NumPy's promotion of 1-d operands
         b2 = b[:, None] if b.ndim == 1 else b
         batch = xp.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])

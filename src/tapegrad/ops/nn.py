@@ -190,7 +190,7 @@ class Linear(Function):
 
     def backward(self, g):
         x, w = self.x, self.w
-        gx = g @ w.T
+        gx = None if self.parents[0] is None else g @ w.T  # the first layer's input needs no gradient
         if x.ndim == 2:
             gw = x.T @ g
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..backend import xp
-from .base import Optimizer
+from .base import Optimizer, scratch
 
 
 class Adam(Optimizer):
@@ -28,10 +28,11 @@ class Adam(Optimizer):
         b1, b2 = self.beta_1, self.beta_2
         alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
         m, v = s["momentum"], s["velocity"]
-        tmp = g - m
+        tmp = scratch(s, w)  # no temporary arrays: every step reuses one buffer
+        xp.subtract(g, m, out=tmp)
         tmp *= 1 - b1
         m += tmp
-        tmp = g * g
+        xp.multiply(g, g, out=tmp)
         tmp -= v
         tmp *= 1 - b2
         v += tmp
@@ -39,11 +40,11 @@ class Adam(Optimizer):
             vh = s["velocity_hat"]
             xp.maximum(vh, v, out=vh)
             v = vh
-        den = xp.sqrt(v)
-        den += self.epsilon
-        xp.divide(m, den, out=den)
-        den *= alpha
-        w -= den
+        xp.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        xp.divide(m, tmp, out=tmp)
+        tmp *= alpha
+        w -= tmp
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,

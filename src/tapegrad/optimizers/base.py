@@ -6,6 +6,14 @@
 raw arrays, in place, and finally increments ``iterations``: Keras 3's order. The
 state of a variable (moments, accumulators) is created the first time it is seen.
 No graph is recorded.
+
+Small variables (up to ``SMALL`` elements) of one dtype are packed into one flat
+buffer when the optimizer first sees them: their arrays become views of it, and
+their state lives in flat arrays too, so one call of ``update_step`` updates them
+all. The math is element-wise, so the result is bit-identical to updating them one
+by one; only the number of NumPy calls per step changes (this is what makes tiny
+models fast). If a packed variable's storage is replaced, or only some of a group
+get gradients, those variables are updated one by one through views of the state.
 """
 
 from __future__ import annotations
@@ -18,6 +26,44 @@ import numpy as np
 from ..autodiff.tensor import Tensor, Variable
 from ..backend import to_numpy, xp
 from .schedules import LearningRateSchedule
+
+SMALL = 1 << 16
+
+
+def scratch(state: dict, w):
+    """A work buffer shaped like ``w`` kept in ``state`` (under a name starting with "_",
+    so it is never saved): updates that use it allocate nothing per step."""
+    buf = state.get("_scratch")
+    if buf is None or buf.shape != w.shape:
+        buf = state["_scratch"] = xp.empty_like(w)
+    return buf
+
+
+class _Group:
+    """Small variables of one dtype sharing flat buffers for values, gradients and state."""
+
+    __slots__ = ("variables", "index", "w", "g", "state", "slices")
+
+    def __init__(self, variables, init_state):
+        self.variables = list(variables)
+        self.index = {id(v): i for i, v in enumerate(self.variables)}
+        sizes = [v.size for v in self.variables]
+        offsets = np.cumsum([0] + sizes)
+        self.slices = [slice(int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:])]
+        self.w = xp.concatenate([v.data.reshape(-1) for v in self.variables])
+        self.g = xp.empty_like(self.w)
+        self.state = init_state(self.w)
+        self.state["_scratch"] = xp.empty_like(self.w)
+        for v, sl in zip(self.variables, self.slices):
+            v.data = self.w[sl].reshape(v.shape)  # the variable's storage is now a view of the flat buffer
+
+    def views(self, i):
+        sl, shape = self.slices[i], self.variables[i].shape
+        return {k: a[sl].reshape(shape) for k, a in self.state.items() if not k.startswith("_")}
+
+    def intact(self) -> bool:
+        w = self.w
+        return all(v.data.base is w for v in self.variables)
 
 
 class Optimizer:
@@ -44,6 +90,7 @@ class Optimizer:
         self._state: dict[int, dict[str, Any]] = {}
         self._variables: list[Variable] = []
         self._exclude_wd: set[int] = set()
+        self._group_of: dict[int, _Group] = {}
         self._exclude_wd_names: tuple[str, ...] = ()
 
     # -- learning rate -------------------------------------------------------------------
@@ -69,10 +116,24 @@ class Optimizer:
     # -- state ---------------------------------------------------------------------------
     def build(self, var_list: Iterable[Variable]) -> None:
         """Create the per-variable state for ``var_list`` (done lazily on first use otherwise)."""
+        new = []
         for v in var_list:
+            if id(v) not in self._state and all(v is not n for n in new):
+                new.append(v)
+        small: dict = {}
+        for v in new:
+            if v.size <= SMALL and isinstance(v.data, xp.ndarray) and v.data.flags.c_contiguous:
+                small.setdefault(v.dtype, []).append(v)
+        for vs in small.values():
+            if len(vs) > 1:
+                group = _Group(vs, self.init_state)
+                for i, v in enumerate(vs):
+                    self._group_of[id(v)] = group
+                    self._state[id(v)] = group.views(i)
+        for v in new:
             if id(v) not in self._state:
                 self._state[id(v)] = self.init_state(v.data)
-                self._variables.append(v)
+            self._variables.append(v)
 
     def init_state(self, w) -> dict:
         return {name: xp.zeros_like(w) for name in self.slot_names}
@@ -87,7 +148,7 @@ class Optimizer:
         out = []
         for v in self._variables:
             st = self._state[id(v)]
-            out.extend(st[k] for k in sorted(st) if hasattr(st[k], "shape"))
+            out.extend(st[k] for k in sorted(st) if not k.startswith("_"))
         return out
 
     def get_state(self, var_list: list[Variable]) -> dict[str, np.ndarray]:
@@ -95,31 +156,31 @@ class Optimizer:
         out = {"iterations": np.asarray([self.iterations], dtype=np.int64)}
         for i, v in enumerate(var_list):
             for k, arr in self._state.get(id(v), {}).items():
-                out[f"{i}/{k}"] = np.array(to_numpy(arr))
+                if not k.startswith("_"):
+                    out[f"{i}/{k}"] = np.array(to_numpy(arr))
         for k, val in self.extra_state().items():
             out[f"extra/{k}"] = np.asarray(val).reshape(1)
         return out
 
     def set_state(self, state: dict, var_list: list[Variable]) -> None:
-        """Restore what :meth:`get_state` returned (shapes are checked first)."""
+        """Restore what :meth:`get_state` returned (everything is checked before anything changes)."""
         pending = []
         for i, v in enumerate(var_list):
-            st = self.init_state(v.data)
-            for k in st:
+            for k in self.init_state(v.data[:0] if v.ndim else v.data):
                 key = f"{i}/{k}"
                 if key not in state:
                     raise ValueError(f"{self.name}: optimizer state is missing {key!r}")
                 arr = np.asarray(state[key])
-                if arr.shape != np.shape(st[k]):
+                if arr.shape != v.shape:
                     raise ValueError(f"{self.name}: optimizer state {key!r} has shape {arr.shape}, "
-                                     f"expected {np.shape(st[k])} for variable {v.name!r}")
-                st[k] = xp.asarray(arr.astype(v.dtype))
-            pending.append((v, st))
+                                     f"expected {v.shape} for variable {v.name!r}")
+                pending.append((v, k, arr))
         self._state.clear()
+        self._group_of.clear()
         self._variables = []
-        for v, st in pending:
-            self._state[id(v)] = st
-            self._variables.append(v)
+        self.build(var_list)
+        for v, k, arr in pending:
+            self._state[id(v)][k][...] = xp.asarray(arr.astype(v.dtype))
         self.iterations = int(np.asarray(state["iterations"]).reshape(-1)[0])
         self.set_extra_state({k[6:]: v for k, v in state.items() if k.startswith("extra/")})
 
@@ -150,17 +211,36 @@ class Optimizer:
         grads = self._clip(grads)
         lr = self.learning_rate
         state = self._state
+        if any(id(v) not in state for v in variables):
+            self.build(variables)
         wd = self.weight_decay
         self.before_step(variables)
+        group_of = self._group_of
+        pending: dict[int, list] = {}
         for g, v in zip(grads, variables):
-            s = state.get(id(v))
-            if s is None:
-                self.build([v])
-                s = state[id(v)]
+            grp = group_of.get(id(v))
+            if grp is not None:
+                pending.setdefault(id(grp), [grp]).append((g, v))
+                continue
             w = v.data
             if wd and self._decays(v):
                 w -= w * (wd * lr)
-            self.update_step(g, w, s, lr)
+            self.update_step(g, w, state[id(v)], lr)
+        for grp, *items in pending.values():
+            if len(items) == len(grp.variables) and grp.intact():
+                order = sorted(items, key=lambda gv: grp.index[id(gv[1])])
+                xp.concatenate([g.reshape(-1) for g, _ in order], out=grp.g)
+                if wd:
+                    for (_, v) in order:
+                        if self._decays(v):
+                            v.data -= v.data * (wd * lr)
+                self.update_step(grp.g, grp.w, grp.state, lr)
+            else:  # some variables got no gradient, or a storage was replaced: one by one
+                for g, v in items:
+                    w = v.data
+                    if wd and self._decays(v):
+                        w -= w * (wd * lr)
+                    self.update_step(g, w, state[id(v)], lr)
         self.iterations += 1
         return self.iterations
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Optimizer
+from ..backend import xp
+from .base import Optimizer, scratch
 
 
 class SGD(Optimizer):
@@ -29,7 +30,9 @@ class SGD(Optimizer):
 
     def update_step(self, g, w, s, lr):
         if not self.momentum:
-            w -= g * lr
+            tmp = scratch(s, w)
+            xp.multiply(g, lr, out=tmp)
+            w -= tmp
             return
         m = s["momentum"]
         m *= self.momentum

@@ -1,0 +1,193 @@
+"""The hand-written NumPy reference: manual forward and backward passes, in-place updates.
+
+It knows each model in advance and fuses what it likes, so it is the ceiling a
+general framework on NumPy can approach, not a framework.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from workloads import WORKLOADS, weights
+
+
+class Adam:
+    def __init__(self, params, lr, b1=0.9, b2=0.999, eps=1e-7):
+        self.p, self.lr, self.b1, self.b2, self.eps, self.t = params, lr, b1, b2, eps, 0
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.tmp = [np.empty_like(p) for p in params]
+
+    def step(self, grads):
+        self.t += 1
+        a = self.lr * math.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
+        for p, g, m, v, t in zip(self.p, grads, self.m, self.v, self.tmp):
+            np.subtract(g, m, out=t)
+            t *= 1 - self.b1
+            m += t
+            np.multiply(g, g, out=t)
+            t -= v
+            t *= 1 - self.b2
+            v += t
+            np.sqrt(v, out=t)
+            t += self.eps
+            np.divide(m, t, out=t)
+            t *= a
+            p -= t
+
+
+class SGD:
+    def __init__(self, params, lr):
+        self.p, self.lr = params, lr
+
+    def step(self, grads):
+        for p, g in zip(self.p, grads):
+            g *= self.lr  # the gradient arrays are the step's own: scale in place
+            p -= g
+
+
+def loss_and_grad(logits, y, kind):
+    n = logits.shape[0]
+    if kind == "bce":
+        x = logits
+        loss = float(np.mean(np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))))
+        s = np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+        return loss, (s - y) / y.size
+    m = logits.max(1, keepdims=True)
+    e = np.exp(logits - m)
+    s = e.sum(1, keepdims=True)
+    logp = logits - m - np.log(s)
+    loss = -float(logp[np.arange(n), y].mean())
+    g = e / s
+    g[np.arange(n), y] -= 1
+    return loss, g / n
+
+
+def mlp_step_factory(params, kind, opt):
+    ws, bs = params[0::2], params[1::2]
+
+    def step(x, y):
+        acts = [x]
+        h = x
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            h = h @ w
+            h += b
+            if i < len(ws) - 1:
+                np.maximum(h, 0, out=h)
+            acts.append(h)
+        loss, g = loss_and_grad(h, y, kind)
+        grads = [None] * len(params)
+        for i in range(len(ws) - 1, -1, -1):
+            grads[2 * i] = acts[i].T @ g
+            grads[2 * i + 1] = g.sum(0)
+            if i:
+                g = g @ ws[i].T
+                g *= acts[i] > 0
+        opt.step(grads)
+        return loss
+
+    return step
+
+
+def conv_forward(x, k, b, pad):
+    """Channel-major im2col with a row of ones for the bias; output in NHWC."""
+    n, h, w, c = x.shape
+    kh, kw, _, co = k.shape
+    hp, wp = h + 2 * pad, w + 2 * pad
+    xc = np.zeros((c, n, hp, wp), np.float32) if pad else np.empty((c, n, h, w), np.float32)
+    xc[:, :, pad:pad + h, pad:pad + w] = x.transpose(3, 0, 1, 2)
+    oh, ow = hp - kh + 1, wp - kw + 1
+    s0, s1, s2, s3 = xc.strides
+    view = np.lib.stride_tricks.as_strided(xc, (kh, kw, c, n, oh, ow), (s2, s3, s0, s1, s2, s3))
+    kk = kh * kw * c
+    cols = np.empty((kk + 1, n * oh * ow), np.float32)
+    np.copyto(cols[:kk].reshape(view.shape), view)
+    cols[kk] = 1
+    out = cols.T @ np.concatenate([k.reshape(kk, co), b[None]])
+    return out.reshape(n, oh, ow, co), cols, (c, n, hp, wp)
+
+
+def conv_backward(g, cols, k, cshape, pad, need_x=True):
+    n, oh, ow, co = g.shape
+    kh, kw, c, _ = k.shape
+    kk = kh * kw * c
+    g2 = g.reshape(-1, co)
+    gall = cols @ g2
+    gx = None
+    if need_x:
+        gcols = (k.reshape(kk, co) @ g2.T).reshape(kh, kw, c, n, oh, ow)
+        gxc = np.zeros(cshape, np.float32)
+        for i in range(kh):
+            for j in range(kw):
+                gxc[:, :, i:i + oh, j:j + ow] += gcols[i, j]
+        h, w = cshape[2] - 2 * pad, cshape[3] - 2 * pad
+        gx = np.ascontiguousarray(gxc[:, :, pad:pad + h, pad:pad + w].transpose(1, 2, 3, 0))
+    return gx, gall[:kk].reshape(k.shape), gall[kk]
+
+
+def pool_forward(x):
+    """2x2 max pooling; ties go to the first maximum in row-major order."""
+    n, h, w, c = x.shape
+    r = x.reshape(n, h // 2, 2, w // 2, 2, c)
+    a, b = r[:, :, :, :, 0], r[:, :, :, :, 1]
+    bw = b > a
+    m = np.maximum(a, b)
+    bh = m[:, :, 1] > m[:, :, 0]
+    return np.maximum(m[:, :, 0], m[:, :, 1]), (bw, bh)
+
+
+def pool_backward(g, masks):
+    bw, bh = masks
+    n, h2, _, w2, c = bw.shape
+    gm = np.empty((n, h2, 2, w2, c), np.float32)
+    np.multiply(g, bh, out=gm[:, :, 1])
+    np.subtract(g, gm[:, :, 1], out=gm[:, :, 0])
+    gx = np.empty((n, h2, 2, w2, 2, c), np.float32)
+    np.multiply(gm, bw, out=gx[:, :, :, :, 1])
+    np.subtract(gm, gx[:, :, :, :, 1], out=gx[:, :, :, :, 0])
+    return gx.reshape(n, h2 * 2, w2 * 2, c)
+
+
+def lenet_step_factory(params, opt):
+    k1, b1, k2, b2, w3, b3, w4, b4, w5, b5 = params
+
+    def step(x, y):
+        c1, cols1, s1 = conv_forward(x, k1, b1, 2)
+        a1 = np.maximum(c1, 0)
+        p1, m1 = pool_forward(a1)
+        c2, cols2, s2 = conv_forward(p1, k2, b2, 0)
+        a2 = np.maximum(c2, 0)
+        p2, m2 = pool_forward(a2)
+        f = p2.reshape(len(x), -1)
+        h3 = np.maximum(f @ w3 + b3, 0)
+        h4 = np.maximum(h3 @ w4 + b4, 0)
+        logits = h4 @ w5 + b5
+        loss, g = loss_and_grad(logits, y, "ce")
+        gw5, gb5 = h4.T @ g, g.sum(0)
+        g = (g @ w5.T) * (h4 > 0)
+        gw4, gb4 = h3.T @ g, g.sum(0)
+        g = (g @ w4.T) * (h3 > 0)
+        gw3, gb3 = f.T @ g, g.sum(0)
+        g = (g @ w3.T).reshape(p2.shape)
+        g = pool_backward(g, m2) * (c2 > 0)
+        g, gk2, gb2 = conv_backward(g, cols2, k2, s2, 0)
+        g = pool_backward(g, m1) * (c1 > 0)
+        _, gk1, gb1 = conv_backward(g, cols1, k1, s1, 2, need_x=False)
+        opt.step([gk1, gb1, gk2, gb2, gw3, gb3, gw4, gb4, gw5, gb5])
+        return loss
+
+    return step
+
+
+def make_step(key: str, mode: str = "manual"):
+    from tapegrad.backend import tune_allocator
+
+    tune_allocator()  # the same allocator setting tapegrad applies, so the comparison is like for like
+    spec = WORKLOADS[key]
+    params = [w.copy() for w in weights(key)]
+    opt = Adam(params, spec["lr"]) if spec["opt"] == "adam" else SGD(params, spec["lr"])
+    if spec["kind"] == "mlp":
+        return mlp_step_factory(params, spec["loss"], opt)
+    return lenet_step_factory(params, opt)

@@ -1,0 +1,73 @@
+"""PyTorch eager mode, the peer: the same models and weights, NCHW for convolutions."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from workloads import LENET, WORKLOADS, weights
+
+
+def make_step(key: str, mode: str = "eager"):
+    spec = WORKLOADS[key]
+    w = weights(key)
+    mods = []
+    i = 0
+    if spec["kind"] == "mlp":
+        n = len(spec["sizes"]) - 1
+        for j in range(n):
+            lin = torch.nn.Linear(*w[i].shape)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(w[i].T.copy()))
+                lin.bias.copy_(torch.from_numpy(w[i + 1]))
+            mods.append(lin)
+            if j < n - 1:
+                mods.append(torch.nn.ReLU())
+            i += 2
+    else:
+        for layer in LENET:
+            if layer[0] == "conv":
+                conv = torch.nn.Conv2d(layer[2], layer[3], layer[1], padding=2 if layer[4] == "same" else 0)
+                with torch.no_grad():
+                    conv.weight.copy_(torch.from_numpy(w[i].transpose(3, 2, 0, 1).copy()))
+                    conv.bias.copy_(torch.from_numpy(w[i + 1]))
+                mods += [conv, torch.nn.ReLU()]
+                i += 2
+            elif layer[0] == "pool":
+                mods.append(torch.nn.MaxPool2d(2))
+            elif layer[0] == "flatten":
+                mods.append(_NHWCFlatten())
+            else:
+                lin = torch.nn.Linear(layer[1], layer[2])
+                with torch.no_grad():
+                    lin.weight.copy_(torch.from_numpy(w[i].T.copy()))
+                    lin.bias.copy_(torch.from_numpy(w[i + 1]))
+                mods.append(lin)
+                if len(layer) == 3:
+                    mods.append(torch.nn.ReLU())
+                i += 2
+    model = torch.nn.Sequential(*mods)
+    params = list(model.parameters())
+    opt = torch.optim.Adam(params, lr=spec["lr"], eps=1e-7) if spec["opt"] == "adam" else \
+        torch.optim.SGD(params, lr=spec["lr"])
+    loss_fn = torch.nn.BCEWithLogitsLoss() if spec["loss"] == "bce" else torch.nn.CrossEntropyLoss()
+    lenet = spec["kind"] == "lenet"
+
+    def step(x, y):
+        xt = torch.from_numpy(x)
+        if lenet:
+            xt = xt.permute(0, 3, 1, 2)
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xt), torch.from_numpy(y))
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    return step
+
+
+class _NHWCFlatten(torch.nn.Module):
+    """Flatten in channels-last order, so dense weights match tapegrad's."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)

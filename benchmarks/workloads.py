@@ -1,0 +1,61 @@
+"""The four benchmark workloads, with the data and initial weights every implementation shares.
+
+Weights are drawn here with NumPy (Glorot-uniform) in tapegrad's layouts: dense kernels
+``(in, out)``, conv kernels ``(kh, kw, in, out)``; other implementations transpose them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+WORKLOADS = {
+    "W1": {"name": "tiny", "kind": "mlp", "sizes": [2, 16, 16, 1], "batch": 32, "loss": "bce", "opt": "adam", "lr": 1e-3},
+    "W2": {"name": "mnist-mlp", "kind": "mlp", "sizes": [784, 256, 256, 10], "batch": 128, "loss": "ce",
+           "opt": "adam", "lr": 1e-3},
+    "W3": {"name": "lenet", "kind": "lenet", "batch": 64, "loss": "ce", "opt": "adam", "lr": 1e-3},
+    "W4": {"name": "big-batch", "kind": "mlp", "sizes": [784, 1024, 1024, 10], "batch": 1024, "loss": "ce",
+           "opt": "sgd", "lr": 0.01},
+}
+
+LENET = [("conv", 5, 1, 6, "same"), ("pool",), ("conv", 5, 6, 16, "valid"), ("pool",), ("flatten",),
+         ("dense", 400, 120), ("dense", 120, 84), ("dense", 84, 10, "last")]
+
+
+def glorot(rng, shape, fan_in, fan_out):
+    limit = np.sqrt(6 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+
+
+def weights(key: str) -> list[np.ndarray]:
+    """Initial weights in order: kernel, bias for each layer."""
+    spec = WORKLOADS[key]
+    rng = np.random.default_rng(1234)
+    out = []
+    if spec["kind"] == "mlp":
+        s = spec["sizes"]
+        for a, b in zip(s[:-1], s[1:]):
+            out += [glorot(rng, (a, b), a, b), np.zeros(b, np.float32)]
+        return out
+    for layer in LENET:
+        if layer[0] == "conv":
+            k, cin, cout = layer[1], layer[2], layer[3]
+            out += [glorot(rng, (k, k, cin, cout), k * k * cin, k * k * cout), np.zeros(cout, np.float32)]
+        elif layer[0] == "dense":
+            out += [glorot(rng, (layer[1], layer[2]), layer[1], layer[2]), np.zeros(layer[2], np.float32)]
+    return out
+
+
+def batch(key: str, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A batch of inputs and labels (float labels (n, 1) for BCE, int64 classes for CE)."""
+    spec = WORKLOADS[key]
+    rng = np.random.default_rng(100 + step)
+    n = spec["batch"]
+    if spec["kind"] == "lenet":
+        x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    else:
+        x = rng.normal(size=(n, spec["sizes"][0])).astype(np.float32)
+    if spec["loss"] == "bce":
+        y = (x[:, :1] * x[:, 1:2] > 0).astype(np.float32)
+    else:
+        y = rng.integers(0, 10, n).astype(np.int64)
+    return x, y
