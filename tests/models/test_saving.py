@@ -184,3 +184,11 @@ def test_resume_in_fresh_process_equals_straight_run(tmp_path):
         np.testing.assert_allclose(values, full["history"][key][5:], rtol=1e-6, atol=1e-7)
     for a, b in zip(resumed["weights"], full["weights"]):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-6, atol=1e-6)
+
+
+def test_saved_files_get_normal_permissions(tmp_path):
+    path = tmp_path / "m.weights.safetensors"
+    small_model().save_weights(str(path))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)

@@ -40,7 +40,9 @@ def test_history_marks_kept_epoch(tmp_path):
     fig = tg.viz.plot_history(h, path=tmp_path / "h.png")
     assert_real_png(tmp_path / "h.png")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "kept: epoch 2" in labels
+    assert "lowest validation loss: epoch 2" in labels
+    fig = tg.viz.plot_history(h, best_epoch=2)
+    assert "kept: epoch 3" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
 
 
 def test_loss_landscape_paths_and_lecture_cases(tmp_path):

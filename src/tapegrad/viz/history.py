@@ -10,8 +10,9 @@ from ._figure import finish, new_figure
 def plot_history(history, path=None, best_epoch: int | None = None, title="Training and validation"):
     """Loss (and each metric) per epoch for training and validation.
 
-    ``best_epoch`` marks the epoch whose weights were kept; by default, when there
-    is a ``val_loss``, the epoch of its minimum (what ``restore_best_weights`` keeps).
+    ``best_epoch`` marks the epoch whose weights were kept (pass early stopping's
+    ``best_epoch``); without it, when there is a ``val_loss``, the epoch of its minimum
+    is marked as such.
     """
     h = history.history if hasattr(history, "history") else dict(history)
     if not h:
@@ -19,8 +20,10 @@ def plot_history(history, path=None, best_epoch: int | None = None, title="Train
     names = [k for k in h if not k.startswith("val_") and k != "learning_rate"]
     epochs_of = getattr(history, "epoch", None) or list(range(len(next(iter(h.values())))))
     epochs = np.asarray(epochs_of) + 1
+    label = "kept: epoch {}"
     if best_epoch is None and "val_loss" in h:
         best_epoch = int(epochs_of[int(np.argmin(h["val_loss"]))])
+        label = "lowest validation loss: epoch {}"
     fig = new_figure(5.2 * len(names), 4.0)
     axes = np.atleast_1d(fig.subplots(1, len(names)))
     for ax, name in zip(axes, names):
@@ -28,7 +31,7 @@ def plot_history(history, path=None, best_epoch: int | None = None, title="Train
         if f"val_{name}" in h:
             ax.plot(epochs, h[f"val_{name}"], lw=2, label=f"validation {name}")
         if best_epoch is not None:
-            ax.axvline(best_epoch + 1, color="k", ls=":", lw=1.5, label=f"kept: epoch {best_epoch + 1}")
+            ax.axvline(best_epoch + 1, color="k", ls=":", lw=1.5, label=label.format(best_epoch + 1))
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.set_title(name)

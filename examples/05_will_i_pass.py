@@ -1,0 +1,18 @@
+"""5. Will I pass this class? The lecture's example, end to end (the same as `tapegrad demo`).
+
+Two features, lectures attended and hours spent on the final project, and a pass/fail
+label. An untrained network's answer is a guess; after training on the empirical loss
+(binary cross-entropy over the data) with mini-batch gradient descent, it has learned.
+"""
+
+from __future__ import annotations
+
+from tapegrad.cli.demo import run_demo
+
+
+def main(quick: bool = False, out: str = "tapegrad-demo") -> dict:
+    return run_demo(out, seed=0, epochs=10 if quick else 60, verbose=0 if quick else 1)
+
+
+if __name__ == "__main__":
+    main()
