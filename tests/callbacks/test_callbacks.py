@@ -175,3 +175,33 @@ def test_model_checkpoint_best_only(tmp_path):
     assert saved[-1] == best
     with pytest.raises(ValueError, match="must end in '.weights.safetensors'"):
         tg.callbacks.ModelCheckpoint(str(tmp_path / "x.h5"), save_weights_only=True)
+
+
+def test_callbacks_through_a_real_fit(tmp_path):
+    x, y = tg.data.make_moons(64, noise=0.1, seed=0)
+    y = y.reshape(-1, 1).astype("float32")
+    m = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(8, activation="relu"),
+                       tg.layers.Dense(1, activation="sigmoid")])
+    m.compile(optimizer=tg.optimizers.SGD(0.1), loss="binary_crossentropy", metrics=["accuracy"])
+    log = tmp_path / "log.csv"
+    rates = []
+    cbs = [tg.callbacks.CSVLogger(str(log)),
+           tg.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5**epoch),
+           tg.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: rates.append(m.optimizer.learning_rate)),
+           tg.callbacks.TerminateOnNaN()]
+    h = m.fit(x, y, epochs=3, validation_split=0.25, callbacks=cbs, verbose=0)
+    assert rates == pytest.approx([0.1, 0.05, 0.025])
+    rows = list(csv.reader(log.open()))
+    # callbacks run in list order: the logger, first, does not see the rate the scheduler adds (as Keras)
+    assert rows[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"] and len(rows) == 4
+    assert h.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.025])
+    m2 = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1, activation="sigmoid")])
+    m2.compile(optimizer=tg.optimizers.SGD(0.1), loss="binary_crossentropy")
+    plateau = tg.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_delta=10.0)
+    m2.fit(x, y, epochs=3, callbacks=[plateau], verbose=0)  # min_delta 10: never an improvement
+    assert m2.optimizer.learning_rate == pytest.approx(0.1 * 0.5**2)
+    m3 = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+    m3.compile(optimizer=tg.optimizers.SGD(1e30), loss="mse")
+    with np.errstate(all="ignore"):  # the blow-up is the point
+        h3 = m3.fit(x * 1e10, y, epochs=5, callbacks=[tg.callbacks.TerminateOnNaN()], verbose=0)
+    assert len(h3.epoch) == 1  # stopped in the first epoch once the loss blew up

@@ -207,3 +207,23 @@ def test_add_weight_keras3_order_and_regularizer():
     w = layer.add_weight(shape=(2, 2), initializer="ones", regularizer=tg.regularizers.L2(0.5), name="w")
     assert w.name == "w" and np.all(w.numpy() == 1)
     assert float(layer.losses[0]) == pytest.approx(0.5 * 4)
+
+
+def test_dropout_gradchecks_with_a_fixed_mask():
+    layer = tg.layers.Dropout(0.4, dtype="float64")
+
+    def f(t):
+        layer._rng = np.random.default_rng(7)  # the same mask on every call
+        return layer(t, training=True)
+
+    assert tg.gradcheck(f, [np.random.default_rng(0).normal(size=(5, 4))])
+
+
+def test_normalization_layer_gradchecks_and_adapts():
+    norm = tg.layers.Normalization(dtype="float64")
+    data = np.random.default_rng(0).normal(3.0, 2.0, size=(50, 3))
+    norm.adapt(data)
+    np.testing.assert_allclose(norm(data).numpy().mean(0), 0, atol=1e-12)
+    assert tg.gradcheck(lambda t: norm(t), [data[:4]])
+    with pytest.raises(ValueError, match="adapt received 2 features, the layer was built for 3"):
+        norm.adapt(data[:, :2])

@@ -45,7 +45,7 @@ def windows(xp_in, kh, kw, stride, dilation):
         raise ValueError(f"conv: a {kh}x{kw} window (dilation {dilation}) does not fit an input of "
                          f"spatial size {h}x{w}")
     s = xp_in.strides
-    return np.lib.stride_tricks.as_strided(
+    return xp.lib.stride_tricks.as_strided(
         xp_in, shape=(n, oh, ow, kh, kw, c),
         strides=(s[0], s[1] * stride[0], s[2] * stride[1], s[1] * dilation[0], s[2] * dilation[1], s[3]),
         writeable=False)
@@ -81,7 +81,7 @@ class Conv2D(Function):
             raise ValueError(f"conv2d: a {kh}x{kw} window (dilation {dilation}) does not fit an input of "
                              f"spatial size {h}x{w} with padding {padding!r}")
         s0, s1, s2, s3 = xc.strides
-        view = np.lib.stride_tricks.as_strided(
+        view = xp.lib.stride_tricks.as_strided(
             xc, shape=(kh, kw, c, n, oh, ow),
             strides=(s2 * dilation[0], s3 * dilation[1], s0, s1, s2 * stride[0], s3 * stride[1]), writeable=False)
         kk, m = kh * kw * c, n * oh * ow
