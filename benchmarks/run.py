@@ -6,7 +6,9 @@ Each implementation runs in its own process (two BLAS thread pools in one proces
 slow each other down), from the same initial weights and data, with warm-up steps,
 and reports the median milliseconds of a training step (forward, loss, backward,
 optimizer update): each repeat starts a fresh process per implementation, the
-implementations take turns, and the table shows the median over repeats. The table prints ratios to PyTorch and to the NumPy reference
+implementations take turns, and the table shows the median over repeats; each ratio
+is the median of the per-repeat ratios, which a machine whose speed drifts between
+repeats (a shared virtual machine) affects far less than a ratio of medians. The table prints ratios to PyTorch and to the NumPy reference
 and is written as JSON to benchmarks/results/latest.json. A correctness check runs
 first: tapegrad's losses must match PyTorch's over 20 steps from identical weights.
 """
@@ -58,9 +60,9 @@ if mode == "fit":
         t = time.perf_counter()
         model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=1)
         fit = time.perf_counter() - t
-        if r:
-            out.setdefault("loop", []).append(loop); out.setdefault("fit", []).append(fit)
-    print("@@" + json.dumps({{k: statistics.median(v) for k, v in out.items()}}))
+        if r:  # pair each fit with the loop just before it: the machine's speed drifts
+            out.setdefault("ratio", []).append(fit / loop)
+    print("@@" + json.dumps({{"overhead": statistics.median(out["ratio"]) - 1}}))
     sys.exit()
 step = mod.make_step(key, mode)
 for i in range(5):
@@ -133,13 +135,17 @@ def main(argv=None) -> int:
                 runs.setdefault(name, []).append(child(impl, key, mode, steps, 1, a.threads))
         for name, rs in runs.items():
             row[name] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+
+        def ratio(a_name, b_name, field="median_ms"):
+            # the median of per-repeat ratios: robust to the machine's speed drifting between repeats
+            return statistics.median(x[field] / max(y[field], 1e-9) for x, y in zip(runs[a_name], runs[b_name]))
+
         if "torch" in row:
-            row["ratio_to_torch"] = row["tapegrad"]["median_ms"] / row["torch"]["median_ms"]
-        row["ratio_to_numpy_ref"] = row["tapegrad"]["median_ms"] / row["numpy_ref"]["median_ms"]
-        row["memory_ratio_to_numpy_ref"] = row["tapegrad"]["peak_mb"] / max(row["numpy_ref"]["peak_mb"], 1e-9)
+            row["ratio_to_torch"] = ratio("tapegrad", "torch")
+        row["ratio_to_numpy_ref"] = ratio("tapegrad", "numpy_ref")
+        row["memory_ratio_to_numpy_ref"] = ratio("tapegrad", "numpy_ref", "peak_mb")
         if key == "W2":
-            f = child("tapegrad", key, "fit", 0, a.repeats, a.threads)
-            row["fit_overhead"] = f["fit"] / f["loop"] - 1
+            row["fit_overhead"] = child("tapegrad", key, "fit", 0, a.repeats, a.threads)["overhead"]
         results["workloads"][key] = row
         print_row(key, row)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
