@@ -79,8 +79,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cmd_fit(a) -> int:
-    import numpy as np
-
     import tapegrad as tg
 
     from . import tabular as T
@@ -100,12 +98,11 @@ def cmd_fit(a) -> int:
     x, y = x[order], y[order]
     try:
         opt = tg.optimizers.get(a.optimizer)
-        act = tg.activations.get(a.activation)
+        tg.activations.get(a.activation)  # an unknown name is an error listing the valid ones
     except ValueError as exc:
         raise CliError(str(exc)) from None
     opt.learning_rate = a.lr
-    model, loss, metrics = T.build(prep, a.hidden, a.activation if isinstance(a.activation, str) else act,
-                                   a.dropout, a.l2)
+    model, loss, metrics = T.build(prep, a.hidden, a.activation, a.dropout, a.l2)
     model.compile(optimizer=opt, loss=loss, metrics=metrics)
     t = prep["target"]
     print(f"Task: {t['task']}" + (f" with classes {t['classes']}" if t["task"] == "classification" else "") +
@@ -178,10 +175,11 @@ def cmd_plot(a) -> int:
     if a.what == "activations":
         tg.viz.plot_activations(path=a.out)
     else:
-        def loss_fn(w):  # an elongated bowl with a ridge: where fixed rates struggle
-            return (w[0] - 1.0) ** 2 + 5.0 * (w[1] + 0.5) ** 2 + 0.5 * tg.sin(3.0 * w[0]) if hasattr(tg, "sin") \
-                else (w[0] - 1.0) ** 2 + 5.0 * (w[1] + 0.5) ** 2
-        tg.viz.plot_loss_landscape(loss_fn, start=(-2.5, 2.0), path=a.out, optimizers=tg.viz.default_optimizers(0.08))
+        def loss_fn(w):  # an elongated bowl (curvatures 2 and 10): where one fixed rate cannot suit both axes
+            return (w[0] - 1.0) ** 2 + 5.0 * (w[1] + 0.5) ** 2
+
+        tg.viz.plot_loss_landscape(loss_fn, start=(-2.5, 2.0), path=a.out, minimum=(1.0, -0.5),
+                                   optimizers=tg.viz.default_optimizers(1 / 10.0))
     print(f"Wrote {a.out}")
     return 0
 

@@ -253,6 +253,19 @@ class Layer:
     def count_params(self) -> int:
         return int(sum(w.size for w in self.weights))
 
+    def _kernel_and_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                                 kernel_regularizer, bias_regularizer) -> None:
+        """The options Dense and Conv2D share, resolved from names or objects."""
+        from .. import activations as _act
+
+        self.activation = _act.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = _init.get(kernel_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
+        self.kernel_regularizer = _reg.get(kernel_regularizer)
+        self.bias_regularizer = _reg.get(bias_regularizer)
+        self.kernel = self.bias = None
+
     # -- losses ----------------------------------------------------------------------------
     @property
     def losses(self) -> list[Tensor]:

@@ -57,13 +57,8 @@ class Conv2D(Layer):
             raise ValueError("Conv2D: strides > 1 together with dilation_rate > 1 is not supported (as Keras)")
         self.padding = _check_padding(padding, "Conv2D")
         self.data_format = _check_format(data_format)
-        self.activation = _act.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = _init.get(kernel_initializer)
-        self.bias_initializer = _init.get(bias_initializer)
-        self.kernel_regularizer = _reg.get(kernel_regularizer)
-        self.bias_regularizer = _reg.get(bias_regularizer)
-        self.kernel = self.bias = None
+        self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                      kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape) -> None:
         if len(input_shape) != 4:

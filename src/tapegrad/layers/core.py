@@ -33,14 +33,8 @@ class Dense(Layer):
         if not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, received {units!r}")
         self.units = int(units)
-        self.activation = _act.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = _init.get(kernel_initializer)
-        self.bias_initializer = _init.get(bias_initializer)
-        self.kernel_regularizer = _reg.get(kernel_regularizer)
-        self.bias_regularizer = _reg.get(bias_regularizer)
-        self.kernel = None
-        self.bias = None
+        self._kernel_and_bias_options(activation, use_bias, kernel_initializer, bias_initializer,
+                                      kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape) -> None:
         if len(input_shape) < 1 or input_shape[-1] is None:

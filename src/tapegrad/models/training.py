@@ -7,7 +7,6 @@ reads like the lab's custom loop and can be overridden (``train_step(data)``).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
@@ -15,7 +14,6 @@ from .. import callbacks as _cb
 from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optimizers as _opt
-from .. import ops
 from .. import random as _random
 from ..autodiff.grad_mode import no_grad
 from ..autodiff.tape import GradientTape

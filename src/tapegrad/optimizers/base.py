@@ -19,7 +19,7 @@ get gradients, those variables are updated one by one through views of the state
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
