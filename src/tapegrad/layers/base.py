@@ -324,7 +324,7 @@ class Layer:
         if isinstance(out, Tensor):
             self.__dict__["_output_shape"] = out.shape
             if self.activity_regularizer is not None:
-                self._losses.append(self.activity_regularizer(out) / float(out.shape[0] if out.ndim else 1))
+                self._losses.append(self.activity_regularizer(out))  # as Keras 3: not divided by the batch size
         return out
 
     def _convert(self, inputs):
