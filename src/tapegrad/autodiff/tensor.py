@@ -235,8 +235,9 @@ class Variable(Tensor):
 
     def __init__(self, value: Any, dtype=None, trainable: bool = True, name: str | None = None):
         data = as_array(value, dtype)
-        if isinstance(value, xp.ndarray) or isinstance(value, Tensor):
-            data = data.copy()  # a Variable owns its storage
+        source = value.data if isinstance(value, Tensor) else value
+        if data is source:
+            data = data.copy()  # a Variable owns its storage (a cast already made a new array)
         trainable_grad = trainable and data.dtype.kind == "f"
         super().__init__(data, requires_grad=False, name=name)
         self._trainable = bool(trainable)

@@ -296,11 +296,6 @@ class CategoricalCrossentropy(_Wrapper):
 class SparseCategoricalCrossentropy(_Wrapper):
     fn = staticmethod(sparse_categorical_crossentropy)
 
-    def mean_all(self, y_true, y_pred):
-        if not self.kwargs["from_logits"]:
-            return None
-        return ops.mean(sparse_categorical_crossentropy(y_true, y_pred, from_logits=True))
-
     def __init__(self, from_logits: bool = False, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy"):
         super().__init__(reduction, name, from_logits=from_logits)
