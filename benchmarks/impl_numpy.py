@@ -91,40 +91,66 @@ def mlp_step_factory(params, kind, opt):
     return step
 
 
-def conv_forward(x, k, b, pad):
-    """Channel-major im2col with a row of ones for the bias; output in NHWC."""
+def banded(k, band, bias=None):
+    """The kernel on the diagonals of a ``(kh * wb * c [+ 1], band * co)`` matrix (stride 1)."""
+    kh, kw, c, co = k.shape
+    wb = band + kw - 1
+    t = np.zeros((kh * wb * c + (bias is not None), band * co), np.float32)
+    e, row = t.itemsize, band * co * t.itemsize
+    np.lib.stride_tricks.as_strided(t, (kh, band, kw, c, co), (wb * c * row, c * row + co * e, c * row, row, e))[
+        ...] = k[:, None]
+    if bias is not None:
+        t[-1] = np.tile(bias, band)
+    return t
+
+
+def conv_forward(x, k, b, pad, band):
+    """Banded im2col: each gathered row holds the kh input rows one band of outputs reads."""
     n, h, w, c = x.shape
     kh, kw, _, co = k.shape
     hp, wp = h + 2 * pad, w + 2 * pad
-    xc = np.zeros((c, n, hp, wp), np.float32) if pad else np.empty((c, n, h, w), np.float32)
-    xc[:, :, pad:pad + h, pad:pad + w] = x.transpose(3, 0, 1, 2)
     oh, ow = hp - kh + 1, wp - kw + 1
-    s0, s1, s2, s3 = xc.strides
-    view = np.lib.stride_tricks.as_strided(xc, (kh, kw, c, n, oh, ow), (s2, s3, s0, s1, s2, s3))
-    kk = kh * kw * c
-    cols = np.empty((kk + 1, n * oh * ow), np.float32)
-    np.copyto(cols[:kk].reshape(view.shape), view)
-    cols[kk] = 1
-    out = cols.T @ np.concatenate([k.reshape(kk, co), b[None]])
-    return out.reshape(n, oh, ow, co), cols, (c, n, hp, wp)
+    nb, wb = ow // band, band + kw - 1
+    if pad:
+        xp = np.zeros((n, hp, wp * c), np.float32)
+        xp.reshape(n, hp, wp, c)[:, pad:pad + h, pad:pad + w] = x
+    else:
+        xp = x.reshape(n, h, w * c)
+    s0, s1, s2 = xp.strides
+    kk = kh * wb * c
+    a = np.empty((n * oh * nb, kk + 1), np.float32)
+    np.copyto(a[:, :kk].reshape(n, oh, nb, kh, wb * c),
+              np.lib.stride_tricks.as_strided(xp, (n, oh, nb, kh, wb * c), (s0, s1, s2 * band * c, s1, s2)))
+    a[:, kk] = 1
+    return (a @ banded(k, band, b)).reshape(n, oh, ow, co), a
 
 
-def conv_backward(g, cols, k, cshape, pad, need_x=True):
+def conv_backward(g, a, k, xshape, pad, band, need_x=True):
     n, oh, ow, co = g.shape
     kh, kw, c, _ = k.shape
-    kk = kh * kw * c
-    g2 = g.reshape(-1, co)
-    gall = cols @ g2
+    nb, wb = ow // band, band + kw - 1
+    g2 = g.reshape(-1, band * co)
+    gt = a.T @ g2
+    e = gt.itemsize
+    row = band * co * e
+    gk = np.lib.stride_tricks.as_strided(gt, (kh, kw, c, band, co),
+                                         (wb * c * row, c * row, row, c * row + co * e, e)).sum(axis=3)
+    gb = gt[-1].reshape(band, co).sum(axis=0)
     gx = None
     if need_x:
-        gcols = (k.reshape(kk, co) @ g2.T).reshape(kh, kw, c, n, oh, ow)
-        gxc = np.zeros(cshape, np.float32)
+        ga = (g2 @ banded(k, band).T).reshape(n, oh, nb, kh, wb * c)
+        h, w = xshape[1], xshape[2]
+        hp, wp = h + 2 * pad, w + 2 * pad
+        gp = np.zeros((n, hp, wp * c), np.float32)
+        step = band * c
         for i in range(kh):
-            for j in range(kw):
-                gxc[:, :, i:i + oh, j:j + ow] += gcols[i, j]
-        h, w = cshape[2] - 2 * pad, cshape[3] - 2 * pad
-        gx = np.ascontiguousarray(gxc[:, :, pad:pad + h, pad:pad + w].transpose(1, 2, 3, 0))
-    return gx, gall[:kk].reshape(k.shape), gall[kk]
+            t = gp[:, i:i + oh]
+            for lo in range(0, wb * c, step):
+                hi = min(lo + step, wb * c)
+                np.lib.stride_tricks.as_strided(t[:, :, lo:], (n, oh, nb, hi - lo),
+                                                (t.strides[0], t.strides[1], step * e, e))[...] += ga[:, :, :, i, lo:hi]
+        gx = gp.reshape(n, hp, wp, c)[:, pad:pad + h, pad:pad + w]
+    return gx, gk, gb
 
 
 def pool_forward(x):
@@ -154,10 +180,10 @@ def lenet_step_factory(params, opt):
     k1, b1, k2, b2, w3, b3, w4, b4, w5, b5 = params
 
     def step(x, y):
-        c1, cols1, s1 = conv_forward(x, k1, b1, 2)
+        c1, a1_ = conv_forward(x, k1, b1, 2, 14)
         a1 = np.maximum(c1, 0)
         p1, m1 = pool_forward(a1)
-        c2, cols2, s2 = conv_forward(p1, k2, b2, 0)
+        c2, a2_ = conv_forward(p1, k2, b2, 0, 5)
         a2 = np.maximum(c2, 0)
         p2, m2 = pool_forward(a2)
         f = p2.reshape(len(x), -1)
@@ -172,9 +198,9 @@ def lenet_step_factory(params, opt):
         gw3, gb3 = f.T @ g, g.sum(0)
         g = (g @ w3.T).reshape(p2.shape)
         g = pool_backward(g, m2) * (c2 > 0)
-        g, gk2, gb2 = conv_backward(g, cols2, k2, s2, 0)
+        g, gk2, gb2 = conv_backward(g, a2_, k2, p1.shape, 0, 5)
         g = pool_backward(g, m1) * (c1 > 0)
-        _, gk1, gb1 = conv_backward(g, cols1, k1, s1, 2, need_x=False)
+        _, gk1, gb1 = conv_backward(g, a1_, k1, x.shape, 2, 14, need_x=False)
         opt.step([gk1, gb1, gk2, gb2, gw3, gb3, gw4, gb4, gw5, gb5])
         return loss
 

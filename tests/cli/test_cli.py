@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 
-import tapegrad as tg
 from tapegrad.cli.main import main
 
 pytest.importorskip("pandas")

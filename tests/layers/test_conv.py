@@ -147,3 +147,49 @@ def test_tiled_max_pool_ties_go_to_first_maximum_in_row_major_order(pool):
         slow = tg.reduce_sum(MaxPool2D.apply(xv, pool=(pool, pool), stride=(pool, pool), padding="valid") * weights)
     np.testing.assert_array_equal(g_fast, tape.gradient(slow, xv).numpy())
     assert float(fast) == float(slow)
+
+
+@pytest.mark.parametrize("stride,dilation,padding", CONV_CASES)
+def test_conv2d_every_band_width_matches_a_direct_sum(stride, dilation, padding):
+    """The banded product for every band width (1 = im2col) against the defining sum, in float64."""
+    from tapegrad.ops.conv import Conv2D
+
+    x, k, b = R.normal(size=(2, 9, 12, 3)), R.normal(size=(3, 2, 3, 5)), R.normal(size=5)
+    (pt, pb), (pl, pr) = ((same_padding(9, 3, stride, dilation), same_padding(12, 2, stride, dilation))
+                          if padding == "same" else ((0, 0), (0, 0)))
+    xp_ = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    oh = (xp_.shape[1] - 2 * dilation - 1) // stride + 1
+    ow = (xp_.shape[2] - dilation - 1) // stride + 1
+    ref = np.zeros((2, oh, ow, 5)) + b
+    for a in range(3):
+        for c in range(2):
+            win = xp_[:, a * dilation::stride, c * dilation::stride][:, :oh, :ow]
+            ref += win @ k[a, c]
+    weights = R.normal(size=ref.shape)
+    # gradients of sum(out * weights) by the same definition: each window scatters weights @ k.T
+    gx_ref = np.zeros_like(xp_)
+    gk_ref = np.zeros_like(k)
+    for a in range(3):
+        for c in range(2):
+            win = xp_[:, a * dilation::stride, c * dilation::stride][:, :oh, :ow]
+            gk_ref[a, c] = np.einsum("nhwi,nhwo->io", win, weights)
+            gx_ref[:, a * dilation::stride, c * dilation::stride][:, :oh, :ow] += weights @ k[a, c].T
+    gx_ref = gx_ref[:, pt:pt + 9, pl:pl + 12]
+    for band in [d for d in range(1, ow + 1) if ow % d == 0]:
+        xv, kv, bv = (tg.Variable(v, dtype="float64") for v in (x, k, b))
+        with tg.GradientTape() as tape:
+            out = Conv2D.apply(xv, kv, bv, stride=(stride, stride), dilation=(dilation, dilation), padding=padding,
+                               band=band)
+            loss = tg.reduce_sum(out * weights)
+        gx, gk, gb = tape.gradient(loss, [xv, kv, bv])
+        np.testing.assert_allclose(out.numpy(), ref, atol=1e-12, err_msg=f"band {band}")
+        np.testing.assert_allclose(gx.numpy(), gx_ref, atol=1e-12, err_msg=f"band {band}")
+        np.testing.assert_allclose(gk.numpy(), gk_ref, atol=1e-12, err_msg=f"band {band}")
+        np.testing.assert_allclose(gb.numpy(), weights.sum(axis=(0, 1, 2)), atol=1e-12, err_msg=f"band {band}")
+
+
+def test_conv2d_band_width_must_divide_the_output_width():
+    from tapegrad.ops.conv import Conv2D
+
+    with pytest.raises(ValueError, match="must divide the output width 8, received 3"):
+        Conv2D.apply(tg.ones((1, 8, 8, 1)), tg.ones((1, 1, 1, 2)), band=3)

@@ -63,61 +63,115 @@ def scatter_windows(gwin, shape, stride, dilation):
     return out
 
 
-class Conv2D(Function):
-    """``y[n, i, j, o] = sum over (a, b, c) of x[n, i*s + a*d, j*s + b*d, c] * k[a, b, c, o] (+ bias)``."""
+def band_width(ow: int, co: int) -> int:
+    """How many output columns one row of the banded product computes.
 
-    def forward(self, x, k, b=None, stride=(1, 1), dilation=(1, 1), padding="valid"):
+    The smallest divisor of the output width whose columns give the product at least 64
+    output values per row: enough for BLAS to work on a real matrix, while each band
+    reads only ``(band - 1) * stride + (kw - 1) * dilation + 1`` input columns, so the
+    wasted multiply-adds by zeros stay few. Wide channel counts get a band of one column
+    (plain im2col).
+    """
+    for d in range(1, ow + 1):
+        if ow % d == 0 and d * co >= 64:
+            return d
+    return ow
+
+
+def _banded(k, band, wb, sw, dw, b):
+    """The ``(kh * wb * c [+ 1], band * co)`` weight matrix: the kernel on its diagonals."""
+    kh, kw, c, co = k.shape
+    wmat = xp.zeros((kh * wb * c + (b is not None), band * co), dtype=k.dtype)
+    e = wmat.itemsize
+    row = band * co * e  # one step along the gathered columns
+    diag = xp.lib.stride_tricks.as_strided(wmat, shape=(kh, band, kw, c, co),
+                                           strides=(wb * c * row, sw * c * row + co * e, dw * c * row, row, e))
+    diag[...] = k[:, None]
+    if b is not None:
+        wmat[-1] = xp.tile(b, band)
+    return wmat
+
+
+class Conv2D(Function):
+    """``y[n, i, j, o] = sum over (a, b, c) of x[n, i*s + a*d, j*s + b*d, c] * k[a, b, c, o] (+ bias)``.
+
+    Computed as one matrix product per layer, on a banded weight matrix: the output
+    columns are cut into bands of ``B`` columns; one row of the gathered input holds, for
+    one band of one output row, the ``kh`` input rows it reads, each ``wb`` columns wide;
+    the weight matrix ``(kh * wb * c, B * co)`` places the kernel on the diagonals, so the
+    product lands directly in NHWC order. ``B = 1`` is classic im2col; a wider band reads
+    each input pixel fewer times, in longer contiguous runs, at the price of multiplying
+    some zeros: for the small channel counts of MNIST-sized networks that trade wins
+    (see ``band_width``). A column of ones in the gathered matrix carries the bias.
+    """
+
+    def forward(self, x, k, b=None, stride=(1, 1), dilation=(1, 1), padding="valid", band=None):
         n, h, w, c = x.shape
         kh, kw, kc, co = k.shape
         if c != kc:
             raise ValueError(f"conv2d: input has {c} channels but the kernel expects {kc} (kernel shape {k.shape})")
         (pt, pb), (pl, pr) = _pads(h, w, kh, kw, stride, dilation, padding)
         hp, wp = h + pt + pb, w + pl + pr
-        xc = xp.zeros((c, n, hp, wp), dtype=x.dtype) if pt or pb or pl or pr else xp.empty((c, n, h, w), x.dtype)
-        xc[:, :, pt:pt + h, pl:pl + w] = x.transpose(3, 0, 1, 2)  # channel-major copy of the padded input
-        oh = (hp - (kh - 1) * dilation[0] - 1) // stride[0] + 1
-        ow = (wp - (kw - 1) * dilation[1] - 1) // stride[1] + 1
+        (sh, sw), (dh, dw) = stride, dilation
+        oh, ow = (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1
         if oh <= 0 or ow <= 0:
             raise ValueError(f"conv2d: a {kh}x{kw} window (dilation {dilation}) does not fit an input of "
                              f"spatial size {h}x{w} with padding {padding!r}")
-        s0, s1, s2, s3 = xc.strides
-        view = xp.lib.stride_tricks.as_strided(
-            xc, shape=(kh, kw, c, n, oh, ow),
-            strides=(s2 * dilation[0], s3 * dilation[1], s0, s1, s2 * stride[0], s3 * stride[1]), writeable=False)
-        kk, m = kh * kw * c, n * oh * ow
-        # The gathered matrix gets one extra row of ones when there is a bias: the bias then rides
-        # in the same matrix product, and its gradient falls out of the kernel-gradient product.
-        cols = xp.empty((kk + (b is not None), m), dtype=x.dtype)
-        xp.copyto(cols[:kk].reshape(view.shape), view)  # the one gather copy
-        kmat = k.reshape(kk, co)
+        if pt or pb or pl or pr:
+            xpad = xp.zeros((n, hp, wp * c), dtype=x.dtype)
+            xpad.reshape(n, hp, wp, c)[:, pt:pt + h, pl:pl + w] = x
+        else:
+            xpad = xp.ascontiguousarray(x).reshape(n, h, w * c)
+        band = band or band_width(ow, co)
+        if ow % band:
+            raise ValueError(f"conv2d: the band width must divide the output width {ow}, received {band}")
+        nb, wb = ow // band, (band - 1) * sw + (kw - 1) * dw + 1
+        kk = kh * wb * c
+        s0, s1, s2 = xpad.strides
+        rows = xp.lib.stride_tricks.as_strided(xpad, shape=(n, oh, nb, kh, wb * c),
+                                               strides=(s0, s1 * sh, s2 * band * sw * c, s1 * dh, s2),
+                                               writeable=False)
+        a = xp.empty((n * oh * nb, kk + (b is not None)), dtype=x.dtype)
+        xp.copyto(a[:, :kk].reshape(rows.shape), rows)  # the one gather copy
+        wmat = _banded(k, band, wb, sw, dw, b)
         if b is not None:
-            cols[kk] = 1
-            kmat = xp.concatenate([kmat, b.reshape(1, co)])
-        out = cols.T @ kmat
-        self.cols, self.k, self.has_b = cols, k, b is not None
-        self.meta = (x.shape, (c, n, hp, wp), (pt, pl), (oh, ow), stride, dilation)
-        return out.reshape(n, oh, ow, co)
+            a[:, kk] = 1
+        self.a, self.k, self.has_b = a, k, b is not None
+        self.meta = (x.shape, (hp, wp), (pt, pl), (oh, ow), stride, dilation, band, wb)
+        return (a @ wmat).reshape(n, oh, ow, co)
 
     def backward(self, g):
-        xshape, cshape, (pt, pl), (oh, ow), stride, dilation = self.meta
+        xshape, (hp, wp), (pt, pl), (oh, ow), (sh, sw), (dh, dw), band, wb = self.meta
         kh, kw, c, co = self.k.shape
-        kk = kh * kw * c
-        g2 = g.reshape(-1, co)
-        gk_all = self.cols @ g2  # kernel gradient, and the bias gradient in the row of ones
-        gk = gk_all[:kk].reshape(self.k.shape)
+        kk, n, nb = kh * wb * c, xshape[0], ow // band
+        g2 = xp.ascontiguousarray(g).reshape(-1, band * co)
+        gw = self.a.T @ g2  # gradient of the banded matrix; the kernel's entries sit on its diagonals
+        e = gw.itemsize
+        row = band * co * e
+        diag = xp.lib.stride_tricks.as_strided(gw, shape=(kh, kw, c, band, co),
+                                               strides=(wb * c * row, dw * c * row, row, sw * c * row + co * e, e),
+                                               writeable=False)
+        gk = diag.sum(axis=3)
         gx = None
         if self.parents[0] is not None:  # the first layer's input needs no gradient: skip the scatter
-            gcols = (self.k.reshape(kk, co) @ g2.T).reshape(kh, kw, c, xshape[0], oh, ow)
-            gxc = xp.zeros(cshape, dtype=g.dtype)
+            wmat = _banded(self.k, band, wb, sw, dw, None)
+            ga = (g2 @ wmat.T).reshape(n, oh, nb, kh, wb * c)
+            gpad = xp.zeros((n, hp, wp * c), dtype=g.dtype)
+            step = band * sw * c  # consecutive bands start this many values apart
             for i in range(kh):
-                for j in range(kw):
-                    hi, wj = i * dilation[0], j * dilation[1]
-                    gxc[:, :, hi:hi + stride[0] * (oh - 1) + 1:stride[0],
-                        wj:wj + stride[1] * (ow - 1) + 1:stride[1]] += gcols[i, j]
-            # back to a contiguous NHWC array, so the ops downstream run on contiguous memory
-            gx = xp.ascontiguousarray(gxc[:, :, pt:pt + xshape[1], pl:pl + xshape[2]].transpose(1, 2, 3, 0))
+                target = gpad[:, i * dh:i * dh + sh * (oh - 1) + 1:sh]
+                t0, t1, t2 = target.strides
+                # the windows of neighbouring bands overlap: add them in pieces of at most one step
+                for lo in range(0, wb * c, step):
+                    hi = min(lo + step, wb * c)
+                    piece = xp.lib.stride_tricks.as_strided(target[:, :, lo:], shape=(n, oh, nb, hi - lo),
+                                                            strides=(t0, t1, step * t2, t2))
+                    piece += ga[:, :, :, i, lo:hi]
+            gx = gpad.reshape(n, hp, wp, c)[:, pt:pt + xshape[1], pl:pl + xshape[2]]
+            if (hp, wp) != xshape[1:3]:
+                gx = xp.ascontiguousarray(gx)
         if self.has_b:
-            return gx, gk, gk_all[kk]
+            return gx, gk, gw[kk].reshape(band, co).sum(axis=0)
         return gx, gk
 
 

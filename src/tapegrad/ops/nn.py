@@ -226,18 +226,30 @@ class SoftmaxCrossEntropy(Function):
 
 
 class SparseSoftmaxCrossEntropy(Function):
-    """Categorical cross-entropy from logits with integer labels over the last axis."""
+    """Categorical cross-entropy from logits with integer labels over the last axis.
+
+    ``loss = log(sum(exp(x - m))) - (x[label] - m)`` with ``m`` the row maximum. The
+    forward keeps ``exp(x - m)`` and its row sums, so the backward is one pass:
+    ``softmax - onehot``, scaled by the incoming gradient.
+    """
 
     def forward(self, logits, labels):
-        logp = _log_softmax(logits, -1)
-        self.logp, self.labels = logp, labels
-        return -xp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+        c = logits.shape[-1]
+        x = logits.reshape(-1, c)
+        m = xp.max(x, axis=1, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        shifted = x - m
+        e = xp.exp(shifted)
+        s = xp.add.reduce(e, axis=1)
+        rows, lab = xp.arange(x.shape[0]), labels.reshape(-1)
+        self.e, self.s, self.rows, self.lab, self.shape = e, s, rows, lab, logits.shape
+        return (xp.log(s) - shifted[rows, lab]).reshape(labels.shape)
 
     def backward(self, g):
-        grad = xp.exp(self.logp)
-        xp.put_along_axis(grad, self.labels[..., None],
-                          xp.take_along_axis(grad, self.labels[..., None], axis=-1) - 1, axis=-1)
-        return (grad * g[..., None],)
+        g = xp.broadcast_to(g, self.shape[:-1]).reshape(-1)
+        grad = self.e * (g / self.s)[:, None]
+        grad[self.rows, self.lab] -= g
+        return (grad.reshape(self.shape),)
 
 
 # -- functions ---------------------------------------------------------------------

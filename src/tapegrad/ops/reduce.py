@@ -36,6 +36,8 @@ class Mean(Function):
         for ax in axes:
             n *= a.shape[ax]
         self.scale = 1.0 / n if n else 1.0
+        if n and a.dtype.kind == "f" and a.dtype.itemsize >= 4:
+            return xp.add.reduce(a, axis=axes, keepdims=keepdims) / n  # what xp.mean computes, with less Python
         return xp.mean(a, axis=axes, keepdims=keepdims)
 
     def backward(self, g):
