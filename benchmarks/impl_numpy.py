@@ -154,26 +154,29 @@ def conv_backward(g, a, k, xshape, pad, band, need_x=True):
 
 
 def pool_forward(x):
-    """2x2 max pooling; ties go to the first maximum in row-major order."""
+    """2x2 max pooling, rows first, stored window column first; ties go to the first maximum in row-major order."""
     n, h, w, c = x.shape
-    r = x.reshape(n, h // 2, 2, w // 2, 2, c)
-    a, b = r[:, :, :, :, 0], r[:, :, :, :, 1]
-    bw = b > a
-    m = np.maximum(a, b)
-    bh = m[:, :, 1] > m[:, :, 0]
-    return np.maximum(m[:, :, 0], m[:, :, 1]), (bw, bh)
+    r = x.reshape(n, h // 2, 2, w // 2, 2, c).transpose(2, 4, 0, 1, 3, 5)
+    best = np.empty((2, n, h // 2, w // 2, c), np.float32)
+    np.copyto(best, r[0])
+    bh = np.greater(r[1], best)
+    np.maximum(best, r[1], out=best)
+    bw = best[1] > best[0]
+    bw |= (best[1] == best[0]) & (bh[1] < bh[0])
+    return np.maximum(best[0], best[1]), (bh, bw)
 
 
 def pool_backward(g, masks):
-    bw, bh = masks
-    n, h2, _, w2, c = bw.shape
-    gm = np.empty((n, h2, 2, w2, c), np.float32)
-    np.multiply(g, bh, out=gm[:, :, 1])
-    np.subtract(g, gm[:, :, 1], out=gm[:, :, 0])
-    gx = np.empty((n, h2, 2, w2, 2, c), np.float32)
-    np.multiply(gm, bw, out=gx[:, :, :, :, 1])
-    np.subtract(gm, gx[:, :, :, :, 1], out=gx[:, :, :, :, 0])
-    return gx.reshape(n, h2 * 2, w2 * 2, c)
+    bh, bw = masks
+    _, n, oh, ow, c = bh.shape
+    gcol = np.empty(bh.shape, np.float32)
+    np.multiply(g, bw, out=gcol[1])
+    np.subtract(g, gcol[1], out=gcol[0])
+    gx = np.empty((n, oh, 2, ow, 2, c), np.float32)
+    gr = gx.transpose(2, 4, 0, 1, 3, 5)
+    np.multiply(gcol, bh, out=gr[1])
+    np.subtract(gcol, gr[1], out=gr[0])
+    return gx.reshape(n, 2 * oh, 2 * ow, c)
 
 
 def lenet_step_factory(params, opt):

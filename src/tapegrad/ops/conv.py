@@ -181,6 +181,8 @@ def _select_masks(better: list):
     Candidate 0 is the start; a later candidate wins only when strictly greater, so ties
     stay with the earliest position. Returns one boolean mask per candidate.
     """
+    if not better:
+        return [True]
     sel, claimed = [None] * (len(better) + 1), None
     for j in range(len(better), 0, -1):
         b = better[j - 1]
@@ -193,42 +195,63 @@ def _select_masks(better: list):
 class MaxPoolTiled(Function):
     """Max pooling with stride equal to the pool size ("valid"): windows tile the image.
 
-    Works on reshaped views: the leftmost maximum of each window row, then the topmost
-    of those, so ties go to the first maximum in row-major order (TensorFlow's rule).
+    NumPy is slow on loops as short as the channel count, which is what comparing
+    neighbouring columns of an NHWC image means. So the row stage, which compares whole
+    image rows, writes its result window column by window column, as ``pw`` contiguous
+    arrays ``(pw, n, oh, ow, c)``; the column stage and the tie-breaking then run on
+    contiguous arrays. Ties go to the first maximum in row-major order (TensorFlow's
+    and PyTorch's rule): equal column winners are settled by the row each came from.
     """
 
     def forward(self, x, pool):
         n, h, w, c = x.shape
         ph, pw = pool
         oh, ow = h // ph, w // pw
-        r = x[:, :oh * ph, :ow * pw].reshape(n, oh, ph, ow, pw, c)
-        best, col_better = r[:, :, :, :, 0], []
-        for j in range(1, pw):
-            cand = r[:, :, :, :, j]
-            col_better.append(cand > best)
-            best = xp.maximum(best, cand)
-        out, row_better = best[:, :, 0], []
+        # candidates of window row i, viewed window column first: (pw, n, oh, ow, c)
+        r = x[:, :oh * ph, :ow * pw].reshape(n, oh, ph, ow, pw, c).transpose(2, 4, 0, 1, 3, 5)
+        best = xp.empty((pw, n, oh, ow, c), dtype=x.dtype)
+        xp.copyto(best, r[0])
+        row = None  # the window row each column's maximum came from (first one on ties)
         for i in range(1, ph):
-            cand = best[:, :, i]
-            row_better.append(cand > out)
-            out = xp.maximum(out, cand)
-        self.col_better, self.row_better, self.meta = col_better, row_better, (x.shape, pool)
+            better = xp.greater(r[i], best)
+            if ph == 2:
+                row = better
+            else:
+                row = xp.zeros(best.shape, dtype=xp.int8) if row is None else row
+                row[better] = i
+            xp.maximum(best, r[i], out=best)
+        out = best[0]
+        for j in range(1, pw):
+            out = xp.maximum(out, best[j])
+        self.best, self.row, self.meta = best, row, (x.shape, pool)
         return out
 
     def backward(self, g):
         (n, h, w, c), (ph, pw) = self.meta
+        best, row = self.best, self.row
         oh, ow = g.shape[1], g.shape[2]
-        gbest = xp.empty((n, oh, ph, ow, c), dtype=g.dtype)
-        for i, sel in enumerate(_select_masks(self.row_better)):
-            xp.multiply(g, sel, out=gbest[:, :, i])
-        gx = xp.empty((n, oh, ph, ow, pw, c), dtype=g.dtype)
-        for j, sel in enumerate(_select_masks(self.col_better)):
-            xp.multiply(gbest, sel, out=gx[:, :, :, :, j])
-        gx = gx.reshape(n, oh * ph, ow * pw, c)
-        if oh * ph != h or ow * pw != w:  # rows and columns that no window covers get no gradient
-            full = xp.zeros((n, h, w, c), dtype=g.dtype)
-            full[:, :oh * ph, :ow * pw] = gx
-            gx = full
+        # which window column holds the first maximum in row-major order
+        col_better, top, top_row = [], best[0], None if row is None else row[0]
+        for j in range(1, pw):
+            better = best[j] > top
+            if row is not None:
+                better |= (best[j] == top) & (row[j] < top_row)
+            col_better.append(better)
+            if j < pw - 1:
+                top = xp.maximum(top, best[j])
+                if row is not None:
+                    top_row = xp.where(better, row[j], top_row)
+        gcol = xp.empty(best.shape, dtype=g.dtype)
+        for j, sel in enumerate(_select_masks(col_better)):
+            xp.multiply(g, sel, out=gcol[j])
+        covered = (oh * ph, ow * pw) == (h, w)
+        gx = xp.empty((n, h, w, c), dtype=g.dtype) if covered else xp.zeros((n, h, w, c), dtype=g.dtype)
+        gr = gx[:, :oh * ph, :ow * pw].reshape(n, oh, ph, ow, pw, c).transpose(2, 4, 0, 1, 3, 5)
+        if row is None:
+            xp.copyto(gr[0], gcol)
+        else:
+            for i in range(ph):
+                xp.multiply(gcol, row == i if ph > 2 else (row if i else ~row), out=gr[i])
         return (gx,)
 
 
