@@ -1,14 +1,16 @@
 """Convolution and pooling primitives on channels-last (NHWC) arrays.
 
-A convolution gathers every receptive field through a strided view of the padded
-input (no Python loop over pixels) into one matrix and multiplies it by the kernel
-matrix: one matrix product per layer (im2col). The gathered matrix is laid out
-``(kernel offset, channel) x (image, row, column)``, so the copy moves whole image
-rows at a time, and ``cols.T @ kernel`` lands directly in NHWC order. The backward
-pass is two matrix products and a scatter of the window gradients back onto the
-input, looping only over the kernel's offsets (25 for a 5x5 kernel).
+A convolution is one matrix product per layer. A strided view of the padded input
+gathers, for each output row and each band of ``B`` neighbouring output columns, the
+``kh`` input rows those outputs read (no Python loop over pixels); the weight matrix
+holds the kernel on its diagonals, one copy per output column of the band, so the
+product lands directly in NHWC order. With ``B = 1`` this is classic im2col; wider
+bands gather less and in longer runs, and give BLAS a better-shaped product, at the
+price of multiplying some zeros, which wins for the few channels of MNIST-sized
+networks (``band_width`` picks ``B`` per layer). The backward pass is two matrix
+products, a sum along the diagonals for the kernel's gradient, and a scatter of the
+gathered rows' gradients back onto the input, looping only over the kernel's rows.
 """
-
 from __future__ import annotations
 
 import math
