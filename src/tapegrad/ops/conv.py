@@ -138,7 +138,7 @@ class Conv2D(Function):
         wmat = _banded(k, band, wb, sw, dw, b)
         if b is not None:
             a[:, kk] = 1
-        self.a, self.k, self.has_b = a, k, b is not None
+        self.a, self.wmat, self.k, self.has_b = a, wmat, k, b is not None
         self.meta = (x.shape, (hp, wp), (pt, pl), (oh, ow), stride, dilation, band, wb)
         return (a @ wmat).reshape(n, oh, ow, co)
 
@@ -156,8 +156,7 @@ class Conv2D(Function):
         gk = diag.sum(axis=3)
         gx = None
         if self.parents[0] is not None:  # the first layer's input needs no gradient: skip the scatter
-            wmat = _banded(self.k, band, wb, sw, dw, None)
-            ga = (g2 @ wmat.T).reshape(n, oh, nb, kh, wb * c)
+            ga = (g2 @ self.wmat[:kk].T).reshape(n, oh, nb, kh, wb * c)  # the bias row takes no part
             gpad = xp.zeros((n, hp, wp * c), dtype=g.dtype)
             step = band * sw * c  # consecutive bands start this many values apart
             for i in range(kh):
@@ -213,7 +212,7 @@ class MaxPoolTiled(Function):
         r = x[:, :oh * ph, :ow * pw].reshape(n, oh, ph, ow, pw, c).transpose(2, 4, 0, 1, 3, 5)
         best = xp.empty((pw, n, oh, ow, c), dtype=x.dtype)
         xp.copyto(best, r[0])
-        row = None  # the window row each column's maximum came from (first one on ties)
+        row = None  # the window row each column's maximum came from, first on ties (a bool for two rows)
         for i in range(1, ph):
             better = xp.greater(r[i], best)
             if ph == 2:
@@ -250,10 +249,11 @@ class MaxPoolTiled(Function):
         gx = xp.empty((n, h, w, c), dtype=g.dtype) if covered else xp.zeros((n, h, w, c), dtype=g.dtype)
         gr = gx[:, :oh * ph, :ow * pw].reshape(n, oh, ph, ow, pw, c).transpose(2, 4, 0, 1, 3, 5)
         if row is None:
-            xp.copyto(gr[0], gcol)
-        else:
-            for i in range(ph):
-                xp.multiply(gcol, row == i if ph > 2 else (row if i else ~row), out=gr[i])
+            rows_sel = [True]
+        else:  # a bool row (two rows) is its own mask: no comparisons needed
+            rows_sel = [~row, row] if ph == 2 else [row == i for i in range(ph)]
+        for i, sel in enumerate(rows_sel):
+            xp.multiply(gcol, sel, out=gr[i])
         return (gx,)
 
 

@@ -22,11 +22,17 @@ def _sigmoid(x):
     return xp.where(x >= 0, 1 / (1 + z), z / (1 + z))
 
 
-def _log_softmax(x, axis):
+def _shifted_exp(x, axis):
+    """``x - max`` (an infinite max counts as 0), its exp, and the exp's sum over ``axis`` (kept)."""
     m = xp.max(x, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)
-    shifted = x - m
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+    shifted = x - xp.where(xp.isfinite(m), m, 0)
+    e = xp.exp(shifted)
+    return shifted, e, xp.add.reduce(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(x, axis):
+    shifted, _, s = _shifted_exp(x, axis)
+    return shifted - xp.log(s)
 
 
 def _erf(x):
@@ -234,20 +240,14 @@ class SparseSoftmaxCrossEntropy(Function):
     """
 
     def forward(self, logits, labels):
-        c = logits.shape[-1]
-        x = logits.reshape(-1, c)
-        m = xp.max(x, axis=1, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        shifted = x - m
-        e = xp.exp(shifted)
-        s = xp.add.reduce(e, axis=1)
-        rows, lab = xp.arange(x.shape[0]), labels.reshape(-1)
+        shifted, e, s = _shifted_exp(logits.reshape(-1, logits.shape[-1]), 1)
+        rows, lab = xp.arange(shifted.shape[0]), labels.reshape(-1)
         self.e, self.s, self.rows, self.lab, self.shape = e, s, rows, lab, logits.shape
-        return (xp.log(s) - shifted[rows, lab]).reshape(labels.shape)
+        return (xp.log(s[:, 0]) - shifted[rows, lab]).reshape(labels.shape)
 
     def backward(self, g):
         g = xp.broadcast_to(g, self.shape[:-1]).reshape(-1)
-        grad = self.e * (g / self.s)[:, None]
+        grad = self.e * (g[:, None] / self.s)
         grad[self.rows, self.lab] -= g
         return (grad.reshape(self.shape),)
 
