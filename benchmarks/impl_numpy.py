@@ -67,6 +67,7 @@ def loss_and_grad(logits, y, kind):
 
 def mlp_step_factory(params, kind, opt):
     ws, bs = params[0::2], params[1::2]
+    zeros = np.zeros(1 << 20, np.float32)  # enough for every activation of W1..W4
 
     def step(x, y):
         acts = [x]
@@ -75,7 +76,7 @@ def mlp_step_factory(params, kind, opt):
             h = h @ w
             h += b
             if i < len(ws) - 1:
-                np.maximum(h, 0, out=h)
+                np.maximum(h, zeros[:h.size].reshape(h.shape), out=h)  # an array: maximum(h, 0) has no vector loop
             acts.append(h)
         loss, g = loss_and_grad(h, y, kind)
         grads = [None] * len(params)
@@ -138,56 +139,66 @@ def conv_backward(g, a, k, xshape, pad, band, need_x=True):
     gb = gt[-1].reshape(band, co).sum(axis=0)
     gx = None
     if need_x:
-        ga = (g2 @ banded(k, band).T).reshape(n, oh, nb, kh, wb * c)
+        # gathered rows ordered band first, so each (kernel row, band) adds one whole window
+        gbands = np.ascontiguousarray(g.reshape(n, oh, nb, band * co).transpose(0, 2, 1, 3))
+        ga = (gbands.reshape(-1, band * co) @ banded(k, band).T).reshape(n, nb, oh, kh, wb * c)
         h, w = xshape[1], xshape[2]
         hp, wp = h + 2 * pad, w + 2 * pad
         gp = np.zeros((n, hp, wp * c), np.float32)
         step = band * c
         for i in range(kh):
-            t = gp[:, i:i + oh]
-            for lo in range(0, wb * c, step):
-                hi = min(lo + step, wb * c)
-                np.lib.stride_tricks.as_strided(t[:, :, lo:], (n, oh, nb, hi - lo),
-                                                (t.strides[0], t.strides[1], step * e, e))[...] += ga[:, :, :, i, lo:hi]
+            for j in range(nb):
+                gp[:, i:i + oh, j * step:j * step + wb * c] += ga[:, j, :, i]
         gx = gp.reshape(n, hp, wp, c)[:, pad:pad + h, pad:pad + w]
     return gx, gk, gb
 
 
+def _pixels(a):
+    """Each pixel's channel vector as one item, so copies move whole vectors."""
+    return a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))[..., 0]
+
+
 def pool_forward(x):
-    """2x2 max pooling, rows first, stored window column first; ties go to the first maximum in row-major order."""
+    """2x2 max pooling, columns first (after splitting the image into even and odd columns),
+    then rows; ties go to the first maximum in row-major order."""
     n, h, w, c = x.shape
-    r = x.reshape(n, h // 2, 2, w // 2, 2, c).transpose(2, 4, 0, 1, 3, 5)
-    best = np.empty((2, n, h // 2, w // 2, c), np.float32)
-    np.copyto(best, r[0])
-    bh = np.greater(r[1], best)
-    np.maximum(best, r[1], out=best)
-    bw = best[1] > best[0]
-    bw |= (best[1] == best[0]) & (bh[1] < bh[0])
-    return np.maximum(best[0], best[1]), (bh, bw)
+    cols = np.empty((2, n, h, w // 2, c), np.float32)
+    src, dst = _pixels(x).reshape(n, h, w // 2, 2), _pixels(cols)
+    np.copyto(dst[0], src[..., 0])
+    np.copyto(dst[1], src[..., 1])
+    bw = np.greater(cols[1], cols[0])
+    best = np.maximum(cols[0], cols[1]).reshape(n, h // 2, 2, w // 2, c)
+    bh = np.greater(best[:, :, 1], best[:, :, 0])
+    return np.maximum(best[:, :, 0], best[:, :, 1]), (bh, bw)
 
 
 def pool_backward(g, masks):
     bh, bw = masks
-    _, n, oh, ow, c = bh.shape
-    gcol = np.empty(bh.shape, np.float32)
-    np.multiply(g, bw, out=gcol[1])
-    np.subtract(g, gcol[1], out=gcol[0])
-    gx = np.empty((n, oh, 2, ow, 2, c), np.float32)
-    gr = gx.transpose(2, 4, 0, 1, 3, 5)
-    np.multiply(gcol, bh, out=gr[1])
-    np.subtract(gcol, gr[1], out=gr[0])
-    return gx.reshape(n, 2 * oh, 2 * ow, c)
+    n, oh, ow, c = g.shape
+    grow = np.empty((n, oh, 2, ow, c), np.float32)
+    np.multiply(g, bh, out=grow[:, :, 1])
+    np.subtract(g, grow[:, :, 1], out=grow[:, :, 0])
+    grow = grow.reshape(n, 2 * oh, ow, c)
+    gcol = np.empty((2, n, 2 * oh, ow, c), np.float32)
+    np.multiply(grow, bw, out=gcol[1])
+    np.subtract(grow, gcol[1], out=gcol[0])
+    gx = np.empty((n, 2 * oh, 2 * ow, c), np.float32)
+    dst, src = _pixels(gx).reshape(n, 2 * oh, ow, 2), _pixels(gcol)
+    np.copyto(dst[..., 0], src[0])
+    np.copyto(dst[..., 1], src[1])
+    return gx
 
 
 def lenet_step_factory(params, opt):
     k1, b1, k2, b2, w3, b3, w4, b4, w5, b5 = params
+    zeros = np.zeros(1 << 20, np.float32)
 
     def step(x, y):
         c1, a1_ = conv_forward(x, k1, b1, 2, 14)
-        a1 = np.maximum(c1, 0)
+        a1 = np.maximum(c1, zeros[:c1.size].reshape(c1.shape), out=c1)  # an array: maximum(x, 0) has no vector loop
         p1, m1 = pool_forward(a1)
         c2, a2_ = conv_forward(p1, k2, b2, 0, 5)
-        a2 = np.maximum(c2, 0)
+        a2 = np.maximum(c2, zeros[:c2.size].reshape(c2.shape), out=c2)
         p2, m2 = pool_forward(a2)
         f = p2.reshape(len(x), -1)
         h3 = np.maximum(f @ w3 + b3, 0)

@@ -44,6 +44,38 @@ def test_conv2d_against_torch(stride, dilation, padding):
     np.testing.assert_allclose(gb.numpy(), bt.grad.numpy(), atol=1e-11)
 
 
+@pytest.mark.parametrize("stride,padding", [(1, "valid"), (2, "same")])
+def test_conv2d_with_fused_relu_against_torch(stride, padding):
+    torch = pytest.importorskip("torch")
+    x, k, b = R.normal(size=(2, 7, 8, 2)), R.normal(size=(3, 3, 2, 4)), R.normal(size=4)
+    b[0] = -100.0  # filter 0 is negative everywhere: all its gradients are cut by the ReLU
+    xt, kt, bt = (torch.tensor(a, requires_grad=True) for a in (x, k, b))
+    xin = xt.permute(0, 3, 1, 2)
+    if padding == "same":
+        ph, pw = same_padding(7, 3, stride, 1), same_padding(8, 3, stride, 1)
+        xin = torch.nn.functional.pad(xin, (pw[0], pw[1], ph[0], ph[1]))
+    ref = torch.relu(torch.nn.functional.conv2d(xin, kt.permute(3, 2, 0, 1), bt, stride=stride)).permute(0, 2, 3, 1)
+    weights = R.normal(size=tuple(ref.shape))
+    (ref * torch.tensor(weights)).sum().backward()
+    xv, kv, bv = tg.Variable(x, dtype="float64"), tg.Variable(k, dtype="float64"), tg.Variable(b, dtype="float64")
+    with tg.GradientTape() as tape:
+        out = conv2d(xv, kv, bv, strides=stride, padding=padding, relu=True)
+        assert type(out._ctx).__name__ == "Conv2D"  # one node
+        loss = tg.reduce_sum(out * weights)
+    gx, gk, gb = tape.gradient(loss, [xv, kv, bv])
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), atol=1e-12)
+    for ours, theirs in ((gx, xt), (gk, kt), (gb, bt)):
+        np.testing.assert_allclose(ours.numpy(), theirs.grad.numpy(), atol=1e-11)
+    assert gb.numpy()[0] == 0.0
+    assert tg.gradcheck(lambda x, k, b: conv2d(x, k, b, strides=stride, padding=padding, relu=True), [x, k, b])
+
+
+def test_conv_layer_with_relu_is_one_node():
+    layer = tg.layers.Conv2D(3, 2, activation="relu")
+    out = layer(tg.constant(R.normal(size=(1, 4, 4, 2))))
+    assert type(out._ctx).__name__ == "Conv2D" and out.numpy().min() >= 0
+
+
 @pytest.mark.parametrize("pool,stride,padding", [(2, None, "valid"), (3, 2, "valid"), (3, 2, "same"), (2, 1, "same")])
 def test_pooling_gradcheck(pool, stride, padding):
     x = R.permutation(2 * 5 * 6 * 2).reshape(2, 5, 6, 2) / 10.0  # distinct: no ties in max
@@ -132,19 +164,24 @@ def test_layer_names_follow_keras():
     assert tg.layers.MaxPooling2D().name.startswith("max_pooling2d")
 
 
+@pytest.mark.parametrize("channels", [1, 3, "strided"])
 @pytest.mark.parametrize("pool", [(2, 2), (3, 3), (2, 3), (3, 2), (1, 2), (2, 1)])
-def test_tiled_max_pool_ties_go_to_first_maximum_in_row_major_order(pool):
+def test_tiled_max_pool_ties_go_to_first_maximum_in_row_major_order(pool, channels):
     from tapegrad.ops.conv import MaxPool2D
 
     r = np.random.default_rng(1)
-    x = r.integers(0, 3, size=(2, 7, 6, 3)).astype(np.float64)  # many ties; 7 rows leave one uncovered
+    c = 6 if channels == "strided" else channels
+    x = r.integers(0, 3, size=(2, 7, 7, c)).astype(np.float64)  # many ties; a row and a column left uncovered
     xv = tg.Variable(x, dtype="float64")
-    weights = r.normal(size=(2, 7 // pool[0], 6 // pool[1], 3))
+    c_out = 3 if channels == "strided" else c
+    weights = r.normal(size=(2, 7 // pool[0], 7 // pool[1], c_out))
     with tg.GradientTape() as tape:
-        fast = tg.reduce_sum(max_pool2d(xv, pool) * weights)
+        xin = xv[..., ::2] if channels == "strided" else xv  # channels not contiguous in memory
+        fast = tg.reduce_sum(max_pool2d(xin, pool) * weights)
     g_fast = tape.gradient(fast, xv).numpy()
     with tg.GradientTape() as tape:  # the general path routes through argmax (first maximum)
-        slow = tg.reduce_sum(MaxPool2D.apply(xv, pool=pool, stride=pool, padding="valid") * weights)
+        xin = xv[..., ::2] if channels == "strided" else xv
+        slow = tg.reduce_sum(MaxPool2D.apply(xin, pool=pool, stride=pool, padding="valid") * weights)
     np.testing.assert_array_equal(g_fast, tape.gradient(slow, xv).numpy())
     assert float(fast) == float(slow)
 

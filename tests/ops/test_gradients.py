@@ -246,6 +246,39 @@ def test_fused_losses_gradients():
     assert tg.gradcheck(lambda x, w, b: tg.ops.linear(x, w, b), [rng.normal(size=(2, 4, 5)), w, b])
 
 
+def test_linear_with_fused_relu_matches_the_closed_form():
+    """relu(x @ w + b) in one node: values and gradients by hand, with exact zeros before the ReLU."""
+    rng = np.random.default_rng(3)
+    x, w, b = rng.normal(size=(6, 4)), rng.normal(size=(4, 5)), rng.normal(size=5)
+    x[0] = 0.0
+    b[1] = 0.0  # row 0, column 1 is exactly 0 before the ReLU: its gradient must be 0 (relu'(0) = 0)
+    weights = rng.normal(size=(6, 5))
+    z = x @ w + b
+    mask = (z > 0).astype(float)
+    xv, wv, bv = (tg.Variable(a, dtype="float64") for a in (x, w, b))
+    with tg.GradientTape() as tape:
+        out = tg.ops.linear(xv, wv, bv, relu=True)
+        loss = tg.reduce_sum(out * weights)
+    gx, gw, gb = tape.gradient(loss, [xv, wv, bv])
+    gz = weights * mask
+    np.testing.assert_allclose(out.numpy(), np.maximum(z, 0.0), rtol=1e-14)
+    np.testing.assert_allclose(gx.numpy(), gz @ w.T, rtol=1e-12)
+    np.testing.assert_allclose(gw.numpy(), x.T @ gz, rtol=1e-12)
+    np.testing.assert_allclose(gb.numpy(), gz.sum(0), rtol=1e-12)
+    assert gz[0, 1] == 0.0 and z[0, 1] == 0.0
+    x2 = rng.normal(size=(2, 3, 4))
+    assert tg.gradcheck(lambda x, w, b: tg.ops.linear(x, w, b, relu=True), [x2, w, b])
+
+
+def test_dense_relu_is_one_node_with_the_values_of_two():
+    layer = tg.layers.Dense(3, activation="relu")
+    x = tg.constant(np.random.default_rng(0).normal(size=(5, 4)))
+    out = layer(x)
+    assert type(out._ctx).__name__ == "Linear"  # no separate Relu node
+    z = x.numpy() @ layer.kernel.numpy() + layer.bias.numpy()
+    np.testing.assert_allclose(out.numpy(), np.maximum(z, 0), rtol=1e-6)
+
+
 def test_fused_losses_are_finite_for_huge_logits():
     logits = tg.Variable([[1e4, -1e4]], dtype="float64")
     with tg.GradientTape() as tape:

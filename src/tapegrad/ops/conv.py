@@ -21,6 +21,7 @@ from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor
 from ..backend import xp
 from ._util import tensor
+from .nn import relu_inplace
 
 
 def same_padding(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -107,7 +108,7 @@ class Conv2D(Function):
     (see ``band_width``). A column of ones in the gathered matrix carries the bias.
     """
 
-    def forward(self, x, k, b=None, stride=(1, 1), dilation=(1, 1), padding="valid", band=None):
+    def forward(self, x, k, b=None, stride=(1, 1), dilation=(1, 1), padding="valid", band=None, relu=False):
         n, h, w, c = x.shape
         kh, kw, kc, co = k.shape
         if c != kc:
@@ -140,12 +141,16 @@ class Conv2D(Function):
             a[:, kk] = 1
         self.a, self.wmat, self.k, self.has_b = a, wmat, k, b is not None
         self.meta = (x.shape, (hp, wp), (pt, pl), (oh, ow), stride, dilation, band, wb)
-        return (a @ wmat).reshape(n, oh, ow, co)
+        out = (a @ wmat).reshape(n, oh, ow, co)
+        self.mask = relu_inplace(out) if relu else None
+        return out
 
     def backward(self, g):
         xshape, (hp, wp), (pt, pl), (oh, ow), (sh, sw), (dh, dw), band, wb = self.meta
         kh, kw, c, co = self.k.shape
         kk, n, nb = kh * wb * c, xshape[0], ow // band
+        if self.mask is not None:
+            g = g * self.mask
         g2 = xp.ascontiguousarray(g).reshape(-1, band * co)
         gw = self.a.T @ g2  # gradient of the banded matrix; the kernel's entries sit on its diagonals
         e = gw.itemsize
@@ -156,18 +161,31 @@ class Conv2D(Function):
         gk = diag.sum(axis=3)
         gx = None
         if self.parents[0] is not None:  # the first layer's input needs no gradient: skip the scatter
-            ga = (g2 @ self.wmat[:kk].T).reshape(n, oh, nb, kh, wb * c)  # the bias row takes no part
+            w_t = self.wmat[:kk].T  # the bias row takes no part
             gpad = xp.zeros((n, hp, wp * c), dtype=g.dtype)
             step = band * sw * c  # consecutive bands start this many values apart
-            for i in range(kh):
-                target = gpad[:, i * dh:i * dh + sh * (oh - 1) + 1:sh]
-                t0, t1, t2 = target.strides
-                # the windows of neighbouring bands overlap: add them in pieces of at most one step
-                for lo in range(0, wb * c, step):
-                    hi = min(lo + step, wb * c)
-                    piece = xp.lib.stride_tricks.as_strided(target[:, :, lo:], shape=(n, oh, nb, hi - lo),
-                                                            strides=(t0, t1, step * t2, t2))
-                    piece += ga[:, :, :, i, lo:hi]
+            pieces = -(-wb * c // step)
+            if nb <= pieces:
+                # few bands: gathered rows ordered band first, then one add per (kernel row, band)
+                # of a whole band window, (n, oh, wb * c), along contiguous runs wb * c long
+                g_bands = xp.ascontiguousarray(g2.reshape(n, oh, nb, band * co).transpose(0, 2, 1, 3))
+                ga = (g_bands.reshape(-1, band * co) @ w_t).reshape(n, nb, oh, kh, wb * c)
+                for i in range(kh):
+                    target = gpad[:, i * dh:i * dh + sh * (oh - 1) + 1:sh]
+                    for j in range(nb):
+                        target[:, :, j * step:j * step + wb * c] += ga[:, j, :, i]
+            else:
+                # many bands: neighbouring windows overlap, so add all bands at once, in pieces
+                # of at most one step
+                ga = (g2 @ w_t).reshape(n, oh, nb, kh, wb * c)
+                for i in range(kh):
+                    target = gpad[:, i * dh:i * dh + sh * (oh - 1) + 1:sh]
+                    t0, t1, t2 = target.strides
+                    for lo in range(0, wb * c, step):
+                        hi = min(lo + step, wb * c)
+                        piece = xp.lib.stride_tricks.as_strided(target[:, :, lo:], shape=(n, oh, nb, hi - lo),
+                                                                strides=(t0, t1, step * t2, t2))
+                        piece += ga[:, :, :, i, lo:hi]
             gx = gpad.reshape(n, hp, wp, c)[:, pt:pt + xshape[1], pl:pl + xshape[2]]
             if (hp, wp) != xshape[1:3]:
                 gx = xp.ascontiguousarray(gx)
@@ -176,84 +194,95 @@ class Conv2D(Function):
         return gx, gk
 
 
-def _select_masks(better: list):
-    """Which candidate ended up the maximum, from "candidate j beat the best so far" masks.
+def _pixels(a):
+    """``a`` (..., c) with each pixel's ``c`` channel values as one opaque item, so that a
+    copy moves whole channel vectors instead of running NumPy loops ``c`` values long."""
+    return a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))[..., 0]
 
-    Candidate 0 is the start; a later candidate wins only when strictly greater, so ties
-    stay with the earliest position. Returns one boolean mask per candidate.
-    """
-    if not better:
-        return [True]
-    sel, claimed = [None] * (len(better) + 1), None
-    for j in range(len(better), 0, -1):
-        b = better[j - 1]
-        sel[j] = b if claimed is None else b & ~claimed
-        claimed = b if claimed is None else claimed | b
-    sel[0] = ~claimed
-    return sel
+
+def _split_columns(x, pw, ow):
+    """``(n, h, >= ow*pw, c)`` -> contiguous ``(pw, n, h, ow, c)``: plane ``j`` holds window column ``j``."""
+    n, h, _, c = x.shape
+    planes = xp.empty((pw, n, h, ow, c), dtype=x.dtype)
+    src = x[:, :, :ow * pw].reshape(n, h, ow, pw, c).transpose(3, 0, 1, 2, 4)
+    dst = planes
+    if xp is np and c > 1 and x.strides[-1] == x.itemsize:
+        dst, src = _pixels(planes), _pixels(src)
+    for j in range(pw):  # plane by plane: NumPy's inner loop then runs along the image row
+        xp.copyto(dst[j], src[j])
+    return planes
+
+
+def _merge_columns(planes, out):
+    """The inverse of :func:`_split_columns`: write ``(pw, n, h, ow, c)`` planes into ``out[:, :, :ow*pw]``."""
+    pw, n, h, ow, c = planes.shape
+    dst = out[:, :, :ow * pw].reshape(n, h, ow, pw, c).transpose(3, 0, 1, 2, 4)
+    if xp is np and c > 1:
+        dst, planes = _pixels(dst), _pixels(planes)
+    for j in range(pw):  # plane by plane: NumPy's inner loop then runs along the image row
+        xp.copyto(dst[j], planes[j])
+
+
+def _first_max(planes):
+    """Element-wise maximum of ``planes`` and which plane held it (the first, on ties):
+    None for one plane, a boolean for two, int8 indices for more."""
+    if len(planes) == 1:
+        return planes[0], None
+    which = xp.greater(planes[1], planes[0])
+    best = xp.maximum(planes[0], planes[1])
+    if len(planes) > 2:
+        which = which.astype(xp.int8)
+        for j in range(2, len(planes)):
+            which[xp.greater(planes[j], best)] = j
+            xp.maximum(best, planes[j], out=best)
+    return best, which
+
+
+def _route(g, which, out_planes):
+    """Send ``g`` to the plane :func:`_first_max` chose, zeros to the others."""
+    if which is None:
+        out_planes[0][...] = g
+    elif which.dtype == bool:
+        xp.multiply(g, which, out=out_planes[1])
+        xp.multiply(g, ~which, out=out_planes[0])
+    else:
+        for j in range(len(out_planes)):
+            xp.multiply(g, which == j, out=out_planes[j])
 
 
 class MaxPoolTiled(Function):
     """Max pooling with stride equal to the pool size ("valid"): windows tile the image.
 
-    NumPy is slow on loops as short as the channel count, which is what comparing
-    neighbouring columns of an NHWC image means. So the row stage, which compares whole
-    image rows, writes its result window column by window column, as ``pw`` contiguous
-    arrays ``(pw, n, oh, ow, c)``; the column stage and the tie-breaking then run on
-    contiguous arrays. Ties go to the first maximum in row-major order (TensorFlow's
-    and PyTorch's rule): equal column winners are settled by the row each came from.
+    Columns first, then rows. Comparing neighbouring columns of an NHWC image directly
+    means NumPy loops as short as the channel count (slow), so one copy first splits the
+    image into ``pw`` contiguous planes, one per window column, moving whole channel
+    vectors at a time; the column stage then runs on contiguous arrays and the row stage
+    on whole image rows. Ties go to the first maximum in row-major order (TensorFlow's
+    and PyTorch's rule) with no extra work: within a row the earlier column wins ties,
+    and a later row wins only when strictly greater.
     """
 
     def forward(self, x, pool):
         n, h, w, c = x.shape
         ph, pw = pool
         oh, ow = h // ph, w // pw
-        # candidates of window row i, viewed window column first: (pw, n, oh, ow, c)
-        r = x[:, :oh * ph, :ow * pw].reshape(n, oh, ph, ow, pw, c).transpose(2, 4, 0, 1, 3, 5)
-        best = xp.empty((pw, n, oh, ow, c), dtype=x.dtype)
-        xp.copyto(best, r[0])
-        row = None  # the window row each column's maximum came from, first on ties (a bool for two rows)
-        for i in range(1, ph):
-            better = xp.greater(r[i], best)
-            if ph == 2:
-                row = better
-            else:
-                row = xp.zeros(best.shape, dtype=xp.int8) if row is None else row
-                row[better] = i
-            xp.maximum(best, r[i], out=best)
-        out = best[0]
-        for j in range(1, pw):
-            out = xp.maximum(out, best[j])
-        self.best, self.row, self.meta = best, row, (x.shape, pool)
-        return out
+        cols = _split_columns(x[:, :oh * ph], pw, ow)
+        best_col, self.col = _first_max(list(cols))
+        rows = best_col.reshape(n, oh, ph, ow, c)
+        out, self.row = _first_max([rows[:, :, i] for i in range(ph)])
+        self.meta = (x.shape, pool)
+        return xp.ascontiguousarray(out)
 
     def backward(self, g):
         (n, h, w, c), (ph, pw) = self.meta
-        best, row = self.best, self.row
         oh, ow = g.shape[1], g.shape[2]
-        # which window column holds the first maximum in row-major order
-        col_better, top, top_row = [], best[0], None if row is None else row[0]
-        for j in range(1, pw):
-            better = best[j] > top
-            if row is not None:
-                better |= (best[j] == top) & (row[j] < top_row)
-            col_better.append(better)
-            if j < pw - 1:
-                top = xp.maximum(top, best[j])
-                if row is not None:
-                    top_row = xp.where(better, row[j], top_row)
-        gcol = xp.empty(best.shape, dtype=g.dtype)
-        for j, sel in enumerate(_select_masks(col_better)):
-            xp.multiply(g, sel, out=gcol[j])
+        g_rows = xp.empty((n, oh, ph, ow, c), dtype=g.dtype)
+        _route(g, self.row, [g_rows[:, :, i] for i in range(ph)])
+        g_cols = xp.empty((pw, n, oh * ph, ow, c), dtype=g.dtype)
+        _route(g_rows.reshape(n, oh * ph, ow, c), self.col, list(g_cols))
         covered = (oh * ph, ow * pw) == (h, w)
         gx = xp.empty((n, h, w, c), dtype=g.dtype) if covered else xp.zeros((n, h, w, c), dtype=g.dtype)
-        gr = gx[:, :oh * ph, :ow * pw].reshape(n, oh, ph, ow, pw, c).transpose(2, 4, 0, 1, 3, 5)
-        if row is None:
-            rows_sel = [True]
-        else:  # a bool row (two rows) is its own mask: no comparisons needed
-            rows_sel = [~row, row] if ph == 2 else [row == i for i in range(ph)]
-        for i, sel in enumerate(rows_sel):
-            xp.multiply(gcol, sel, out=gr[i])
+        _merge_columns(g_cols, gx[:, :oh * ph])
         return (gx,)
 
 
@@ -315,13 +344,15 @@ def _pair(v, name):
     return v
 
 
-def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1) -> Tensor:
-    """2-D convolution of NHWC ``x`` with an ``(kh, kw, in, out)`` kernel (``tf.nn.conv2d`` layout)."""
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, relu: bool = False) -> Tensor:
+    """2-D convolution of NHWC ``x`` with an ``(kh, kw, in, out)`` kernel (``tf.nn.conv2d`` layout);
+    with ``relu=True`` the ReLU is applied in the same node, in place on the product's result."""
     x, kernel = tensor(x), tensor(kernel)
     if x.ndim != 4 or kernel.ndim != 4:
         raise ValueError(f"conv2d: expected a 4-d input (N, H, W, C) and a 4-d kernel, received shapes "
                          f"{x.shape} and {kernel.shape}")
-    args = dict(stride=_pair(strides, "strides"), dilation=_pair(dilation_rate, "dilation_rate"), padding=padding)
+    args = dict(stride=_pair(strides, "strides"), dilation=_pair(dilation_rate, "dilation_rate"), padding=padding,
+                relu=relu)
     if bias is None:
         return Conv2D.apply(x, kernel, **args)
     return Conv2D.apply(x, kernel, tensor(bias), **args)

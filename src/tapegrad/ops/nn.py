@@ -13,7 +13,7 @@ import math
 from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor
 from ..backend import xp
-from ._util import tensor
+from ._util import tensor, zeros_operand
 
 
 def _sigmoid(x):
@@ -86,7 +86,7 @@ class Relu(Function):
 
     def forward(self, x):
         self.mask = x > 0
-        return xp.maximum(x, 0)
+        return xp.maximum(x, zeros_operand(x.shape, x.dtype))
 
     def backward(self, g):
         return (g * self.mask,)
@@ -182,20 +182,31 @@ class LogSoftmax(Function):
         return (g - xp.exp(self.out) * xp.sum(g, axis=self.axis, keepdims=True),)
 
 
-class Linear(Function):
-    """Fused ``x @ W + b`` (the Dense layer's kernel): one node instead of two."""
+def relu_inplace(out):
+    """ReLU applied in place to a fresh result; returns the mask its backward pass needs."""
+    mask = out > 0
+    xp.maximum(out, zeros_operand(out.shape, out.dtype), out=out)
+    return mask
 
-    def forward(self, x, w, b=None):
+
+class Linear(Function):
+    """Fused ``x @ W + b``, optionally followed by ReLU (the Dense layer's kernel): one node
+    instead of three, and the ReLU runs in place on the product's own result."""
+
+    def forward(self, x, w, b=None, relu=False):
         if x.shape[-1] != w.shape[0]:
             raise ValueError(f"matmul: cannot multiply shapes {x.shape} and {w.shape}: {x.shape[-1]} != {w.shape[0]}")
         self.x, self.w, self.has_b = x, w, b is not None
         out = x @ w
         if b is not None:
             out += b
+        self.mask = relu_inplace(out) if relu else None
         return out
 
     def backward(self, g):
         x, w = self.x, self.w
+        if self.mask is not None:
+            g = g * self.mask
         gx = None if self.parents[0] is None else g @ w.T  # the first layer's input needs no gradient
         if x.ndim == 2:
             gw = x.T @ g
@@ -323,11 +334,15 @@ def log_softmax(x, axis: int = -1) -> Tensor:
     return LogSoftmax.apply(tensor(x), axis=axis)
 
 
-def linear(x, kernel, bias=None) -> Tensor:
-    """``x @ kernel + bias`` as one fused node (what ``Dense`` uses)."""
+def linear(x, kernel, bias=None, relu: bool = False) -> Tensor:
+    """``x @ kernel + bias`` as one fused node (what ``Dense`` uses); with ``relu=True``,
+    ``relu(x @ kernel + bias)``, still one node.
+
+    Example: ``tg.nn.linear(tg.ones((1, 2)), tg.ones((2, 1)), relu=True)`` gives ``[[2.]]``.
+    """
     if bias is None:
-        return Linear.apply(tensor(x), kernel)
-    return Linear.apply(tensor(x), kernel, bias)
+        return Linear.apply(tensor(x), kernel, relu=relu)
+    return Linear.apply(tensor(x), kernel, bias, relu=relu)
 
 
 def sigmoid_cross_entropy_with_logits(labels, logits) -> Tensor:
