@@ -194,7 +194,7 @@ def lenet_step_factory(params, opt):
     zeros = np.zeros(1 << 20, np.float32)
 
     def step(x, y):
-        c1, a1_ = conv_forward(x, k1, b1, 2, 14)
+        c1, a1_ = conv_forward(x, k1, b1, 2, 7)
         a1 = np.maximum(c1, zeros[:c1.size].reshape(c1.shape), out=c1)  # an array: maximum(x, 0) has no vector loop
         p1, m1 = pool_forward(a1)
         c2, a2_ = conv_forward(p1, k2, b2, 0, 5)
@@ -214,7 +214,7 @@ def lenet_step_factory(params, opt):
         g = pool_backward(g, m2) * (c2 > 0)
         g, gk2, gb2 = conv_backward(g, a2_, k2, p1.shape, 0, 5)
         g = pool_backward(g, m1) * (c1 > 0)
-        _, gk1, gb1 = conv_backward(g, a1_, k1, x.shape, 2, 14, need_x=False)
+        _, gk1, gb1 = conv_backward(g, a1_, k1, x.shape, 2, 7, need_x=False)
         opt.step([gk1, gb1, gk2, gb2, gw3, gb3, gw4, gb4, gw5, gb5])
         return loss
 

@@ -230,3 +230,12 @@ def test_conv2d_band_width_must_divide_the_output_width():
 
     with pytest.raises(ValueError, match="must divide the output width 8, received 3"):
         Conv2D.apply(tg.ones((1, 8, 8, 1)), tg.ones((1, 1, 1, 2)), band=3)
+
+
+@pytest.mark.parametrize("ow", [1, 7, 10, 12, 28, 31, 32])
+def test_band_width_divides_the_output_width(ow):
+    from tapegrad.ops.conv import band_width
+
+    for co, kh, kw, c, sw, dw in [(6, 5, 5, 1, 1, 1), (64, 3, 3, 32, 1, 1), (16, 3, 3, 3, 2, 1), (8, 3, 3, 4, 1, 2)]:
+        b = band_width(ow, co, kh, kw, c, sw, dw)
+        assert 1 <= b <= ow and ow % b == 0
