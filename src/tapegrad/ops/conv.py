@@ -252,7 +252,7 @@ def _route(g, which, out_planes):
         out_planes[0][...] = g
     elif which.dtype == bool:
         xp.multiply(g, which, out=out_planes[1])
-        xp.multiply(g, ~which, out=out_planes[0])
+        xp.subtract(g, out_planes[1], out=out_planes[0])  # g - g = 0 and g - 0 = g, exactly
     else:
         for j in range(len(out_planes)):
             xp.multiply(g, which == j, out=out_planes[j])
