@@ -64,6 +64,7 @@ def normalize_axis(axis, ndim: int, op: str):
 
 
 _zero_buffers: dict = {}
+CACHED_ZEROS = 1 << 22
 
 
 def zeros_operand(shape, dtype):
@@ -72,12 +73,15 @@ def zeros_operand(shape, dtype):
     NumPy runs ``maximum(x, 0)`` (an array against a scalar) without its vector loop:
     on 301,056 float32 values it measured 112 µs, against 43 µs for ``maximum(x, z)``
     with ``z`` an array of zeros. One buffer per dtype, grown to the largest size asked
-    for and never written, serves every caller.
+    for (up to ``CACHED_ZEROS`` elements, 16 MB of float32) and never written, serves every
+    caller; larger requests get fresh zeros, still faster than the scalar.
     """
     dtype = np.dtype(dtype)
     size = 1
     for s in shape:
         size *= s
+    if size > CACHED_ZEROS:
+        return xp.zeros(shape, dtype=dtype)
     buf = _zero_buffers.get(dtype)
     if buf is None or buf.size < size:
         buf = xp.zeros(max(size, 1), dtype=dtype)
