@@ -338,7 +338,7 @@ def linear(x, kernel, bias=None, relu: bool = False) -> Tensor:
     """``x @ kernel + bias`` as one fused node (what ``Dense`` uses); with ``relu=True``,
     ``relu(x @ kernel + bias)``, still one node.
 
-    Example: ``tg.nn.linear(tg.ones((1, 2)), tg.ones((2, 1)), relu=True)`` gives ``[[2.]]``.
+    Example: ``tg.ops.linear(tg.ones((1, 2)), tg.ones((2, 1)), relu=True)`` gives ``[[2.]]``.
     """
     if bias is None:
         return Linear.apply(tensor(x), kernel, relu=relu)
