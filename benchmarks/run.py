@@ -135,13 +135,18 @@ def main(argv=None) -> int:
         for name, rs in runs.items():
             row[name] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
 
+        def per_repeat(a_name, b_name, field="median_ms"):
+            return [x[field] / max(y[field], 1e-9) for x, y in zip(runs[a_name], runs[b_name])]
+
         def ratio(a_name, b_name, field="median_ms"):
             # the median of per-repeat ratios: robust to the machine's speed drifting between repeats
-            return statistics.median(x[field] / max(y[field], 1e-9) for x, y in zip(runs[a_name], runs[b_name]))
+            return statistics.median(per_repeat(a_name, b_name, field))
 
         if "torch" in row:
             row["ratio_to_torch"] = ratio("tapegrad", "torch")
+            row["ratios_to_torch_per_repeat"] = per_repeat("tapegrad", "torch")
         row["ratio_to_numpy_ref"] = ratio("tapegrad", "numpy_ref")
+        row["ratios_to_numpy_ref_per_repeat"] = per_repeat("tapegrad", "numpy_ref")
         row["memory_ratio_to_numpy_ref"] = ratio("tapegrad", "numpy_ref", "peak_mb")
         if key == "W2":
             row["fit_overhead"] = child("tapegrad", key, "fit", 0, a.repeats, a.threads)["overhead"]
@@ -165,6 +170,9 @@ def print_row(key, row):
               f"{'mem tg/ref':>10}  (median ms per step)")
     rt = f"{row['ratio_to_torch']:9.2f}" if "ratio_to_torch" in row else "      n/a"
     extra = f"  fit overhead {row['fit_overhead']:+.1%}" if "fit_overhead" in row else ""
+    if "ratios_to_torch_per_repeat" in row:
+        rs = row["ratios_to_torch_per_repeat"]
+        extra += f"  tg/torch per repeat {min(rs):.2f}-{max(rs):.2f}"
     print(f"{key:4} {ms('tapegrad')} {ms('tapegrad_tape')} {ms('numpy_ref')} {ms('torch')} {rt} "
           f"{row['ratio_to_numpy_ref']:7.2f} {row['memory_ratio_to_numpy_ref']:10.2f}{extra}", flush=True)
 
