@@ -138,16 +138,13 @@ def main(argv=None) -> int:
         def per_repeat(a_name, b_name, field="median_ms"):
             return [x[field] / max(y[field], 1e-9) for x, y in zip(runs[a_name], runs[b_name])]
 
-        def ratio(a_name, b_name, field="median_ms"):
-            # the median of per-repeat ratios: robust to the machine's speed drifting between repeats
-            return statistics.median(per_repeat(a_name, b_name, field))
-
+        # each ratio is the median of per-repeat ratios: robust to the machine's speed drifting between repeats
         if "torch" in row:
-            row["ratio_to_torch"] = ratio("tapegrad", "torch")
             row["ratios_to_torch_per_repeat"] = per_repeat("tapegrad", "torch")
-        row["ratio_to_numpy_ref"] = ratio("tapegrad", "numpy_ref")
+            row["ratio_to_torch"] = statistics.median(row["ratios_to_torch_per_repeat"])
         row["ratios_to_numpy_ref_per_repeat"] = per_repeat("tapegrad", "numpy_ref")
-        row["memory_ratio_to_numpy_ref"] = ratio("tapegrad", "numpy_ref", "peak_mb")
+        row["ratio_to_numpy_ref"] = statistics.median(row["ratios_to_numpy_ref_per_repeat"])
+        row["memory_ratio_to_numpy_ref"] = statistics.median(per_repeat("tapegrad", "numpy_ref", "peak_mb"))
         if key == "W2":
             row["fit_overhead"] = child("tapegrad", key, "fit", 0, a.repeats, a.threads)["overhead"]
         results["workloads"][key] = row

@@ -1,6 +1,8 @@
-"""Helpers shared by the op modules: lifting Python values to tensors."""
+"""Helpers shared by the op modules: lifting Python values to tensors, a zero operand."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -77,9 +79,7 @@ def zeros_operand(shape, dtype):
     caller; larger requests get fresh zeros, still faster than the scalar.
     """
     dtype = np.dtype(dtype)
-    size = 1
-    for s in shape:
-        size *= s
+    size = math.prod(shape)
     if size > CACHED_ZEROS:
         return xp.zeros(shape, dtype=dtype)
     buf = _zero_buffers.get(dtype)

@@ -208,27 +208,19 @@ def _pixels(a):
     return a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))[..., 0]
 
 
-def _split_columns(x, pw, ow):
-    """``(n, h, >= ow*pw, c)`` -> contiguous ``(pw, n, h, ow, c)``: plane ``j`` holds window column ``j``."""
-    n, h, _, c = x.shape
-    planes = xp.empty((pw, n, h, ow, c), dtype=x.dtype)
-    src = x[:, :, :ow * pw].reshape(n, h, ow, pw, c).transpose(3, 0, 1, 2, 4)
-    dst = planes
-    if xp is np and c > 1 and x.strides[-1] == x.itemsize:
-        dst, src = _pixels(planes), _pixels(src)
-    for j in range(pw):  # plane by plane: NumPy's inner loop then runs along the image row
+def _columns(a, pw, ow):
+    """View of ``a[:, :, :ow*pw]`` (NHWC) as ``(pw, n, h, ow, c)``: plane ``j`` is window column ``j``."""
+    n, h, _, c = a.shape
+    return a[:, :, :ow * pw].reshape(n, h, ow, pw, c).transpose(3, 0, 1, 2, 4)
+
+
+def _copy_planes(dst, src):
+    """``dst[...] = src`` for ``(pw, n, h, ow, c)`` arrays, whole pixels at a time where the channels
+    lie contiguous in both, and plane by plane so that NumPy's inner loop runs along image rows."""
+    if xp is np and dst.shape[-1] > 1 and dst.strides[-1] == src.strides[-1] == dst.itemsize:
+        dst, src = _pixels(dst), _pixels(src)
+    for j in range(len(dst)):
         xp.copyto(dst[j], src[j])
-    return planes
-
-
-def _merge_columns(planes, out):
-    """The inverse of :func:`_split_columns`: write ``(pw, n, h, ow, c)`` planes into ``out[:, :, :ow*pw]``."""
-    pw, n, h, ow, c = planes.shape
-    dst = out[:, :, :ow * pw].reshape(n, h, ow, pw, c).transpose(3, 0, 1, 2, 4)
-    if xp is np and c > 1:
-        dst, planes = _pixels(dst), _pixels(planes)
-    for j in range(pw):  # plane by plane: NumPy's inner loop then runs along the image row
-        xp.copyto(dst[j], planes[j])
 
 
 def _first_max(planes):
@@ -274,7 +266,8 @@ class MaxPoolTiled(Function):
         n, h, w, c = x.shape
         ph, pw = pool
         oh, ow = h // ph, w // pw
-        cols = _split_columns(x[:, :oh * ph], pw, ow)
+        cols = xp.empty((pw, n, oh * ph, ow, c), dtype=x.dtype)
+        _copy_planes(cols, _columns(x[:, :oh * ph], pw, ow))
         best_col, self.col = _first_max(list(cols))
         rows = best_col.reshape(n, oh, ph, ow, c)
         out, self.row = _first_max([rows[:, :, i] for i in range(ph)])
@@ -290,7 +283,7 @@ class MaxPoolTiled(Function):
         _route(g_rows.reshape(n, oh * ph, ow, c), self.col, list(g_cols))
         covered = (oh * ph, ow * pw) == (h, w)
         gx = xp.empty((n, h, w, c), dtype=g.dtype) if covered else xp.zeros((n, h, w, c), dtype=g.dtype)
-        _merge_columns(g_cols, gx[:, :oh * ph])
+        _copy_planes(_columns(gx[:, :oh * ph], pw, ow), g_cols)
         return (gx,)
 
 

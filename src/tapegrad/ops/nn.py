@@ -81,12 +81,25 @@ class Tanh(Function):
         return (g * (1 - self.out * self.out),)
 
 
+def _max0(x, out=None):
+    """``max(x, 0)`` element-wise, against an array of zeros (see ``zeros_operand``: NumPy's
+    loop for an array against the scalar 0 is 2.6 times slower)."""
+    return xp.maximum(x, zeros_operand(x.shape, x.dtype), out=out)
+
+
+def relu_inplace(out):
+    """ReLU applied in place to a fresh result; returns the mask its backward pass needs."""
+    mask = out > 0
+    _max0(out, out=out)
+    return mask
+
+
 class Relu(Function):
     """max(x, 0); the gradient at 0 is 0 (TensorFlow's and PyTorch's rule)."""
 
     def forward(self, x):
         self.mask = x > 0
-        return xp.maximum(x, zeros_operand(x.shape, x.dtype))
+        return _max0(x)
 
     def backward(self, g):
         return (g * self.mask,)
@@ -116,7 +129,7 @@ class Softplus(Function):
 
     def forward(self, x):
         self.x = x
-        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        return _max0(x) + xp.log1p(xp.exp(-xp.abs(x)))
 
     def backward(self, g):
         return (g * _sigmoid(self.x),)
@@ -182,13 +195,6 @@ class LogSoftmax(Function):
         return (g - xp.exp(self.out) * xp.sum(g, axis=self.axis, keepdims=True),)
 
 
-def relu_inplace(out):
-    """ReLU applied in place to a fresh result; returns the mask its backward pass needs."""
-    mask = out > 0
-    xp.maximum(out, zeros_operand(out.shape, out.dtype), out=out)
-    return mask
-
-
 class Linear(Function):
     """Fused ``x @ W + b``, optionally followed by ReLU (the Dense layer's kernel): one node
     instead of three, and the ReLU runs in place on the product's own result."""
@@ -223,7 +229,7 @@ class SigmoidCrossEntropy(Function):
 
     def forward(self, logits, labels):
         self.x, self.y = logits, labels
-        return xp.maximum(logits, 0) - logits * labels + xp.log1p(xp.exp(-xp.abs(logits)))
+        return _max0(logits) - logits * labels + xp.log1p(xp.exp(-xp.abs(logits)))
 
     def backward(self, g):
         return (g * (_sigmoid(self.x) - self.y),)
