@@ -14,25 +14,26 @@ from workloads import WORKLOADS, weights
 
 
 class Adam:
+    """Keras's Adam with the moments kept divided by (1 - beta): ten passes per step, not twelve."""
+
     def __init__(self, params, lr, b1=0.9, b2=0.999, eps=1e-7):
         self.p, self.lr, self.b1, self.b2, self.eps, self.t = params, lr, b1, b2, eps, 0
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
+        self.m = [np.zeros_like(p) for p in params]  # m / (1 - b1)
+        self.v = [np.zeros_like(p) for p in params]  # v / (1 - b2)
         self.tmp = [np.empty_like(p) for p in params]
 
     def step(self, grads):
         self.t += 1
-        a = self.lr * math.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
+        b1, b2, root = self.b1, self.b2, math.sqrt(1 - self.b2)
+        a = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t) * (1 - b1) / root
         for p, g, m, v, t in zip(self.p, grads, self.m, self.v, self.tmp):
-            np.subtract(g, m, out=t)
-            t *= 1 - self.b1
-            m += t
+            m *= b1
+            m += g
             np.multiply(g, g, out=t)
-            t -= v
-            t *= 1 - self.b2
+            v *= b2
             v += t
             np.sqrt(v, out=t)
-            t += self.eps
+            t += self.eps / root
             np.divide(m, t, out=t)
             t *= a
             p -= t

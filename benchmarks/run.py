@@ -1,16 +1,23 @@
 """Time the four workloads through tapegrad, PyTorch and the hand-written NumPy reference.
 
-    python benchmarks/run.py [--workloads W1,W2,W3,W4] [--steps 50] [--repeats 3] [--threads 2]
+    python benchmarks/run.py [--workloads W1,W2,W3,W4] [--repeats 10] [--burst 0.5] [--pause 0] [--threads 2]
 
 Each implementation runs in its own process (two BLAS thread pools in one process
-slow each other down), from the same initial weights and data, with warm-up steps,
-and reports the median milliseconds of a training step (forward, loss, backward,
-optimizer update): each repeat starts a fresh process per implementation, the
-implementations take turns, and the table shows the median over repeats; each ratio
-is the median of the per-repeat ratios, which a machine whose speed drifts between
-repeats (a shared virtual machine) affects far less than a ratio of medians. The table prints ratios to PyTorch and to the NumPy reference
-and is written as JSON to benchmarks/results/latest.json. A correctness check runs
-first: tapegrad's losses must match PyTorch's over 20 steps from identical weights.
+slow each other down), from the same initial weights and data, with warm-up steps.
+The processes stay alive for the whole workload and take turns: in each round every
+implementation times a burst of training steps (forward, loss, backward, optimizer
+update; at least ``--steps`` of them and ``--burst`` seconds) while the others wait
+idle, and the order rotates from round to round. By default no pause separates the
+bursts, so the machine stays loaded as it is during training (on a shared virtual
+machine an idle pause before each burst changed PyTorch's LeNet step from 4.2 to
+3.5 ms and left the NumPy programs' unchanged); the median over a burst's steps
+discounts its first ones, which may share the cores with the previous process's
+still-spinning threads. A ratio is the median over rounds of the ratio of two bursts
+run within seconds of each other, so a machine whose speed drifts over minutes
+affects both sides alike; the times shown are medians over rounds of each burst's
+median. The table prints ratios to PyTorch and to the NumPy reference and is written
+as JSON to benchmarks/results/latest.json. A correctness check runs first:
+tapegrad's losses must match PyTorch's over 20 steps from identical weights.
 """
 
 from __future__ import annotations
@@ -23,8 +30,11 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+IMPLEMENTATIONS = (("tapegrad", "tapegrad", "train_on_batch"), ("tapegrad_tape", "tapegrad", "tape"),
+                   ("numpy_ref", "numpy", "manual"), ("torch", "torch", "eager"))
 
 CHILD = r"""
 import json, os, resource, statistics, sys, time
@@ -66,28 +76,76 @@ if mode == "fit":
 step = mod.make_step(key, mode)
 for i in range(5):
     step(*batches[i % 8])
-times = []
-for r in range(repeats):
-    for i in range(steps):
-        x, y = batches[i % 8]
+print("@@ready", flush=True)
+k = 0
+for line in sys.stdin:  # one burst per line: at least n timed steps and s seconds; "0 0" ends
+    n, s = line.split()
+    n, s = int(n), float(s)
+    if n == 0:
+        break
+    times = []
+    start = time.perf_counter()
+    while len(times) < n or time.perf_counter() - start < s:
+        x, y = batches[k % 8]
+        k += 1
         t = time.perf_counter()
         step(x, y)
         times.append(time.perf_counter() - t)
+    print("@@" + json.dumps({{"median_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3}}), flush=True)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"median_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3,
-                  "peak_mb": (peak - base) / 1024}}))
+print("@@" + json.dumps({{"peak_mb": (peak - base) / 1024}}), flush=True)
 """
 
 
+def _env(threads):
+    return dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+                MKL_NUM_THREADS=str(threads), PYTHONHASHSEED="0")
+
+
+def _code(impl, key, mode, steps, repeats, threads):
+    return CHILD.format(here=HERE, impl=impl, key=key, mode=mode, steps=steps, repeats=repeats, threads=threads)
+
+
 def child(impl, key, mode, steps, repeats, threads):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads), PYTHONHASHSEED="0")
-    code = CHILD.format(here=HERE, impl=impl, key=key, mode=mode, steps=steps, repeats=repeats, threads=threads)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    """Run one process to the end (the loss check, the fit overhead) and return its JSON."""
+    out = subprocess.run([sys.executable, "-c", _code(impl, key, mode, steps, repeats, threads)],
+                         capture_output=True, text=True, env=_env(threads))
     if out.returncode != 0:
         raise RuntimeError(f"{impl} {key} {mode} failed:\n{out.stderr[-3000:]}")
     line = [l for l in out.stdout.splitlines() if l.startswith("{") or l.startswith("@@")][-1]
     return json.loads(line.lstrip("@"))
+
+
+class Worker:
+    """One implementation in its own process, warmed up, timing bursts of steps on request."""
+
+    def __init__(self, impl, key, mode, threads):
+        self.name = f"{impl} {key} {mode}"
+        self.proc = subprocess.Popen([sys.executable, "-c", _code(impl, key, mode, 0, 0, threads)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=_env(threads))
+        self._read()  # "ready": imported, built and warmed up
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if line.startswith("@@"):
+                body = line[2:].strip()
+                return None if body == "ready" else json.loads(body)
+        err = self.proc.stderr.read()
+        raise RuntimeError(f"{self.name} failed:\n{err[-3000:]}")
+
+    def burst(self, steps: int, seconds: float) -> dict:
+        self.proc.stdin.write(f"{steps} {seconds}\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> dict:
+        """Stop the process; returns its peak memory."""
+        self.proc.stdin.write("0 0\n")
+        self.proc.stdin.flush()
+        peak = self._read()
+        self.proc.wait()
+        return peak
 
 
 def have_torch() -> bool:
@@ -102,8 +160,10 @@ def have_torch() -> bool:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workloads", default="W1,W2,W3,W4")
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--steps", type=int, default=5, help="at least this many timed steps per burst")
+    p.add_argument("--burst", type=float, default=0.5, help="and at least this many seconds per burst")
+    p.add_argument("--repeats", type=int, default=10, help="rounds: each implementation times one burst per round")
+    p.add_argument("--pause", type=float, default=0.0, help="seconds of idle machine before each burst")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=os.path.join(HERE, "results", "latest.json"))
     a = p.parse_args(argv)
@@ -115,7 +175,6 @@ def main(argv=None) -> int:
     import numpy as np
 
     for key in keys:
-        steps = max(5, a.steps // (8 if key == "W4" else 1))
         row = {}
         if torch_ok:
             ours = child("tapegrad", key, "losses", 0, 0, a.threads)["losses"]
@@ -125,26 +184,32 @@ def main(argv=None) -> int:
             if err > 1e-4:
                 raise SystemExit(f"{key}: tapegrad's losses differ from PyTorch's by {err:.2e} (relative): "
                                  f"{ours[:3]} vs {ref[:3]}")
-        runs: dict[str, list] = {}
-        for _ in range(a.repeats):  # interleave implementations across processes: drift hits all alike
-            for name, impl, mode in (("tapegrad", "tapegrad", "train_on_batch"), ("tapegrad_tape", "tapegrad", "tape"),
-                                     ("numpy_ref", "numpy", "manual"), ("torch", "torch", "eager")):
-                if impl == "torch" and not torch_ok:
-                    continue
-                runs.setdefault(name, []).append(child(impl, key, mode, steps, 1, a.threads))
+        impls = [(name, impl, mode) for name, impl, mode in IMPLEMENTATIONS if impl != "torch" or torch_ok]
+        workers = {name: Worker(impl, key, mode, a.threads) for name, impl, mode in impls}
+        runs: dict[str, list] = {name: [] for name in workers}
+        names = list(workers)
+        try:
+            for r in range(a.repeats):  # take turns, the order rotating: drift hits all alike
+                for name in names[r % len(names):] + names[:r % len(names)]:
+                    if a.pause:
+                        time.sleep(a.pause)
+                    runs[name].append(workers[name].burst(a.steps, a.burst))
+        finally:
+            peaks = {name: w.close() for name, w in workers.items()}
         for name, rs in runs.items():
             row[name] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+            row[name]["peak_mb"] = peaks[name]["peak_mb"]
 
-        def per_repeat(a_name, b_name, field="median_ms"):
-            return [x[field] / max(y[field], 1e-9) for x, y in zip(runs[a_name], runs[b_name])]
+        def per_round(a_name, b_name):
+            return [x["median_ms"] / max(y["median_ms"], 1e-9) for x, y in zip(runs[a_name], runs[b_name])]
 
-        # each ratio is the median of per-repeat ratios: robust to the machine's speed drifting between repeats
+        # each ratio is the median of per-round ratios: robust to the machine's speed drifting
         if "torch" in row:
-            row["ratios_to_torch_per_repeat"] = per_repeat("tapegrad", "torch")
-            row["ratio_to_torch"] = statistics.median(row["ratios_to_torch_per_repeat"])
-        row["ratios_to_numpy_ref_per_repeat"] = per_repeat("tapegrad", "numpy_ref")
-        row["ratio_to_numpy_ref"] = statistics.median(row["ratios_to_numpy_ref_per_repeat"])
-        row["memory_ratio_to_numpy_ref"] = statistics.median(per_repeat("tapegrad", "numpy_ref", "peak_mb"))
+            row["ratios_to_torch_per_round"] = per_round("tapegrad", "torch")
+            row["ratio_to_torch"] = statistics.median(row["ratios_to_torch_per_round"])
+        row["ratios_to_numpy_ref_per_round"] = per_round("tapegrad", "numpy_ref")
+        row["ratio_to_numpy_ref"] = statistics.median(row["ratios_to_numpy_ref_per_round"])
+        row["memory_ratio_to_numpy_ref"] = row["tapegrad"]["peak_mb"] / max(row["numpy_ref"]["peak_mb"], 1e-9)
         if key == "W2":
             row["fit_overhead"] = child("tapegrad", key, "fit", 0, a.repeats, a.threads)["overhead"]
         results["workloads"][key] = row
@@ -167,9 +232,10 @@ def print_row(key, row):
               f"{'mem tg/ref':>10}  (median ms per step)")
     rt = f"{row['ratio_to_torch']:9.2f}" if "ratio_to_torch" in row else "      n/a"
     extra = f"  fit overhead {row['fit_overhead']:+.1%}" if "fit_overhead" in row else ""
-    if "ratios_to_torch_per_repeat" in row:
-        rs = row["ratios_to_torch_per_repeat"]
-        extra += f"  tg/torch per repeat {min(rs):.2f}-{max(rs):.2f}"
+    if "ratios_to_torch_per_round" in row:
+        rs = sorted(row["ratios_to_torch_per_round"])
+        q1, q3 = rs[len(rs) // 4], rs[(3 * len(rs)) // 4]
+        extra += f"  tg/torch per round {rs[0]:.2f}-{rs[-1]:.2f} (middle half {q1:.2f}-{q3:.2f})"
     print(f"{key:4} {ms('tapegrad')} {ms('tapegrad_tape')} {ms('numpy_ref')} {ms('torch')} {rt} "
           f"{row['ratio_to_numpy_ref']:7.2f} {row['memory_ratio_to_numpy_ref']:10.2f}{extra}", flush=True)
 

@@ -269,3 +269,55 @@ def test_against_torch_where_updates_coincide(name):
         opt.step()
     for a, p in zip(ours, params):
         np.testing.assert_allclose(a, p.detach().numpy(), rtol=1e-6, atol=1e-9)
+
+
+def adam_reference_state(lr, steps, amsgrad=False):
+    """The reference run of Keras's Adam formula, returning its weights and moments."""
+    update, init = adam(lr, amsgrad=amsgrad)
+    w = [a.copy() for a in W0]
+    state = [init(a) for a in w]
+    for t in range(1, steps + 1):
+        g = ref_grads(w)
+        for i in range(4):
+            w[i] = update(w[i], g[i], state[i], t)
+    return w, state
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_state_reads_and_restores_as_keras_moments(amsgrad):
+    """Adam stores its moments rescaled; get_state must still give Keras's m and v, and a state
+    written by set_state must continue the run as if it had never stopped."""
+    vs = [tg.Variable(a.copy(), dtype="float64") for a in W0]
+    opt = tg.optimizers.Adam(0.01, amsgrad=amsgrad)
+
+    def train(opt, steps):
+        for _ in range(steps):
+            with tg.GradientTape() as tape:
+                h = tg.tanh(tg.matmul(X, vs[0]) + vs[1])
+                loss = tg.reduce_mean(tg.square(tg.matmul(h, vs[2]) + vs[3] - Y))
+            opt.apply_gradients(zip(tape.gradient(loss, vs), vs))
+
+    train(opt, 40)
+    _, ref_state = adam_reference_state(0.01, 40, amsgrad)
+    state = opt.get_state(vs)
+    for i, s in enumerate(ref_state):
+        np.testing.assert_allclose(state[f"{i}/momentum"], s["m"], rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(state[f"{i}/velocity"], s["v"], rtol=1e-9, atol=1e-15)
+        if amsgrad:
+            np.testing.assert_allclose(state[f"{i}/velocity_hat"], s["vh"], rtol=1e-9, atol=1e-15)
+    fresh = tg.optimizers.Adam(0.01, amsgrad=amsgrad)
+    fresh.set_state(state, vs)
+    train(fresh, 60)
+    ref_w, _ = adam_reference_state(0.01, 100, amsgrad)
+    for v, r in zip(vs, ref_w):
+        np.testing.assert_allclose(v.numpy(), r, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("kwargs", [{"beta_1": 1.0}, {"beta_2": -0.1}, {"beta_2": 1.5}])
+def test_adam_rejects_betas_outside_unit_interval(kwargs):
+    (name, value), = kwargs.items()
+    with pytest.raises(ValueError, match=rf"Adam: {name} must be in \[0, 1\), received {value}"):
+        tg.optimizers.Adam(**kwargs)
+    opt = tg.optimizers.Adam()
+    with pytest.raises(AttributeError):
+        opt.beta_1 = 0.5

@@ -27,7 +27,10 @@ from ..autodiff.tensor import Tensor, Variable
 from ..backend import to_numpy, xp
 from .schedules import LearningRateSchedule
 
-SMALL = 1 << 16
+SMALL = 1 << 14
+"""Packing costs one copy of the gradients per step and saves ~10 NumPy calls per variable:
+for 16,384 float32 elements both are ~3-15 us (measured warm and cold), so larger
+variables are updated on their own."""
 
 
 def scratch(state: dict, w):
@@ -138,13 +141,19 @@ class Optimizer:
     def init_state(self, w) -> dict:
         return {name: xp.zeros_like(w) for name in self.slot_names}
 
+    def slot_scale(self, name: str) -> float:
+        """The factor from a stored state array to the quantity Keras's formula names (1 unless
+        an update rule keeps the slot rescaled, as Adam does); ``get_state`` applies it."""
+        return 1.0
+
     def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
         self._exclude_wd = {id(v) for v in (var_list or [])}
         self._exclude_wd_names = tuple(var_names or ())
 
     @property
     def variables(self) -> list[np.ndarray]:
-        """The optimizer's state arrays, in the order variables were first seen."""
+        """The optimizer's state arrays as stored (see ``slot_scale``), in the order variables
+        were first seen."""
         out = []
         for v in self._variables:
             st = self._state[id(v)]
@@ -152,12 +161,15 @@ class Optimizer:
         return out
 
     def get_state(self, var_list: list[Variable]) -> dict[str, np.ndarray]:
-        """The state as flat arrays keyed ``"<index>/<slot>"`` for the variables in ``var_list``."""
+        """The state as flat arrays keyed ``"<index>/<slot>"`` for the variables in ``var_list``,
+        each slot in the form Keras's formula names it (stored arrays times ``slot_scale``)."""
         out = {"iterations": np.asarray([self.iterations], dtype=np.int64)}
         for i, v in enumerate(var_list):
             for k, arr in self._state.get(id(v), {}).items():
                 if not k.startswith("_"):
-                    out[f"{i}/{k}"] = np.array(to_numpy(arr))
+                    scale = self.slot_scale(k)
+                    arr = np.array(to_numpy(arr))
+                    out[f"{i}/{k}"] = arr if scale == 1.0 else arr * arr.dtype.type(scale)
         for k, val in self.extra_state().items():
             out[f"extra/{k}"] = np.asarray(val).reshape(1)
         return out
@@ -180,7 +192,11 @@ class Optimizer:
         self._variables = []
         self.build(var_list)
         for v, k, arr in pending:
-            self._state[id(v)][k][...] = xp.asarray(arr.astype(v.dtype))
+            dst = self._state[id(v)][k]
+            dst[...] = xp.asarray(arr.astype(v.dtype))
+            scale = self.slot_scale(k)
+            if scale != 1.0:
+                dst /= dst.dtype.type(scale)
         self.iterations = int(np.asarray(state["iterations"]).reshape(-1)[0])
         self.set_extra_state({k[6:]: v for k, v in state.items() if k.startswith("extra/")})
 
