@@ -27,14 +27,14 @@ def ref_grads(w):
     return [X.T @ dh, dh.sum(0), gw2, gb2]
 
 
-def run_reference(update, init_state, steps=100):
+def run_reference(update, init_state, steps=100, with_state=False):
     w = [a.copy() for a in W0]
     state = [init_state(a) for a in w]
     for t in range(1, steps + 1):
         g = ref_grads(w)
         for i in range(4):
             w[i] = update(w[i], g[i], state[i], t)
-    return w
+    return (w, state) if with_state else w
 
 
 def run_ours(opt, steps=100):
@@ -273,14 +273,7 @@ def test_against_torch_where_updates_coincide(name):
 
 def adam_reference_state(lr, steps, amsgrad=False):
     """The reference run of Keras's Adam formula, returning its weights and moments."""
-    update, init = adam(lr, amsgrad=amsgrad)
-    w = [a.copy() for a in W0]
-    state = [init(a) for a in w]
-    for t in range(1, steps + 1):
-        g = ref_grads(w)
-        for i in range(4):
-            w[i] = update(w[i], g[i], state[i], t)
-    return w, state
+    return run_reference(*adam(lr, amsgrad=amsgrad), steps=steps, with_state=True)
 
 
 @pytest.mark.parametrize("amsgrad", [False, True])
