@@ -167,9 +167,11 @@ class Optimizer:
         for i, v in enumerate(var_list):
             for k, arr in self._state.get(id(v), {}).items():
                 if not k.startswith("_"):
+                    arr = np.array(to_numpy(arr))  # a copy: scaled in place below
                     scale = self.slot_scale(k)
-                    arr = np.array(to_numpy(arr))
-                    out[f"{i}/{k}"] = arr if scale == 1.0 else arr * arr.dtype.type(scale)
+                    if scale != 1.0:
+                        arr *= arr.dtype.type(scale)
+                    out[f"{i}/{k}"] = arr
         for k, val in self.extra_state().items():
             out[f"extra/{k}"] = np.asarray(val).reshape(1)
         return out
