@@ -124,6 +124,35 @@ def test_sparse_gradchecks():
                         [r.uniform(0.2, 0.8, size=(4, 3))])
 
 
+@pytest.mark.parametrize("cls", [tg.losses.SparseCategoricalCrossentropy, tg.losses.CategoricalCrossentropy])
+def test_categorical_from_logits_is_one_node_with_the_reduced_route_s_values(cls):
+    """The default reduction from logits is one graph node; with sample weights (the per-sample
+    route, then a weighted mean) all-ones weights must give the same loss and gradient."""
+    r = np.random.default_rng(5)
+    labels = r.integers(0, 4, 6)
+    y = labels.reshape(-1, 1) if cls is tg.losses.SparseCategoricalCrossentropy else np.eye(4)[labels]
+    logits = tg.Variable(r.normal(size=(6, 4)), dtype="float64")
+    loss = cls(from_logits=True)
+    with tg.GradientTape(persistent=True) as tape:
+        fused = loss(y, logits)
+        unfused = loss(y, logits, sample_weight=np.ones(6))
+    assert fused._ctx.parents == (logits,)  # the cross-entropy node itself, no Mean after it
+    assert float(fused) == pytest.approx(float(unfused), rel=1e-12)
+    np.testing.assert_allclose(tape.gradient(fused, logits).numpy(), tape.gradient(unfused, logits).numpy(),
+                               rtol=1e-12)
+
+
+def test_sparse_from_logits_checks_labels_on_the_fused_route():
+    logits = tg.zeros((2, 3))
+    loss = tg.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\), received values from 0 to 3"):
+        loss(np.array([0, 3]), logits)
+    with pytest.raises(ValueError, match="must hold integer class labels"):
+        loss(np.array([0.5, 1.0]), logits)
+    with pytest.raises(ValueError, match=r"y_true shape \(3,\) does not match y_pred shape \(2, 3\)"):
+        loss(np.array([0, 1, 2]), logits)
+
+
 def test_shape_errors():
     with pytest.raises(ValueError, match=r"y_true shape \(4,\) must equal y_pred shape \(4, 3\)"):
         tg.losses.CategoricalCrossentropy()(np.zeros(4), tg.zeros((4, 3)))

@@ -246,6 +246,22 @@ def test_fused_losses_gradients():
     assert tg.gradcheck(lambda x, w, b: tg.ops.linear(x, w, b), [rng.normal(size=(2, 4, 5)), w, b])
 
 
+def test_cross_entropy_mean_form_gradients():
+    """``mean=True``: the mean over every sample from one node, over leading axes and another class axis."""
+    rng = np.random.default_rng(4)
+    logits = rng.normal(size=(2, 3, 5))
+    labels = rng.integers(0, 5, (2, 3))
+    f = lambda l: tg.nn.sparse_softmax_cross_entropy_with_logits(labels, l, mean=True)
+    assert tg.gradcheck(f, [logits])
+    per_sample = tg.nn.sparse_softmax_cross_entropy_with_logits(labels, tg.constant(logits)).numpy()
+    assert float(f(tg.constant(logits))) == pytest.approx(per_sample.mean(), rel=1e-12)
+    soft = rng.dirichlet(np.ones(2), size=(5, 3)).transpose(2, 1, 0)  # class axis 0, rows sum to 1
+    g = lambda l: tg.nn.softmax_cross_entropy_with_logits(soft, l, axis=0, mean=True)
+    assert tg.gradcheck(g, [logits[:2]])
+    per_sample = tg.nn.softmax_cross_entropy_with_logits(soft, tg.constant(logits[:2]), axis=0).numpy()
+    assert float(g(tg.constant(logits[:2]))) == pytest.approx(per_sample.mean(), rel=1e-12)
+
+
 def test_linear_with_fused_relu_matches_the_closed_form():
     """relu(x @ w + b) in one node: values and gradients by hand, with exact zeros before the ReLU."""
     rng = np.random.default_rng(3)

@@ -61,3 +61,15 @@ def test_cross_entropy_against_torch():
     y = rng.integers(0, 2, (6, 4)).astype(float)
     both(lambda l: tg.nn.sigmoid_cross_entropy_with_logits(y, l),
          lambda l: torch.nn.functional.binary_cross_entropy_with_logits(l, torch.tensor(y), reduction="none"), logits)
+
+
+def test_cross_entropy_mean_form_against_torch():
+    """One node for the mean (what the losses use): PyTorch's ``reduction="mean"``, value and gradient."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(7, 4)) * 3
+    labels = rng.integers(0, 4, 7)
+    both(lambda l: tg.nn.sparse_softmax_cross_entropy_with_logits(labels, l, mean=True),
+         lambda l: torch.nn.functional.cross_entropy(l, torch.tensor(labels)), logits)
+    soft = rng.dirichlet(np.ones(4), size=7)
+    both(lambda l: tg.nn.softmax_cross_entropy_with_logits(soft, l, mean=True),
+         lambda l: torch.nn.functional.cross_entropy(l, torch.tensor(soft)), logits)

@@ -119,14 +119,8 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
     return ops.mean(-(yt * ops.log(pc) + (1.0 - yt) * ops.log(1.0 - pc)), axis=-1)
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
-                             axis: int = -1) -> Tensor:
-    """``-sum(y * log p)`` over the class axis.
-
-    From logits through ``log_softmax`` (fused, gradient ``p - y``); from
-    probabilities, ``p`` is renormalized and clipped to ``[1e-7, 1 - 1e-7]`` (Keras).
-    """
-    p = _pred(y_pred)
+def _onehot_labels(y_true, p: Tensor, label_smoothing: float, axis: int):
+    """One-hot (or soft) targets of ``p``'s shape, checked, with label smoothing applied."""
     y = _true(y_true, p)
     if y.shape != p.shape:
         raise ValueError(
@@ -135,15 +129,26 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
         )
     if label_smoothing:
         y = y * (1.0 - label_smoothing) + label_smoothing / p.shape[axis]
+    return y
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
+                             axis: int = -1) -> Tensor:
+    """``-sum(y * log p)`` over the class axis.
+
+    From logits through ``log_softmax`` (fused, gradient ``p - y``); from
+    probabilities, ``p`` is renormalized and clipped to ``[1e-7, 1 - 1e-7]`` (Keras).
+    """
+    p = _pred(y_pred)
+    y = _onehot_labels(y_true, p, label_smoothing, axis)
     if from_logits:
         return ops.softmax_cross_entropy_with_logits(y, p, axis=axis)
     p = p / ops.sum(p, axis=axis, keepdims=True)
     return -ops.sum(Tensor._wrap(y) * ops.log(ops.clip(p, EPSILON, 1.0 - EPSILON)), axis=axis)
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
-    """Categorical cross-entropy with integer class labels (shape ``(N,)`` or ``(N, 1)``)."""
-    p = _pred(y_pred)
+def _sparse_labels(y_true, p: Tensor):
+    """Integer labels of shape ``p.shape[:-1]`` (a trailing axis of 1 is dropped), checked."""
     y = y_true.data if isinstance(y_true, Tensor) else xp.asarray(y_true)
     if y.ndim == p.ndim and y.shape[-1] == 1:
         y = y[..., 0]
@@ -157,6 +162,13 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
             f"sparse_categorical_crossentropy: y_true shape {tuple(y.shape)} does not match y_pred shape {p.shape}; "
             "expected integer labels of shape y_pred.shape[:-1]"
         )
+    return y
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
+    """Categorical cross-entropy with integer class labels (shape ``(N,)`` or ``(N, 1)``)."""
+    p = _pred(y_pred)
+    y = _sparse_labels(y_true, p)
     if from_logits:
         return ops.sparse_softmax_cross_entropy_with_logits(y, p)
     k = p.shape[-1]
@@ -288,6 +300,14 @@ class BinaryCrossentropy(_Wrapper):
 class CategoricalCrossentropy(_Wrapper):
     fn = staticmethod(categorical_crossentropy)
 
+    def mean_all(self, y_true, y_pred):
+        # from logits, the per-sample losses and their mean are one node
+        k = self.kwargs
+        if not k["from_logits"] or not isinstance(y_pred, Tensor) or not y_pred.size:
+            return None
+        y = _onehot_labels(y_true, y_pred, k["label_smoothing"], k["axis"])
+        return ops.softmax_cross_entropy_with_logits(y, y_pred, axis=k["axis"], mean=True)
+
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction="sum_over_batch_size", name="categorical_crossentropy"):
         super().__init__(reduction, name, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
@@ -295,6 +315,12 @@ class CategoricalCrossentropy(_Wrapper):
 
 class SparseCategoricalCrossentropy(_Wrapper):
     fn = staticmethod(sparse_categorical_crossentropy)
+
+    def mean_all(self, y_true, y_pred):
+        # from logits, the per-sample losses and their mean are one node
+        if not self.kwargs["from_logits"] or not isinstance(y_pred, Tensor) or not y_pred.size:
+            return None
+        return ops.sparse_softmax_cross_entropy_with_logits(_sparse_labels(y_true, y_pred), y_pred, mean=True)
 
     def __init__(self, from_logits: bool = False, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy"):

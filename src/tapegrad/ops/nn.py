@@ -236,15 +236,21 @@ class SigmoidCrossEntropy(Function):
 
 
 class SoftmaxCrossEntropy(Function):
-    """Per-sample categorical cross-entropy from logits; the gradient is ``p - y``."""
+    """Per-sample categorical cross-entropy from logits; the gradient is ``p - y``.
 
-    def forward(self, logits, labels, axis):
+    With ``mean=True`` the node returns the mean over all samples, so the losses' default
+    reduction costs no second node (and no second pass in the backward).
+    """
+
+    def forward(self, logits, labels, axis, mean=False):
         logp = _log_softmax(logits, axis)
-        self.logp, self.y, self.axis = logp, labels, axis
-        return -xp.sum(labels * logp, axis=axis)
+        self.logp, self.y, self.axis, self.mean = logp, labels, axis, mean
+        per_sample = -xp.sum(labels * logp, axis=axis)
+        self.count = per_sample.size
+        return xp.add.reduce(per_sample, axis=None) / self.count if mean else per_sample
 
     def backward(self, g):
-        g = xp.expand_dims(g, self.axis)
+        g = g / self.count if self.mean else xp.expand_dims(g, self.axis)
         return (g * (xp.exp(self.logp) * xp.sum(self.y, axis=self.axis, keepdims=True) - self.y),)
 
 
@@ -253,19 +259,22 @@ class SparseSoftmaxCrossEntropy(Function):
 
     ``loss = log(sum(exp(x - m))) - (x[label] - m)`` with ``m`` the row maximum. The
     forward keeps ``exp(x - m)`` and its row sums, so the backward is one pass:
-    ``softmax - onehot``, scaled by the incoming gradient.
+    ``softmax - onehot``, scaled by the incoming gradient. With ``mean=True`` the node
+    returns the mean over all samples (the losses' default reduction, one node not two).
     """
 
-    def forward(self, logits, labels):
+    def forward(self, logits, labels, mean=False):
         shifted, e, s = _shifted_exp(logits.reshape(-1, logits.shape[-1]), 1)
         rows, lab = xp.arange(shifted.shape[0]), labels.reshape(-1)
-        self.e, self.s, self.rows, self.lab, self.shape = e, s, rows, lab, logits.shape
-        return (xp.log(s[:, 0]) - shifted[rows, lab]).reshape(labels.shape)
+        self.e, self.s, self.rows, self.lab, self.shape, self.mean = e, s, rows, lab, logits.shape, mean
+        per_sample = xp.log(s[:, 0]) - shifted[rows, lab]
+        return xp.add.reduce(per_sample) / len(rows) if mean else per_sample.reshape(labels.shape)
 
     def backward(self, g):
-        g = xp.broadcast_to(g, self.shape[:-1]).reshape(-1)
-        grad = self.e * (g[:, None] / self.s)
-        grad[self.rows, self.lab] -= g
+        # a column of per-sample gradients, or one 0-d value when every sample weighs 1/N
+        g = g / len(self.rows) if self.mean else xp.broadcast_to(g, self.shape[:-1]).reshape(-1, 1)
+        grad = self.e * (g / self.s)
+        grad[self.rows, self.lab] -= g.reshape(-1)
         return (grad.reshape(self.shape),)
 
 
@@ -358,19 +367,32 @@ def sigmoid_cross_entropy_with_logits(labels, logits) -> Tensor:
     return SigmoidCrossEntropy.apply(logits, labels=y.astype(logits.dtype, copy=False))
 
 
-def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1) -> Tensor:
-    """Per-sample CE from logits with one-hot (or soft) labels; gradient ``p - y``."""
+def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1, *, mean: bool = False) -> Tensor:
+    """Per-sample CE from logits with one-hot (or soft) labels; gradient ``p - y``.
+
+    ``mean=True`` (not in ``tf.nn``) returns the mean over all samples from the same node:
+    what the losses' default reduction uses, one graph node instead of two.
+    """
     logits = tensor(logits)
     y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
     if y.shape != logits.shape:
         raise ValueError(
             f"softmax_cross_entropy_with_logits: labels shape {y.shape} does not match logits shape {logits.shape}"
         )
-    return SoftmaxCrossEntropy.apply(logits, labels=y.astype(logits.dtype, copy=False), axis=axis)
+    return SoftmaxCrossEntropy.apply(logits, labels=y.astype(logits.dtype, copy=False), axis=axis, mean=mean)
 
 
-def sparse_softmax_cross_entropy_with_logits(labels, logits) -> Tensor:
-    """Per-sample CE from logits with integer class labels."""
+def sparse_softmax_cross_entropy_with_logits(labels, logits, *, mean: bool = False) -> Tensor:
+    """Per-sample CE from logits with integer class labels.
+
+    ``mean=True`` (not in ``tf.nn``) returns the mean over all samples from the same node.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> logits = tg.constant([[0.0, 0.0], [0.0, 0.0]])
+        >>> round(float(tg.nn.sparse_softmax_cross_entropy_with_logits([0, 1], logits, mean=True)), 4)  # log 2
+        0.6931
+    """
     logits = tensor(logits)
     y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
     y = y.astype("int64", copy=False)
@@ -383,4 +405,4 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits) -> Tensor:
     if y.size and (y.min() < 0 or y.max() >= n):
         raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {n}), received "
                          f"values from {int(y.min())} to {int(y.max())}")
-    return SparseSoftmaxCrossEntropy.apply(logits, labels=y)
+    return SparseSoftmaxCrossEntropy.apply(logits, labels=y, mean=mean)
