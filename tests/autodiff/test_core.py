@@ -165,6 +165,22 @@ def test_gradient_wrt_intermediate():
     assert float(gy) == 12.0 and float(gx) == 36.0
 
 
+def test_leaves_reached_several_ways_and_a_leaf_as_target():
+    """d = (a^2 + a) * a^2 at a = 2, by hand: dd/da = (2a + 1) a^2 + (a^2 + a) 2a = 44; through
+    b = a^2 (used twice), dd/db = c + b = 10; dd/dc = b = 4. A leaf as its own target gives 1."""
+    a = tg.Variable(2.0, dtype="float64")
+    with tg.GradientTape(persistent=True) as tape:
+        b = a * a
+        c = b + a
+        d = c * b
+    ga, gb, gc = tape.gradient(d, [a, b, c])
+    assert (float(ga), float(gb), float(gc)) == (44.0, 10.0, 4.0)
+    assert float(tape.gradient([d, a], a)) == 45.0  # two targets: the leaf adds its own seed
+    with tg.GradientTape() as tape:
+        tape.watch(a)
+    assert float(tape.gradient(a, a)) == 1.0
+
+
 def test_backward_accumulates_into_leaves():
     w = tg.Tensor([1.0, 2.0], requires_grad=True)
     (w * w).sum().backward()

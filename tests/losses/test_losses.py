@@ -124,13 +124,16 @@ def test_sparse_gradchecks():
                         [r.uniform(0.2, 0.8, size=(4, 3))])
 
 
-@pytest.mark.parametrize("cls", [tg.losses.SparseCategoricalCrossentropy, tg.losses.CategoricalCrossentropy])
-def test_categorical_from_logits_is_one_node_with_the_reduced_route_s_values(cls):
+@pytest.mark.parametrize("cls", [tg.losses.SparseCategoricalCrossentropy, tg.losses.CategoricalCrossentropy,
+                                 tg.losses.BinaryCrossentropy])
+def test_cross_entropy_from_logits_is_one_node_with_the_weighted_route_s_values(cls):
     """The default reduction from logits is one graph node; with sample weights (the per-sample
     route, then a weighted mean) all-ones weights must give the same loss and gradient."""
     r = np.random.default_rng(5)
     labels = r.integers(0, 4, 6)
-    y = labels.reshape(-1, 1) if cls is tg.losses.SparseCategoricalCrossentropy else np.eye(4)[labels]
+    y = {tg.losses.SparseCategoricalCrossentropy: labels.reshape(-1, 1),
+         tg.losses.CategoricalCrossentropy: np.eye(4)[labels],
+         tg.losses.BinaryCrossentropy: r.integers(0, 2, (6, 4)).astype(float)}[cls]
     logits = tg.Variable(r.normal(size=(6, 4)), dtype="float64")
     loss = cls(from_logits=True)
     with tg.GradientTape(persistent=True) as tape:

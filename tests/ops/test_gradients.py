@@ -260,6 +260,11 @@ def test_cross_entropy_mean_form_gradients():
     assert tg.gradcheck(g, [logits[:2]])
     per_sample = tg.nn.softmax_cross_entropy_with_logits(soft, tg.constant(logits[:2]), axis=0).numpy()
     assert float(g(tg.constant(logits[:2]))) == pytest.approx(per_sample.mean(), rel=1e-12)
+    y = rng.integers(0, 2, logits.shape).astype(float)
+    h = lambda l: tg.nn.sigmoid_cross_entropy_with_logits(y, l, mean=True)
+    assert tg.gradcheck(h, [logits])
+    per_element = tg.nn.sigmoid_cross_entropy_with_logits(y, tg.constant(logits)).numpy()
+    assert float(h(tg.constant(logits))) == pytest.approx(per_element.mean(), rel=1e-12)
 
 
 def test_linear_with_fused_relu_matches_the_closed_form():

@@ -73,3 +73,6 @@ def test_cross_entropy_mean_form_against_torch():
     soft = rng.dirichlet(np.ones(4), size=7)
     both(lambda l: tg.nn.softmax_cross_entropy_with_logits(soft, l, mean=True),
          lambda l: torch.nn.functional.cross_entropy(l, torch.tensor(soft)), logits)
+    y = rng.integers(0, 2, (7, 4)).astype(float)
+    both(lambda l: tg.nn.sigmoid_cross_entropy_with_logits(y, l, mean=True),
+         lambda l: torch.nn.functional.binary_cross_entropy_with_logits(l, torch.tensor(y)), logits)

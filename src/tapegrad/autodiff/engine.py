@@ -39,14 +39,16 @@ def unbroadcast(grad, shape: tuple):
 
 
 def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
-    """Tensors reachable from ``roots`` through recorded nodes, inputs before outputs.
+    """The results of recorded nodes reachable from ``roots``, inputs before outputs.
 
-    An iterative depth-first search: no recursion, whatever the depth of the graph.
+    Leaves (tensors that no recorded node produced) are not listed: the engine keeps
+    their gradients aside as they arrive. An iterative depth-first search: no
+    recursion, whatever the depth of the graph.
     """
     order: list[Tensor] = []
     visited: set[int] = set()
     push = order.append
-    stack = [(r, False) for r in roots]
+    stack = [(r, False) for r in roots if r._ctx is not None]
     pop, add = stack.pop, stack.append
     while stack:
         t, expanded = pop()
@@ -58,11 +60,9 @@ def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
             continue
         visited.add(k)
         add((t, True))
-        ctx = t._ctx
-        if ctx is not None:
-            for p in ctx.parents:
-                if p is not None and id(p) not in visited:
-                    add((p, False))
+        for p in t._ctx.parents:
+            if p is not None and p._ctx is not None and id(p) not in visited:
+                add((p, False))
     return order
 
 
@@ -74,28 +74,26 @@ def run(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool, wanted: se
     """
     if not _allocator["tuned"]:
         tune_allocator()
-    live = [r.requires_grad or r._ctx is not None or (wanted is not None and id(r) in wanted) for r in roots]
-    order = toposort([r for r, ok in zip(roots, live) if ok])
     grads: dict[int, object] = {}
-    for r, s, ok in zip(roots, seeds, live):
-        if ok:
+    leaves: dict[int, Tensor] = {}  # the tensors no recorded node produced, by id
+    live = []
+    for r, s in zip(roots, seeds):
+        if r.requires_grad or r._ctx is not None or (wanted is not None and id(r) in wanted):
+            live.append(r)
             k = id(r)
             grads[k] = grads[k] + s if k in grads else s
+            if r._ctx is None:
+                leaves[k] = r
     results: dict[int, object] = {}
     take = grads.pop
-    for t in reversed(order):
+    for t in reversed(toposort(live)):
         k = id(t)
         g = take(k, None)  # free each gradient as it is consumed
         if g is None:
             continue
-        ctx = t._ctx
-        if wanted is None:
-            if ctx is None:
-                results[k] = (t, g)
-        elif k in wanted:
+        if wanted is not None and k in wanted:
             results[k] = (t, g)
-        if ctx is None:
-            continue
+        ctx = t._ctx
         for p, pg in zip(ctx.parents, ctx.backward(g)):
             if pg is None or p is None:
                 continue
@@ -106,9 +104,17 @@ def run(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool, wanted: se
                 pg = pg.astype(pd.dtype)
             pk = id(p)
             prev = grads.get(pk)
-            grads[pk] = pg if prev is None else prev + pg
+            if prev is None:
+                grads[pk] = pg
+                if p._ctx is None:
+                    leaves[pk] = p
+            else:
+                grads[pk] = prev + pg
         if not retain_graph:
             t._ctx = None  # release the node and the arrays it saved
+    for k, t in leaves.items():  # every node has run: the leaves' gradients are complete
+        if wanted is None or k in wanted:
+            results[k] = (t, grads[k])
     return results
 
 

@@ -108,12 +108,12 @@ class GradientTape:
                 "GradientTape.gradient can only be called once on a non-persistent tape; "
                 "create the tape with GradientTape(persistent=True) to call it more than once"
             )
-        targets = [t for t in _flatten(target)]
+        targets = [target] if isinstance(target, Tensor) else list(_flatten(target))
         for t in targets:
             if not isinstance(t, Tensor):
                 raise TypeError(f"GradientTape.gradient: target must be a Tensor, received {type(t).__name__}")
         if output_gradients is None:
-            seeds = [xp.ones_like(t.data) for t in targets]
+            seeds = [xp.ones(t.data.shape, t.data.dtype) for t in targets]
         else:
             og = list(_flatten(output_gradients))
             if len(og) != len(targets):
@@ -128,7 +128,7 @@ class GradientTape:
                         f"GradientTape.gradient: output_gradients shape {arr.shape} does not match target shape {t.shape}"
                     )
                 seeds.append(arr)
-        flat_sources = list(_flatten(sources))
+        flat_sources = _flat_list(sources)
         wanted = set()
         for s in flat_sources:
             if not isinstance(s, Tensor):
@@ -149,6 +149,8 @@ class GradientTape:
                 out.append(Tensor._wrap(xp.zeros_like(s.data)))
             else:
                 out.append(None)
+        if flat_sources is sources:  # a flat list in, a flat list out
+            return out
         return _unflatten(sources, iter(out))
 
     def _allowed(self, s: Tensor) -> bool:
@@ -157,6 +159,13 @@ class GradientTape:
         if isinstance(s, Variable):
             return self.watch_accessed_variables and s.trainable
         return s.requires_grad  # an intermediate result of watched inputs
+
+
+def _flat_list(obj):
+    """``obj`` itself when it is a list of tensors (the usual ``trainable_weights``), else its leaves."""
+    if type(obj) is list and all(isinstance(o, Tensor) for o in obj):
+        return obj
+    return list(_flatten(obj))
 
 
 def _flatten(obj):

@@ -283,14 +283,14 @@ class BinaryCrossentropy(_Wrapper):
     fn = staticmethod(binary_crossentropy)
 
     def mean_all(self, y_true, y_pred):
-        # mean over the last axis, then over the batch = mean of every element: one node, not two
+        # mean over the last axis, then over the batch = mean of every element: one node, not three
         k = self.kwargs
-        if not k["from_logits"] or k["label_smoothing"] or not isinstance(y_pred, Tensor):
+        if not k["from_logits"] or k["label_smoothing"] or not isinstance(y_pred, Tensor) or not y_pred.size:
             return None
         y = _match_rank(_true(y_true, y_pred), y_pred)
         if y.shape != y_pred.shape:
             return None
-        return ops.mean(ops.sigmoid_cross_entropy_with_logits(y, y_pred))
+        return ops.sigmoid_cross_entropy_with_logits(y, y_pred, mean=True)
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
                  reduction="sum_over_batch_size", name="binary_crossentropy"):

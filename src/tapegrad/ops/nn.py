@@ -225,13 +225,17 @@ class Linear(Function):
 
 
 class SigmoidCrossEntropy(Function):
-    """Per-element binary cross-entropy from logits: ``max(x, 0) - x*y + log1p(exp(-|x|))``."""
+    """Per-element binary cross-entropy from logits: ``max(x, 0) - x*y + log1p(exp(-|x|))``;
+    with ``mean=True``, the mean over every element, from the same node."""
 
-    def forward(self, logits, labels):
-        self.x, self.y = logits, labels
-        return _max0(logits) - logits * labels + xp.log1p(xp.exp(-xp.abs(logits)))
+    def forward(self, logits, labels, mean=False):
+        self.x, self.y, self.mean = logits, labels, mean
+        per_element = _max0(logits) - logits * labels + xp.log1p(xp.exp(-xp.abs(logits)))
+        return xp.add.reduce(per_element, axis=None) / per_element.size if mean else per_element
 
     def backward(self, g):
+        if self.mean:
+            g = g / self.x.size
         return (g * (_sigmoid(self.x) - self.y),)
 
 
@@ -360,11 +364,14 @@ def linear(x, kernel, bias=None, relu: bool = False) -> Tensor:
     return Linear.apply(tensor(x), kernel, bias, relu=relu)
 
 
-def sigmoid_cross_entropy_with_logits(labels, logits) -> Tensor:
-    """Element-wise BCE from logits, finite for logits of ±1e4 (``tf.nn`` name and order)."""
+def sigmoid_cross_entropy_with_logits(labels, logits, *, mean: bool = False) -> Tensor:
+    """Element-wise BCE from logits, finite for logits of ±1e4 (``tf.nn`` name and order).
+
+    ``mean=True`` (not in ``tf.nn``) returns the mean over every element from the same node.
+    """
     logits = tensor(logits)
     y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
-    return SigmoidCrossEntropy.apply(logits, labels=y.astype(logits.dtype, copy=False))
+    return SigmoidCrossEntropy.apply(logits, labels=y.astype(logits.dtype, copy=False), mean=mean)
 
 
 def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1, *, mean: bool = False) -> Tensor:
