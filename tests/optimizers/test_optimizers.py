@@ -314,3 +314,27 @@ def test_adam_rejects_betas_outside_unit_interval(kwargs):
     opt = tg.optimizers.Adam()
     with pytest.raises(AttributeError):
         opt.beta_1 = 0.5
+
+
+def test_small_variables_share_one_aligned_buffer_and_big_ones_stay_apart():
+    """Packing (``SMALL``): small variables of one dtype become views of one flat buffer that
+    a single ``update_step`` call updates; a larger one is updated on its own. Every
+    long-lived buffer starts on a cache line (64 bytes)."""
+    from tapegrad.backend import ALIGNMENT
+    from tapegrad.optimizers.base import SMALL
+
+    small = [tg.Variable(np.ones(s, np.float32)) for s in [(3,), (5, 7), (1,)]]
+    big = tg.Variable(np.ones(SMALL + 1, np.float32))
+    opt = tg.optimizers.Adam(0.1)
+    sizes = []
+    update = opt.update_step
+    opt.update_step = lambda g, w, s, lr: (sizes.append(w.size), update(g, w, s, lr))
+    for _ in range(2):
+        opt.apply_gradients([(tg.constant(np.ones(v.shape, np.float32)), v) for v in small + [big]])
+    assert sorted(sizes) == sorted([3 + 35 + 1, SMALL + 1] * 2)  # one call per group, one for the big one
+    for v in small + [big]:  # gradient 1 twice: Adam moves each weight by lr per step
+        np.testing.assert_allclose(v.numpy(), 0.8, rtol=1e-6)
+    group = opt._group_of[id(small[0])]
+    assert group.intact() and all(np.shares_memory(v.data, group.w) for v in small)
+    buffers = [group.w, group.g, big.data, *group.state.values(), *opt._state[id(big)].values()]
+    assert len(buffers) == 9 and all(b.ctypes.data % ALIGNMENT == 0 for b in buffers)

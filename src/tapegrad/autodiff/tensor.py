@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import to_numpy, xp
+from ..backend import copy_aligned, to_numpy, xp
 
 _FLOAT_DEFAULT = np.dtype("float32")
 
@@ -234,10 +234,8 @@ class Variable(Tensor):
     __slots__ = ("_trainable", "regularizer")
 
     def __init__(self, value: Any, dtype=None, trainable: bool = True, name: str | None = None):
-        data = as_array(value, dtype)
-        source = value.data if isinstance(value, Tensor) else value
-        if data is source:
-            data = data.copy()  # a Variable owns its storage (a cast already made a new array)
+        # a Variable owns its storage, on a cache-line boundary (see backend.empty_aligned)
+        data = copy_aligned(as_array(value, dtype))
         trainable_grad = trainable and data.dtype.kind == "f"
         super().__init__(data, requires_grad=False, name=name)
         self._trainable = bool(trainable)

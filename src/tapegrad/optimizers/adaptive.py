@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..backend import xp
+from ..backend import empty_aligned, xp
 from .base import Optimizer
 
 
@@ -17,7 +17,9 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
 
     def init_state(self, w):
-        return {"accumulator": xp.full_like(w, self.initial_accumulator_value)}
+        acc = empty_aligned(w.shape, w.dtype)
+        acc.fill(self.initial_accumulator_value)
+        return {"accumulator": acc}
 
     def update_step(self, g, w, s, lr):
         acc = s["accumulator"]

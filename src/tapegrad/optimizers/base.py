@@ -24,7 +24,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..autodiff.tensor import Tensor, Variable
-from ..backend import to_numpy, xp
+from ..backend import copy_aligned, empty_aligned, to_numpy, xp, zeros_aligned
 from .schedules import LearningRateSchedule
 
 SMALL = 1 << 14
@@ -38,14 +38,14 @@ def scratch(state: dict, w):
     so it is never saved): updates that use it allocate nothing per step."""
     buf = state.get("_scratch")
     if buf is None or buf.shape != w.shape:
-        buf = state["_scratch"] = xp.empty_like(w)
+        buf = state["_scratch"] = empty_aligned(w.shape, w.dtype)
     return buf
 
 
 class _Group:
     """Small variables of one dtype sharing flat buffers for values, gradients and state."""
 
-    __slots__ = ("variables", "index", "w", "g", "state", "slices")
+    __slots__ = ("variables", "index", "w", "owner", "g", "state", "slices")
 
     def __init__(self, variables, init_state):
         self.variables = list(variables)
@@ -53,10 +53,11 @@ class _Group:
         sizes = [v.size for v in self.variables]
         offsets = np.cumsum([0] + sizes)
         self.slices = [slice(int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:])]
-        self.w = xp.concatenate([v.data.reshape(-1) for v in self.variables])
-        self.g = xp.empty_like(self.w)
+        self.w = copy_aligned(xp.concatenate([v.data.reshape(-1) for v in self.variables]))
+        self.owner = self.w if self.w.base is None else self.w.base  # what the variables' views point to
+        self.g = empty_aligned(self.w.shape, self.w.dtype)
         self.state = init_state(self.w)
-        self.state["_scratch"] = xp.empty_like(self.w)
+        self.state["_scratch"] = empty_aligned(self.w.shape, self.w.dtype)
         for v, sl in zip(self.variables, self.slices):
             v.data = self.w[sl].reshape(v.shape)  # the variable's storage is now a view of the flat buffer
 
@@ -65,8 +66,8 @@ class _Group:
         return {k: a[sl].reshape(shape) for k, a in self.state.items() if not k.startswith("_")}
 
     def intact(self) -> bool:
-        w = self.w
-        return all(v.data.base is w for v in self.variables)
+        owner = self.owner
+        return all(v.data.base is owner for v in self.variables)
 
 
 class Optimizer:
@@ -139,7 +140,7 @@ class Optimizer:
             self._variables.append(v)
 
     def init_state(self, w) -> dict:
-        return {name: xp.zeros_like(w) for name in self.slot_names}
+        return {name: zeros_aligned(w.shape, w.dtype) for name in self.slot_names}
 
     def slot_scale(self, name: str) -> float:
         """The factor from a stored state array to the quantity Keras's formula names (1 unless
