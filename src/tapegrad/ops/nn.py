@@ -3,7 +3,8 @@
 Each activation is one node with a stable formula. Fused kernels exist where they
 remove whole nodes from a training step or where stability needs them:
 ``linear`` (``x @ W + b``), ``sigmoid_cross_entropy_with_logits`` and
-``softmax_cross_entropy_with_logits`` (whose gradient is ``p - y``).
+``softmax_cross_entropy_with_logits`` (whose gradient is ``p - y``). The cross-entropies
+can also return their mean (``mean=True``): the losses' default reduction, in the same node.
 """
 
 from __future__ import annotations
