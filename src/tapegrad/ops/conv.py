@@ -89,15 +89,23 @@ def band_width(ow: int, co: int, kh: int = 1, kw: int = 1, c: int = 1, sw: int =
     return best
 
 
+def _diagonals(wmat, kshape, band, wb, sw, dw, writeable=True):
+    """View ``(kh, band, kw, c, co)`` of the entries of a banded ``(kh * wb * c [+ 1], band * co)``
+    matrix where the kernel sits: entry ``[a, j, b, ch, o]`` multiplies input column
+    ``j * sw + b * dw`` of kernel row ``a`` for output column ``j`` of the band."""
+    kh, kw, c, co = kshape
+    e = wmat.itemsize
+    row = band * co * e  # one step along the gathered columns
+    return xp.lib.stride_tricks.as_strided(wmat, shape=(kh, band, kw, c, co),
+                                           strides=(wb * c * row, sw * c * row + co * e, dw * c * row, row, e),
+                                           writeable=writeable)
+
+
 def _banded(k, band, wb, sw, dw, b):
     """The ``(kh * wb * c [+ 1], band * co)`` weight matrix: the kernel on its diagonals."""
     kh, kw, c, co = k.shape
     wmat = xp.zeros((kh * wb * c + (b is not None), band * co), dtype=k.dtype)
-    e = wmat.itemsize
-    row = band * co * e  # one step along the gathered columns
-    diag = xp.lib.stride_tricks.as_strided(wmat, shape=(kh, band, kw, c, co),
-                                           strides=(wb * c * row, sw * c * row + co * e, dw * c * row, row, e))
-    diag[...] = k[:, None]
+    _diagonals(wmat, k.shape, band, wb, sw, dw)[...] = k[:, None]
     if b is not None:
         wmat[-1] = xp.tile(b, band)
     return wmat
@@ -161,12 +169,7 @@ class Conv2D(Function):
             g = g * self.mask
         g2 = xp.ascontiguousarray(g).reshape(-1, band * co)
         gw = self.a.T @ g2  # gradient of the banded matrix; the kernel's entries sit on its diagonals
-        e = gw.itemsize
-        row = band * co * e
-        diag = xp.lib.stride_tricks.as_strided(gw, shape=(kh, kw, c, band, co),
-                                               strides=(wb * c * row, dw * c * row, row, sw * c * row + co * e, e),
-                                               writeable=False)
-        gk = diag.sum(axis=3)
+        gk = _diagonals(gw, self.k.shape, band, wb, sw, dw, writeable=False).sum(axis=1)
         gx = None
         if self.parents[0] is not None:  # the first layer's input needs no gradient: skip the scatter
             w_t = self.wmat[:kk].T  # the bias row takes no part

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..autodiff.tensor import Tensor, Variable
-from ..backend import copy_aligned, empty_aligned, to_numpy, xp, zeros_aligned
+from ..backend import empty_aligned, to_numpy, xp, zeros_aligned
 from .schedules import LearningRateSchedule
 
 SMALL = 1 << 14
@@ -53,7 +53,8 @@ class _Group:
         sizes = [v.size for v in self.variables]
         offsets = np.cumsum([0] + sizes)
         self.slices = [slice(int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:])]
-        self.w = copy_aligned(xp.concatenate([v.data.reshape(-1) for v in self.variables]))
+        self.w = empty_aligned(int(offsets[-1]), self.variables[0].dtype)
+        xp.concatenate([v.data.reshape(-1) for v in self.variables], out=self.w)
         self.owner = self.w if self.w.base is None else self.w.base  # what the variables' views point to
         self.g = empty_aligned(self.w.shape, self.w.dtype)
         self.state = init_state(self.w)

@@ -12,5 +12,6 @@ from .history import plot_history
 from .landscape import curvature, default_optimizers, optimizer_path, plot_loss_landscape
 from .lr_sweep import lr_sweep, plot_lr_sweep
 
-__all__ = ["curvature", "default_optimizers", "feature_maps", "plot_feature_maps", "plot_filters", "lr_sweep", "optimizer_path", "plot_activations", "plot_decision_boundary",
-           "plot_graph", "plot_history", "plot_loss_landscape", "plot_lr_sweep", "to_dot"]
+__all__ = ["curvature", "default_optimizers", "feature_maps", "lr_sweep", "optimizer_path", "plot_activations",
+           "plot_decision_boundary", "plot_feature_maps", "plot_filters", "plot_graph", "plot_history",
+           "plot_loss_landscape", "plot_lr_sweep", "to_dot"]

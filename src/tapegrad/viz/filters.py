@@ -8,6 +8,7 @@ import numpy as np
 
 from ..autodiff.grad_mode import no_grad
 from ..autodiff.tensor import Tensor
+from ..layers.conv import Conv2D
 from ._figure import finish, new_figure
 
 
@@ -51,7 +52,7 @@ def feature_maps(model, image) -> list[tuple[str, np.ndarray]]:
     with no_grad():
         for layer in layers:
             t = layer(t)
-            if type(layer).__name__ == "Conv2D":
+            if isinstance(layer, Conv2D):
                 out.append((layer.name, t.numpy()[0]))
     if not out:
         raise ValueError("feature_maps: the model has no Conv2D layer")
