@@ -131,8 +131,9 @@ def conv_forward(x, k, b, pad, band):
     s0, s1, s2 = xp.strides
     kk = kh * wb * c
     a = np.empty((n * oh * nb, kk + 1), np.float32)
-    np.copyto(a[:, :kk].reshape(n, oh, nb, kh, wb * c),
-              np.lib.stride_tricks.as_strided(xp, (n, oh, nb, kh, wb * c), (s0, s1, s2 * band * c, s1, s2)))
+    # each gathered run of wb * c floats moves as one item (see _pixels)
+    np.copyto(_pixels(a[:, :kk].reshape(n, oh, nb, kh, wb * c)),
+              _pixels(np.lib.stride_tricks.as_strided(xp, (n, oh, nb, kh, wb * c), (s0, s1, s2 * band * c, s1, s2))))
     a[:, kk] = 1
     return (a @ banded(k, band, b)).reshape(n, oh, ow, co), a
 
@@ -165,7 +166,8 @@ def conv_backward(g, a, k, xshape, pad, band, need_x=True):
 
 
 def _pixels(a):
-    """Each pixel's channel vector as one item, so copies move whole vectors."""
+    """Each run along the last axis (a pixel's channel vector, a gathered row) as one item,
+    so copies move whole runs instead of looping over a few floats at a time."""
     return a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))[..., 0]
 
 

@@ -151,7 +151,7 @@ class Conv2D(Function):
                                                strides=(s0, s1 * sh, s2 * band * sw * c, s1 * dh, s2),
                                                writeable=False)
         a = xp.empty((n * oh * nb, kk + (b is not None)), dtype=x.dtype)
-        xp.copyto(a[:, :kk].reshape(rows.shape), rows)  # the one gather copy
+        _copy_runs(a[:, :kk].reshape(rows.shape), rows)  # the one gather copy
         wmat = _banded(k, band, wb, sw, dw, b)
         if b is not None:
             a[:, kk] = 1
@@ -217,13 +217,21 @@ def _columns(a, pw, ow):
     return a[:, :, :ow * pw].reshape(n, h, ow, pw, c).transpose(3, 0, 1, 2, 4)
 
 
+def _copy_runs(dst, src):
+    """``dst[...] = src``, each run along the last axis moved as one opaque item where it lies
+    contiguous in both (NumPy): a copy of short runs (a gathered convolution row is 11
+    floats in LeNet's first layer) otherwise pays NumPy's inner-loop overhead per run.
+    LeNet's first gather: 181 -> 112 us; its second 54 -> 35 us."""
+    if xp is np and dst.shape[-1] > 1 and dst.strides[-1] == src.strides[-1] == dst.itemsize:
+        dst, src = _pixels(dst), _pixels(src)
+    xp.copyto(dst, src)
+
+
 def _copy_planes(dst, src):
     """``dst[...] = src`` for ``(pw, n, h, ow, c)`` arrays, whole pixels at a time where the channels
     lie contiguous in both, and plane by plane so that NumPy's inner loop runs along image rows."""
-    if xp is np and dst.shape[-1] > 1 and dst.strides[-1] == src.strides[-1] == dst.itemsize:
-        dst, src = _pixels(dst), _pixels(src)
     for j in range(len(dst)):
-        xp.copyto(dst[j], src[j])
+        _copy_runs(dst[j], src[j])
 
 
 def _first_max(planes):
