@@ -239,3 +239,28 @@ def test_band_width_divides_the_output_width(ow):
     for co, kh, kw, c, sw, dw in [(6, 5, 5, 1, 1, 1), (64, 3, 3, 32, 1, 1), (16, 3, 3, 3, 2, 1), (8, 3, 3, 4, 1, 2)]:
         b = band_width(ow, co, kh, kw, c, sw, dw)
         assert 1 <= b <= ow and ow % b == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["overlapping windows", "strided last axis", "runs of one"])
+def test_copy_runs_copies_what_an_element_wise_copy_does(dtype, case):
+    """The gather's copy moves whole runs as opaque items; the values must be exactly the
+    element-wise copy's, and a last axis that is not contiguous must still copy correctly."""
+    from tapegrad.ops.conv import _copy_runs
+
+    x = R.normal(size=(3, 9, 12)).astype(dtype)
+    s0, s1, s2 = x.strides
+    if case == "overlapping windows":  # as the convolution's gather: 4 rows of 5 columns, bands 3 apart
+        src = np.lib.stride_tricks.as_strided(x, (3, 5, 3, 4, 5), (s0, s1, 3 * s2, s1, s2), writeable=False)
+    elif case == "strided last axis":
+        src = x[:, :, ::2]
+    else:
+        src = x[:, :, :1]
+    expected = np.array([v for v in src.reshape(-1)], dtype=dtype).reshape(src.shape)  # element by element
+    dst = np.full(src.shape, np.nan, dtype=dtype)
+    _copy_runs(dst, src)
+    np.testing.assert_array_equal(dst, expected)
+    holes = np.full(src.shape[:-1] + (src.shape[-1] + 2,), np.nan, dtype=dtype)  # destination rows with gaps
+    _copy_runs(holes[..., 1:-1], src)
+    np.testing.assert_array_equal(holes[..., 1:-1], expected)
+    assert np.isnan(holes[..., 0]).all() and np.isnan(holes[..., -1]).all()
