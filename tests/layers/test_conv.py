@@ -241,6 +241,15 @@ def test_band_width_divides_the_output_width(ow):
         assert 1 <= b <= ow and ow % b == 0
 
 
+def _runs_view(x, case):
+    s0, s1, s2 = x.strides
+    if case == "overlapping windows":  # as the convolution's gather: 4 rows of 5 columns, bands 3 apart
+        return np.lib.stride_tricks.as_strided(x, (3, 5, 3, 4, 5), (s0, s1, 3 * s2, s1, s2), writeable=False)
+    if case == "strided last axis":
+        return x[:, :, ::2]
+    return x[:, :, :1]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", ["overlapping windows", "strided last axis", "runs of one"])
 def test_copy_runs_copies_what_an_element_wise_copy_does(dtype, case):
@@ -249,13 +258,7 @@ def test_copy_runs_copies_what_an_element_wise_copy_does(dtype, case):
     from tapegrad.ops.conv import _copy_runs
 
     x = R.normal(size=(3, 9, 12)).astype(dtype)
-    s0, s1, s2 = x.strides
-    if case == "overlapping windows":  # as the convolution's gather: 4 rows of 5 columns, bands 3 apart
-        src = np.lib.stride_tricks.as_strided(x, (3, 5, 3, 4, 5), (s0, s1, 3 * s2, s1, s2), writeable=False)
-    elif case == "strided last axis":
-        src = x[:, :, ::2]
-    else:
-        src = x[:, :, :1]
+    src = _runs_view(x, case)
     expected = np.array([v for v in src.reshape(-1)], dtype=dtype).reshape(src.shape)  # element by element
     dst = np.full(src.shape, np.nan, dtype=dtype)
     _copy_runs(dst, src)
@@ -264,3 +267,8 @@ def test_copy_runs_copies_what_an_element_wise_copy_does(dtype, case):
     _copy_runs(holes[..., 1:-1], src)
     np.testing.assert_array_equal(holes[..., 1:-1], expected)
     assert np.isnan(holes[..., 0]).all() and np.isnan(holes[..., -1]).all()
+    # integers of the same item size into floats: the values are converted, not their bytes copied
+    ints = _runs_view(np.arange(x.size, dtype=np.int32 if dtype == np.float32 else np.int64).reshape(x.shape), case)
+    converted = np.zeros(ints.shape, dtype=dtype)
+    _copy_runs(converted, ints)
+    np.testing.assert_array_equal(converted, np.array([float(v) for v in ints.reshape(-1)]).reshape(ints.shape))
