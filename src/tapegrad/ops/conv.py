@@ -206,8 +206,9 @@ class Conv2D(Function):
 
 
 def _pixels(a):
-    """``a`` (..., c) with each pixel's ``c`` channel values as one opaque item, so that a
-    copy moves whole channel vectors instead of running NumPy loops ``c`` values long."""
+    """``a`` (..., r) with each run of ``r`` values along its last (contiguous) axis as one opaque
+    item (a pixel's channel vector, a gathered convolution row), so that a copy moves whole runs
+    instead of running NumPy loops ``r`` values long."""
     return a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))[..., 0]
 
 
