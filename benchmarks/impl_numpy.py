@@ -224,9 +224,10 @@ def lenet_step_factory(params, opt):
         g = (g @ w4.T) * (h3 > 0)
         gw3, gb3 = f.T @ g, g.sum(0)
         g = (g @ w3.T).reshape(p2.shape)
-        g = pool_backward(g, m2) * (c2 > 0)
+        # ReLU's mask on the pooled gradient: a window's maximum passed the ReLU iff it is positive
+        g = pool_backward(g * (p2 > 0), m2)
         g, gk2, gb2 = conv_backward(g, a2_, k2, p1.shape, 0, 5)
-        g = pool_backward(g, m1) * (c1 > 0)
+        g = pool_backward(g * (p1 > 0), m1)
         _, gk1, gb1 = conv_backward(g, a1_, k1, x.shape, 2, 7, need_x=False)
         opt.step([gk1, gb1, gk2, gb2, gw3, gb3, gw4, gb4, gw5, gb5])
         return loss

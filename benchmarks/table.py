@@ -15,11 +15,14 @@ def table(path: str) -> str:
     targets = {"W1": "≤ 0.35× PyTorch", "W2": "≤ 0.85× PyTorch", "W3": "≤ 0.90× PyTorch", "W4": "≤ 1.05× reference"}
     lines = [f"{r['date']}, {r['machine']}, {r['threads']} threads; median ms per training step.", "",
              "| workload | tapegrad `train_on_batch` | tapegrad `GradientTape` | NumPy reference | PyTorch | "
-             "tapegrad / PyTorch | tapegrad / reference | target | peak memory tapegrad / reference |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "tapegrad / PyTorch | reference / PyTorch | tapegrad / reference | target | "
+             "peak memory tapegrad / reference |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for key, row in r["workloads"].items():
         torch = f"{row['torch']['median_ms']:.3f}" if "torch" in row else "n/a"  # run without PyTorch
         rt = f"{row['ratio_to_torch']:.2f}" if "ratio_to_torch" in row else "n/a"
+        # older result files lack the reference's own ratio
+        rt += f" | {row['numpy_ref_ratio_to_torch']:.2f}" if "numpy_ref_ratio_to_torch" in row else " | n/a"
         lines.append(f"| {key} | {row['tapegrad']['median_ms']:.3f} | {row['tapegrad_tape']['median_ms']:.3f} | "
                      f"{row['numpy_ref']['median_ms']:.3f} | {torch} | {rt} | {row['ratio_to_numpy_ref']:.2f} | "
                      f"{targets[key]} | {row['memory_ratio_to_numpy_ref']:.2f} |")

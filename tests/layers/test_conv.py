@@ -272,3 +272,66 @@ def test_copy_runs_copies_what_an_element_wise_copy_does(dtype, case):
     converted = np.zeros(ints.shape, dtype=dtype)
     _copy_runs(converted, ints)
     np.testing.assert_array_equal(converted, np.array([float(v) for v in ints.reshape(-1)]).reshape(ints.shape))
+
+
+def _relu_pool_case(pool):
+    """conv(relu) then max-pooling, in tapegrad (float64) and PyTorch; filter 0 is cut by the
+    ReLU everywhere (all its windows are all zeros), the others about half the time."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(7)
+    x, k, b = r.normal(size=(2, 9, 8, 2)), r.normal(size=(3, 3, 2, 4)), r.normal(size=4)
+    b[0] = -100.0
+    xt, kt, bt = (torch.tensor(a, requires_grad=True) for a in (x, k, b))
+    conv_t = torch.relu(torch.nn.functional.conv2d(xt.permute(0, 3, 1, 2), kt.permute(3, 2, 0, 1), bt))
+    conv_t.retain_grad()
+    pooled_t = torch.nn.functional.max_pool2d(conv_t, pool)
+    xv, kv, bv = tg.Variable(x, dtype="float64"), tg.Variable(k, dtype="float64"), tg.Variable(b, dtype="float64")
+    return torch, r, (xt, kt, bt, conv_t, pooled_t), (xv, kv, bv)
+
+
+@pytest.mark.parametrize("pool", [(2, 2), (3, 2)])
+def test_max_pool_after_fused_relu_matches_torch(pool):
+    """Pooling takes over the convolution's ReLU mask: the gradients stay PyTorch's."""
+    torch, r, (xt, kt, bt, conv_t, pooled_t), (xv, kv, bv) = _relu_pool_case(pool)
+    weights = r.normal(size=tuple(pooled_t.permute(0, 2, 3, 1).shape))
+    (pooled_t.permute(0, 2, 3, 1) * torch.tensor(weights)).sum().backward()
+    with tg.GradientTape() as tape:
+        conv = conv2d(xv, kv, bv, relu=True)
+        pooled = max_pool2d(conv, pool)
+        assert pooled._ctx.relu_of is conv._ctx  # the fold is taken
+        loss = tg.reduce_sum(pooled * weights)
+    for ours, theirs in zip(tape.gradient(loss, [xv, kv, bv]), (xt, kt, bt)):
+        np.testing.assert_allclose(ours.numpy(), theirs.grad.numpy(), atol=1e-11)
+    assert tg.gradcheck(lambda x, k, b: max_pool2d(conv2d(x, k, b, relu=True), pool), [xv.numpy(), kv.numpy(), bv.numpy()])
+
+
+def test_fused_relu_output_used_twice_keeps_its_mask():
+    """The convolution's output feeds pooling and another branch: the summed gradient is not
+    pooling's, so the convolution applies its own mask to it."""
+    torch, r, (xt, kt, bt, conv_t, pooled_t), (xv, kv, bv) = _relu_pool_case((2, 2))
+    w1 = r.normal(size=tuple(pooled_t.permute(0, 2, 3, 1).shape))
+    w2 = r.normal(size=tuple(conv_t.permute(0, 2, 3, 1).shape))
+    ((pooled_t.permute(0, 2, 3, 1) * torch.tensor(w1)).sum()
+     + (conv_t.permute(0, 2, 3, 1) * torch.tensor(w2)).sum()).backward()
+    with tg.GradientTape() as tape:
+        conv = conv2d(xv, kv, bv, relu=True)
+        loss = tg.reduce_sum(max_pool2d(conv, 2) * w1) + tg.reduce_sum(conv * w2)
+    for ours, theirs in zip(tape.gradient(loss, [xv, kv, bv]), (xt, kt, bt)):
+        np.testing.assert_allclose(ours.numpy(), theirs.grad.numpy(), atol=1e-11)
+
+
+def test_gradient_of_the_relu_output_itself_is_exact():
+    """Asked for the gradient of the pooled tensor's input, the tape gets pooling's exact one:
+    an all-zero window sends its gradient to its first element, as PyTorch does."""
+    torch, r, (xt, kt, bt, conv_t, pooled_t), (xv, kv, bv) = _relu_pool_case((2, 2))
+    weights = r.normal(size=tuple(pooled_t.permute(0, 2, 3, 1).shape))
+    (pooled_t.permute(0, 2, 3, 1) * torch.tensor(weights)).sum().backward()
+    with tg.GradientTape() as tape:
+        conv = conv2d(xv, kv, bv, relu=True)
+        tape.watch(conv)
+        loss = tg.reduce_sum(max_pool2d(conv, 2) * weights)
+    g_conv, g_k = tape.gradient(loss, [conv, kv])
+    expected = conv_t.grad.permute(0, 2, 3, 1).numpy()
+    assert np.count_nonzero(expected[..., 0]) > 0  # filter 0's all-zero windows still pass a gradient on
+    np.testing.assert_allclose(g_conv.numpy(), expected, atol=1e-11)
+    np.testing.assert_allclose(g_k.numpy(), kt.grad.numpy(), atol=1e-11)

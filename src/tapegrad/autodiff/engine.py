@@ -8,10 +8,22 @@ output after its backward rule ran, which releases the arrays it saved.
 
 from __future__ import annotations
 
+import threading
 from typing import Iterable, Sequence
 
 from ..backend import _allocator, tune_allocator, xp
 from .tensor import Tensor
+
+_this_pass = threading.local()
+
+
+def intermediates_wanted() -> bool:
+    """Whether the backward pass running in this thread returns the gradient of a tensor
+    that a recorded node produced (``GradientTape.gradient`` with such a source). Then every
+    rule must give its inputs their exact gradients; otherwise a rule may hand on one that
+    is right only for the nodes further up (max-pooling folding a convolution's ReLU mask
+    into its own, see ``ops.conv.MaxPoolTiled``)."""
+    return getattr(_this_pass, "intermediates", True)
 
 
 def unbroadcast(grad, shape: tuple):
@@ -86,7 +98,9 @@ def run(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool, wanted: se
                 leaves[k] = r
     results: dict[int, object] = {}
     take = grads.pop
-    for t in reversed(toposort(live)):
+    order = toposort(live)
+    _this_pass.intermediates = wanted is not None and not wanted.isdisjoint(map(id, order))
+    for t in reversed(order):
         k = id(t)
         g = take(k, None)  # free each gradient as it is consumed
         if g is None:

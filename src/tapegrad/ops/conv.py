@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from ..autodiff.engine import intermediates_wanted
 from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor
 from ..backend import xp
@@ -158,15 +159,21 @@ class Conv2D(Function):
         self.a, self.wmat, self.k, self.has_b = a, wmat, k, b is not None
         self.meta = (x.shape, (hp, wp), (pt, pl), (oh, ow), stride, dilation, band, wb)
         out = (a @ wmat).reshape(n, oh, ow, co)
-        self.mask = relu_inplace(out) if relu else None
+        if relu:
+            relu_inplace(out, keep_mask=False)
+        # ReLU's mask is read off the output in the backward pass (out > 0 exactly where the
+        # product was), unless max-pooling already applied it (see MaxPoolTiled)
+        self.relu_out, self.premasked = (out if relu else None), None
         return out
 
     def backward(self, g):
         xshape, (hp, wp), (pt, pl), (oh, ow), (sh, sw), (dh, dw), band, wb = self.meta
         kh, kw, c, co = self.k.shape
         kk, n, nb = kh * wb * c, xshape[0], ow // band
-        if self.mask is not None:
-            g = g * self.mask
+        if self.relu_out is not None:
+            if g is not self.premasked:  # the gradient is not exactly the one max-pooling masked
+                g = g * (self.relu_out > 0)
+            self.premasked = None
         g2 = xp.ascontiguousarray(g).reshape(-1, band * co)
         gw = self.a.T @ g2  # gradient of the banded matrix; the kernel's entries sit on its diagonals
         gk = _diagonals(gw, self.k.shape, band, wb, sw, dw, writeable=False).sum(axis=1)
@@ -273,9 +280,16 @@ class MaxPoolTiled(Function):
     on whole image rows. Ties go to the first maximum in row-major order (TensorFlow's
     and PyTorch's rule) with no extra work: within a row the earlier column wins ties,
     and a later row wins only when strictly greater.
+
+    After a convolution's fused ReLU (``relu_of``, that node) pooling applies ReLU's mask
+    itself: the gradient goes to each window's maximum, which passed the ReLU exactly when
+    the pooled value is positive, so the mask is taken on the pooled gradient, ``ph * pw``
+    times smaller, and the convolution skips its own when the gradient it receives is this
+    one unchanged (no other consumer added to it). Same gradients, one pass over the large
+    array fewer.
     """
 
-    def forward(self, x, pool):
+    def forward(self, x, pool, relu_of=None):
         n, h, w, c = x.shape
         ph, pw = pool
         oh, ow = h // ph, w // pw
@@ -284,12 +298,17 @@ class MaxPoolTiled(Function):
         best_col, self.col = _first_max(list(cols))
         rows = best_col.reshape(n, oh, ph, ow, c)
         out, self.row = _first_max([rows[:, :, i] for i in range(ph)])
-        self.meta = (x.shape, pool)
-        return xp.ascontiguousarray(out)
+        out = xp.ascontiguousarray(out)
+        self.meta, self.relu_of = (x.shape, pool), relu_of
+        self.out = out if relu_of is not None else None
+        return out
 
     def backward(self, g):
         (n, h, w, c), (ph, pw) = self.meta
         oh, ow = g.shape[1], g.shape[2]
+        fold = self.relu_of is not None and not intermediates_wanted()
+        if fold:
+            g = g * (self.out > 0)
         g_rows = xp.empty((n, oh, ph, ow, c), dtype=g.dtype)
         _route(g, self.row, [g_rows[:, :, i] for i in range(ph)])
         g_cols = xp.empty((pw, n, oh * ph, ow, c), dtype=g.dtype)
@@ -297,6 +316,8 @@ class MaxPoolTiled(Function):
         covered = (oh * ph, ow * pw) == (h, w)
         gx = xp.empty((n, h, w, c), dtype=g.dtype) if covered else xp.zeros((n, h, w, c), dtype=g.dtype)
         _copy_planes(_columns(gx[:, :oh * ph], pw, ow), g_cols)
+        if fold:
+            self.relu_of.premasked = gx
         return (gx,)
 
 
@@ -377,7 +398,9 @@ def max_pool2d(x, pool_size=2, strides=None, padding="valid") -> Tensor:
     stride = _pair(strides, "strides") if strides else pool
     x = tensor(x)
     if stride == pool and padding == "valid" and x.shape[1] >= pool[0] and x.shape[2] >= pool[1]:
-        return MaxPoolTiled.apply(x, pool=pool)
+        node = x._ctx  # a convolution with its ReLU fused: pooling takes over ReLU's mask
+        relu_of = node if isinstance(node, Conv2D) and node.relu_out is x.data else None
+        return MaxPoolTiled.apply(x, pool=pool, relu_of=relu_of)
     return MaxPool2D.apply(x, pool=pool, stride=stride, padding=padding)
 
 

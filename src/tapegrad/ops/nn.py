@@ -88,9 +88,10 @@ def _max0(x, out=None):
     return xp.maximum(x, zeros_operand(x.shape, x.dtype), out=out)
 
 
-def relu_inplace(out):
-    """ReLU applied in place to a fresh result; returns the mask its backward pass needs."""
-    mask = out > 0
+def relu_inplace(out, keep_mask: bool = True):
+    """ReLU applied in place to a fresh result; returns the mask its backward pass needs
+    (None with ``keep_mask=False``, for a caller that reads it off the output later)."""
+    mask = out > 0 if keep_mask else None
     _max0(out, out=out)
     return mask
 
