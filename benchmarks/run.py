@@ -40,7 +40,7 @@ IMPLEMENTATIONS = (("tapegrad", "tapegrad", "train_on_batch"), ("tapegrad_tape",
 CHILD = r"""
 import json, os, resource, statistics, sys, time
 sys.path.insert(0, {here!r})
-impl, key, mode, steps, repeats, threads = {impl!r}, {key!r}, {mode!r}, {steps}, {repeats}, {threads}
+impl, key, mode, repeats, threads = {impl!r}, {key!r}, {mode!r}, {repeats}, {threads}
 def rss_kb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
@@ -103,13 +103,14 @@ def _env(threads):
                 MKL_NUM_THREADS=str(threads), PYTHONHASHSEED="0")
 
 
-def _code(impl, key, mode, steps, repeats, threads):
-    return CHILD.format(here=HERE, impl=impl, key=key, mode=mode, steps=steps, repeats=repeats, threads=threads)
+def _code(impl, key, mode, repeats, threads):
+    """The child program; ``repeats`` is the number of paired fit/loop timings (mode "fit")."""
+    return CHILD.format(here=HERE, impl=impl, key=key, mode=mode, repeats=repeats, threads=threads)
 
 
-def child(impl, key, mode, steps, repeats, threads):
+def child(impl, key, mode, repeats, threads):
     """Run one process to the end (the loss check, the fit overhead) and return its JSON."""
-    out = subprocess.run([sys.executable, "-c", _code(impl, key, mode, steps, repeats, threads)],
+    out = subprocess.run([sys.executable, "-c", _code(impl, key, mode, repeats, threads)],
                          capture_output=True, text=True, env=_env(threads))
     if out.returncode != 0:
         raise RuntimeError(f"{impl} {key} {mode} failed:\n{out.stderr[-3000:]}")
@@ -122,7 +123,7 @@ class Worker:
 
     def __init__(self, impl, key, mode, threads):
         self.name = f"{impl} {key} {mode}"
-        self.proc = subprocess.Popen([sys.executable, "-c", _code(impl, key, mode, 0, 0, threads)],
+        self.proc = subprocess.Popen([sys.executable, "-c", _code(impl, key, mode, 0, threads)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=_env(threads))
         self._read()  # "ready": imported, built and warmed up
@@ -178,8 +179,8 @@ def main(argv=None) -> int:
     for key in keys:
         row = {}
         if torch_ok:
-            ours = child("tapegrad", key, "losses", 0, 0, a.threads)["losses"]
-            ref = child("torch", key, "losses", 0, 0, a.threads)["losses"]
+            ours = child("tapegrad", key, "losses", 0, a.threads)["losses"]
+            ref = child("torch", key, "losses", 0, a.threads)["losses"]
             err = float(np.max(np.abs(np.array(ours) - np.array(ref)) / np.maximum(np.abs(ref), 1e-6)))
             row["loss_check_max_rel_err"] = err
             if err > 1e-4:
@@ -214,7 +215,7 @@ def main(argv=None) -> int:
         row["ratio_to_numpy_ref"] = statistics.median(row["ratios_to_numpy_ref_per_round"])
         row["memory_ratio_to_numpy_ref"] = row["tapegrad"]["peak_mb"] / max(row["numpy_ref"]["peak_mb"], 1e-9)
         if key == "W2":
-            row["fit_overhead"] = child("tapegrad", key, "fit", 0, a.repeats, a.threads)["overhead"]
+            row["fit_overhead"] = child("tapegrad", key, "fit", a.repeats, a.threads)["overhead"]
         results["workloads"][key] = row
         print_row(key, row)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)

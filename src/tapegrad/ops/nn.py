@@ -208,6 +208,8 @@ class Linear(Function):
         out = x @ w
         if b is not None:
             out += b
+        # the mask is taken here, while the result is in cache; reading it off the result in
+        # the backward pass (as Conv2D does, for max-pooling's sake) measured W2 1.01-1.03x slower
         self.mask = relu_inplace(out) if relu else None
         return out
 
