@@ -10,17 +10,10 @@ import math
 
 import numpy as np
 
+# arrays on 64-byte boundaries, as tapegrad allocates its weights and optimizer state, so
+# ratios compare programs, not where malloc placed their arrays
+from tapegrad.backend import copy_aligned, empty_aligned, zeros_aligned
 from workloads import WORKLOADS, weights
-
-
-def aligned(a):
-    """A copy of ``a`` starting on a 64-byte boundary: a NumPy array starts wherever malloc puts it
-    (16-byte aligned), and vector loads that straddle cache lines slow the element-wise passes."""
-    raw = np.empty(a.nbytes + 64, np.uint8)
-    start = -raw.ctypes.data % 64
-    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
 
 
 class Adam:
@@ -28,9 +21,9 @@ class Adam:
 
     def __init__(self, params, lr, b1=0.9, b2=0.999, eps=1e-7):
         self.p, self.lr, self.b1, self.b2, self.eps, self.t = params, lr, b1, b2, eps, 0
-        self.m = [aligned(np.zeros_like(p)) for p in params]  # m / (1 - b1)
-        self.v = [aligned(np.zeros_like(p)) for p in params]  # v / (1 - b2)
-        self.tmp = [aligned(np.empty_like(p)) for p in params]
+        self.m = [zeros_aligned(p.shape, p.dtype) for p in params]  # m / (1 - b1)
+        self.v = [zeros_aligned(p.shape, p.dtype) for p in params]  # v / (1 - b2)
+        self.tmp = [empty_aligned(p.shape, p.dtype) for p in params]
 
     def step(self, grads):
         self.t += 1
@@ -240,7 +233,7 @@ def make_step(key: str, mode: str = "manual"):
 
     tune_allocator()  # the same allocator setting tapegrad applies, so the comparison is like for like
     spec = WORKLOADS[key]
-    params = [aligned(w) for w in weights(key)]
+    params = [copy_aligned(w) for w in weights(key)]
     opt = Adam(params, spec["lr"]) if spec["opt"] == "adam" else SGD(params, spec["lr"])
     if spec["kind"] == "mlp":
         return mlp_step_factory(params, spec["loss"], opt)
