@@ -229,12 +229,23 @@ def lenet_step_factory(params, opt):
 
 
 def make_step(key: str, mode: str = "manual"):
-    from tapegrad.backend import tune_allocator
+    from tapegrad.backend import ThreadGovernor, tune_allocator
 
     tune_allocator()  # the same allocator setting tapegrad applies, so the comparison is like for like
     spec = WORKLOADS[key]
     params = [copy_aligned(w) for w in weights(key)]
     opt = Adam(params, spec["lr"]) if spec["opt"] == "adam" else SGD(params, spec["lr"])
     if spec["kind"] == "mlp":
-        return mlp_step_factory(params, spec["loss"], opt)
-    return lenet_step_factory(params, opt)
+        step = mlp_step_factory(params, spec["loss"], opt)
+    else:
+        step = lenet_step_factory(params, opt)
+    threads = ThreadGovernor()  # the per-step BLAS thread choice tapegrad's train_on_batch makes
+
+    def governed(x, y):
+        threads.begin()
+        try:
+            return step(x, y)
+        finally:
+            threads.end()
+
+    return governed

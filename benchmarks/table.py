@@ -13,7 +13,9 @@ def table(path: str) -> str:
     with open(path) as f:
         r = json.load(f)
     targets = {"W1": "≤ 0.35× PyTorch", "W2": "≤ 0.85× PyTorch", "W3": "≤ 0.90× PyTorch", "W4": "≤ 1.05× reference"}
-    lines = [f"{r['date']}, {r['machine']}, {r['threads']} threads; median ms per training step.", "",
+    # older result files predate the per-step thread choice: they ran on fixed threads
+    threads = f"{r['threads']} threads" + (" (one for a step where faster)" if r.get("adaptive_threads") else "")
+    lines = [f"{r['date']}, {r['machine']}, {threads}; median ms per training step.", "",
              "| workload | tapegrad `train_on_batch` | tapegrad `GradientTape` | NumPy reference | PyTorch | "
              "tapegrad / PyTorch | reference / PyTorch | tapegrad / reference | target | "
              "peak memory tapegrad / reference |",

@@ -131,3 +131,7 @@ def tune_allocator() -> bool:
 
 __all__ = ["xp", "name", "to_numpy", "tune_allocator", "ALIGNMENT", "empty_aligned", "zeros_aligned",
            "copy_aligned"]
+
+from .threads import ThreadGovernor, adaptive_threads, set_adaptive_threads  # noqa: E402 - needs xp
+
+__all__ += ["ThreadGovernor", "adaptive_threads", "set_adaptive_threads"]

@@ -18,6 +18,7 @@ from .. import random as _random
 from ..autodiff.grad_mode import no_grad
 from ..autodiff.tape import GradientTape
 from ..autodiff.tensor import Tensor
+from ..backend.threads import ThreadGovernor
 from ..data.dataset import DataLoader, Dataset, num_samples, take, to_numpy_tree
 
 
@@ -69,6 +70,7 @@ class Trainer:
         self._loss_tracker = _metrics.Mean(name="loss")
         self.compiled = True
         self.stop_training = False
+        self._threads = ThreadGovernor()  # BLAS threads per step: see tapegrad.backend.threads
         self._compile_config = {"optimizer": _opt.serialize(self.optimizer),
                                 "loss": _serialize_loss(loss), "metrics": [m for m in self._metric_specs
                                                                             if isinstance(m, str)],
@@ -242,7 +244,8 @@ class Trainer:
                     if step >= steps:
                         break
                     cblist.on_train_batch_begin(step)
-                    logs = self.train_step(self._to_batch(batch))
+                    with self._threads.step():
+                        logs = self.train_step(self._to_batch(batch))
                     cblist.on_train_batch_end(step, logs)
                     if self.stop_training:
                         break
@@ -313,7 +316,12 @@ class Trainer:
         if class_weight is not None:
             sample_weight = _class_weights(to_numpy_tree(y), class_weight, sample_weight)
         self.reset_metrics()
-        logs = self.train_step((_as_tensor(x, self.dtype), y, sample_weight))
+        threads = self._threads
+        threads.begin()
+        try:
+            logs = self.train_step((_as_tensor(x, self.dtype), y, sample_weight))
+        finally:
+            threads.end()
         return _return(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
