@@ -124,7 +124,10 @@ def _numpy_blas():
         from threadpoolctl import ThreadpoolController  # noqa: PLC0415 - loads only when training
     except ImportError:
         return None
-    libs = ThreadpoolController().select(user_api="blas").lib_controllers
+    try:
+        libs = ThreadpoolController().select(user_api="blas").lib_controllers
+    except (OSError, RuntimeError, ValueError):  # a library it cannot inspect: train on fixed threads
+        return None
     ours = [lib for lib in libs if "numpy" in (lib.filepath or "")]
     if len(ours) == 1:
         return ours[0]
