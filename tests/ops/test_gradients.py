@@ -324,3 +324,35 @@ def test_sparse_cross_entropy_over_leading_axes_and_extreme_logits():
     m = big.max(axis=-1, keepdims=True)
     ref = (np.log(np.exp(big - m).sum(-1)) + m[..., 0]) - np.take_along_axis(big, labels[..., None], -1)[..., 0]
     np.testing.assert_allclose(ours, ref, rtol=1e-12)
+
+
+def test_sparse_cross_entropy_mean_with_masked_and_infinite_logits():
+    """The mean form sums log-sum-exp and the picked logits separately; a -inf logit (a masked
+    class) must give the closed form, and a label on a masked class an infinite loss."""
+    logits = np.array([[0.5, -np.inf, 2.0], [1.0, 0.0, -1.0]])
+    labels = np.array([0, 2])
+    closed = np.mean([np.log(np.exp(0.5) + np.exp(2.0)) - 0.5, np.log(np.e + 1 + np.exp(-1)) + 1.0])
+    ours = tg.nn.sparse_softmax_cross_entropy_with_logits(labels, tg.constant(logits), mean=True)
+    assert float(ours) == pytest.approx(closed, rel=1e-14)
+    with np.errstate(invalid="ignore"):
+        masked = tg.nn.sparse_softmax_cross_entropy_with_logits(np.array([1, 2]), tg.constant(logits), mean=True)
+    assert float(masked) == np.inf
+
+
+def test_sparse_cross_entropy_rejects_labels_outside_the_classes():
+    logits = tg.constant(np.zeros((3, 4)))
+    for bad, lo, hi in (([0, -1, 3], -1, 3), ([0, 4, 1], 0, 4)):
+        with pytest.raises(ValueError, match=rf"labels must be in \[0, 4\), received values from {lo} to {hi}"):
+            tg.nn.sparse_softmax_cross_entropy_with_logits(np.array(bad), logits, mean=True)
+
+
+def test_dropout_op_gradient_scaling_and_bad_rate():
+    x = np.random.default_rng(0).normal(size=(6, 5))
+    assert tg.gradcheck(lambda t: tg.ops.dropout(t, 0.3, rng=np.random.default_rng(5)), [x])
+    out = tg.ops.dropout(tg.ones((2000, 10), dtype="float64"), 0.25, rng=np.random.default_rng(1)).numpy()
+    assert set(np.unique(out)) == {0.0, 1 / 0.75}
+    assert abs((out == 0).mean() - 0.25) < 0.02
+    shared = tg.ops.dropout(tg.ones((4, 6)), 0.5, noise_shape=(1, 6), rng=np.random.default_rng(2)).numpy()
+    assert (shared == shared[0]).all()  # one draw broadcast over the batch axis
+    with pytest.raises(ValueError, match=r"dropout: rate must be in \[0, 1\), received 1.0"):
+        tg.ops.dropout(tg.ones((2,)), 1.0)

@@ -70,6 +70,9 @@ class Layer:
     """
 
     _call_takes_training = True
+    _setattr_is_structure = True
+    """Assigning any attribute of a layer counts as a change of structure (``Model`` says no:
+    ``fit`` sets its own attributes as it runs)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -123,8 +126,8 @@ class Layer:
                 if isinstance(item, Layer) and item in self._layers:
                     self._layers.remove(item)
         items = [v for v in _walk(value) if isinstance(v, (Layer, Variable))]
-        if items or old is not None:
-            STRUCTURE[0] += 1
+        if items or old is not None or self._setattr_is_structure:
+            STRUCTURE[0] += 1  # a recorded training step (models.capture) records again
         if items and not key.startswith("__"):
             self._tracked[key] = items
             for item in items:

@@ -11,8 +11,6 @@ from .. import initializers as _init
 from .. import ops
 from .. import random as _random
 from .. import regularizers as _reg
-from ..autodiff.tensor import Tensor
-from ..backend import xp
 from .base import Layer
 
 
@@ -126,12 +124,9 @@ class Dropout(Layer):
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
             return inputs
-        rng = self._rng if self._rng is not None else _random.generator()
-        shape = inputs.shape if self.noise_shape is None else tuple(
+        shape = None if self.noise_shape is None else tuple(
             inputs.shape[i] if s is None else s for i, s in enumerate(self.noise_shape))
-        keep = rng.random(shape, dtype=np.float32 if inputs.dtype == np.float32 else np.float64) >= self.rate
-        mask = xp.asarray(keep.astype(inputs.dtype) * (1.0 / (1.0 - self.rate)), dtype=inputs.dtype)
-        return inputs * Tensor._wrap(mask)
+        return ops.nn.dropout(inputs, self.rate, noise_shape=shape, rng=self._rng)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,

@@ -25,6 +25,8 @@ class Model(Trainer, Layer):
     use ``Sequential`` or subclassing.
     """
 
+    _setattr_is_structure = False
+
     def __init__(self, *args, **kwargs) -> None:
         if args:
             raise TypeError("tg.Model has no functional API: subclass it and define call(), or use tg.Sequential")
@@ -39,6 +41,8 @@ class Model(Trainer, Layer):
         d["_compiled_metrics"] = None
         d["_metric_specs"] = []
         d["_compile_config"] = None
+        d["run_eagerly"] = False
+        d["_capture"] = None
 
     def build(self, input_shape) -> None:
         """Build every layer by running a batch of zeros of ``input_shape`` through the model."""

@@ -19,6 +19,7 @@ from ..autodiff.grad_mode import no_grad
 from ..autodiff.tape import GradientTape
 from ..autodiff.tensor import Tensor
 from ..backend.threads import ThreadGovernor
+from .capture import StepCapture
 from ..data.dataset import DataLoader, Dataset, num_samples, take, to_numpy_tree
 
 
@@ -52,9 +53,17 @@ class Trainer:
     """Mixed into ``Model``: Keras's training API."""
 
     # -- compile -------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly: bool = True,
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly: bool = False,
                 **kwargs) -> None:
-        """Set the optimizer, the loss (names or objects) and the metrics to report."""
+        """Set the optimizer, the loss (names or objects) and the metrics to report.
+
+        ``run_eagerly=False`` (the default, as Keras) lets ``fit`` and ``train_on_batch``
+        record a ``Sequential`` model of built-in layers once per input shape and replay
+        its forward and backward passes on later steps, with the same results bit for bit
+        (``tapegrad.models.capture``); ``True`` runs every step through the layers' Python,
+        for stepping through it in a debugger. Models that cannot be recorded run eagerly
+        either way.
+        """
         if kwargs:
             raise TypeError(f"compile: unexpected keyword arguments {sorted(kwargs)}")
         self.optimizer = _opt.get(optimizer)
@@ -71,6 +80,8 @@ class Trainer:
         self.compiled = True
         self.stop_training = False
         self._threads = ThreadGovernor()  # BLAS threads per step: see tapegrad.backend.threads
+        self.run_eagerly = bool(run_eagerly)
+        self._capture = StepCapture(self)
         self._compile_config = {"optimizer": _opt.serialize(self.optimizer),
                                 "loss": _serialize_loss(loss), "metrics": [m for m in self._metric_specs
                                                                             if isinstance(m, str)],
@@ -159,6 +170,15 @@ class Trainer:
         self.optimizer.apply_gradients(zip(grads, weights))
         return self.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
 
+    def _train_batch(self, data) -> dict:
+        """``train_step``, or its recorded replay (see ``compile``'s ``run_eagerly``)."""
+        if not self.run_eagerly:
+            x, y, sample_weight = unpack_data(data)
+            logs = self._capture.step(x, y, sample_weight)
+            if logs is not None:
+                return logs
+        return self.train_step(data)
+
     def test_step(self, data) -> dict:
         x, y, sample_weight = unpack_data(data)
         with no_grad():
@@ -245,7 +265,7 @@ class Trainer:
                         break
                     cblist.on_train_batch_begin(step)
                     with self._threads.step():
-                        logs = self.train_step(self._to_batch(batch))
+                        logs = self._train_batch(self._to_batch(batch))
                     cblist.on_train_batch_end(step, logs)
                     if self.stop_training:
                         break
@@ -319,7 +339,7 @@ class Trainer:
         threads = self._threads  # begin/end, not the context manager: W1's whole step is ~0.1 ms
         threads.begin()
         try:
-            logs = self.train_step((_as_tensor(x, self.dtype), y, sample_weight))
+            logs = self._train_batch((_as_tensor(x, self.dtype), y, sample_weight))
         finally:
             threads.end()
         return _return(logs, return_dict)

@@ -10,7 +10,7 @@ from .creation import (arange, cast, constant, convert_to_tensor, eye, fill, ful
                        ones_like, rank, shape as shape_of, stop_gradient, zeros, zeros_like)
 from .math import (abs, add, clip, divide, exp, expm1, log, log1p, matmul, maximum, minimum, multiply, negative,
                    power, sign, sqrt, square, subtract, where)
-from .nn import (elu, gelu, hard_sigmoid, leaky_relu, linear, log_softmax, relu, selu, sigmoid,
+from .nn import (dropout, elu, gelu, hard_sigmoid, leaky_relu, linear, log_softmax, relu, selu, sigmoid,
                  sigmoid_cross_entropy_with_logits, softmax, softmax_cross_entropy_with_logits, softplus, softsign,
                  sparse_softmax_cross_entropy_with_logits, swish, tanh)
 from .reduce import argmax, argmin, logsumexp, max, mean, min, prod, reduce_all, reduce_any, std, sum, var
@@ -67,7 +67,7 @@ Tensor.__hash__ = lambda self: id(self)  # __eq__ is element-wise; tensors hash 
 
 __all__ = [
     "abs", "add", "arange", "argmax", "argmin", "broadcast_to", "cast", "clip", "concat", "constant",
-    "convert_to_tensor", "creation", "divide", "elu", "exp", "expand_dims", "expm1", "eye", "fill", "flatten",
+    "convert_to_tensor", "creation", "divide", "dropout", "elu", "exp", "expand_dims", "expm1", "eye", "fill", "flatten",
     "full", "gelu", "getitem", "hard_sigmoid", "leaky_relu", "linear", "linspace", "log", "log1p", "log_softmax",
     "logsumexp", "math", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply", "negative", "nn",
     "one_hot", "ones", "ones_like", "pad", "power", "prod", "rank", "reduce", "reduce_all", "reduce_any",

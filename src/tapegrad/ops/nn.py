@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from .. import random as _random
 from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor
 from ..backend import xp
@@ -228,6 +229,23 @@ class Linear(Function):
         return gx, gw
 
 
+class Dropout(Function):
+    """Inverted dropout: ``x * keep / (1 - rate)`` with ``keep`` drawn when the node runs,
+    from ``rng`` or else the global generator (``tg.random``) of that moment. The draw
+    is part of the node, so a replayed training step (``tapegrad.models.capture``) draws
+    a new mask each time, as an eager one does."""
+
+    def forward(self, x, rate, noise_shape=None, rng=None):
+        gen = rng if rng is not None else _random.generator()
+        shape = x.shape if noise_shape is None else noise_shape
+        keep = gen.random(shape, dtype=xp.float32 if x.dtype == xp.float32 else xp.float64) >= rate
+        self.mask = xp.asarray(keep.astype(x.dtype) * (1.0 / (1.0 - rate)), dtype=x.dtype)
+        return x * self.mask
+
+    def backward(self, g):
+        return (g * self.mask,)
+
+
 class SigmoidCrossEntropy(Function):
     """Per-element binary cross-entropy from logits: ``max(x, 0) - x*y + log1p(exp(-|x|))``;
     with ``mean=True``, the mean over every element, from the same node."""
@@ -268,13 +286,29 @@ class SparseSoftmaxCrossEntropy(Function):
     ``loss = log(sum(exp(x - m))) - (x[label] - m)`` with ``m`` the row maximum. The
     forward keeps ``exp(x - m)`` and its row sums, so the backward is one pass:
     ``softmax - onehot``, scaled by the incoming gradient. With ``mean=True`` the node
-    returns the mean over all samples (the losses' default reduction, one node not two).
+    returns the mean over all samples (the losses' default reduction, one node not two),
+    as ``sum(log(s)) + sum(m - x[label])`` over the batch: both sums are of non-negative
+    terms, so nothing cancels, and the pass that subtracts them per sample is saved. A
+    row whose maximum is infinite makes that sum non-finite; then the rows are shifted
+    as ``_shifted_exp`` does (an infinite maximum counts as 0).
     """
 
     def forward(self, logits, labels, mean=False):
-        shifted, e, s = _shifted_exp(logits.reshape(-1, logits.shape[-1]), 1)
-        rows, lab = xp.arange(shifted.shape[0]), labels.reshape(-1)
-        self.e, self.s, self.rows, self.lab, self.shape, self.mean = e, s, rows, lab, logits.shape, mean
+        x = logits.reshape(-1, logits.shape[-1])
+        lab = labels.reshape(-1)
+        rows = _rows(x.shape[0])
+        self.rows, self.lab, self.shape, self.mean = rows, lab, logits.shape, mean
+        if mean and x.shape[0]:
+            shifted = x - xp.max(x, axis=1, keepdims=True)
+            picked = shifted[rows, lab]
+            e = xp.exp(shifted)
+            s = xp.add.reduce(e, axis=1, keepdims=True)
+            total = xp.add.reduce(xp.log(s), axis=None) - xp.add.reduce(picked)
+            if math.isfinite(total):
+                self.e, self.s = e, s
+                return total / len(rows)
+        shifted, e, s = _shifted_exp(x, 1)
+        self.e, self.s = e, s
         per_sample = xp.log(s[:, 0]) - shifted[rows, lab]
         return xp.add.reduce(per_sample) / len(rows) if mean else per_sample.reshape(labels.shape)
 
@@ -283,7 +317,21 @@ class SparseSoftmaxCrossEntropy(Function):
         g = g / len(self.rows) if self.mean else xp.broadcast_to(g, self.shape[:-1]).reshape(-1, 1)
         grad = self.e * (g / self.s)
         grad[self.rows, self.lab] -= g.reshape(-1)
-        return (grad.reshape(self.shape),)
+        return (grad if grad.shape == self.shape else grad.reshape(self.shape),)
+
+
+_ROWS: dict = {}
+
+
+def _rows(n: int):
+    """``arange(n)``, kept: the row indices of a batch, the same every step."""
+    rows = _ROWS.get(n)
+    if rows is None:
+        if len(_ROWS) > 16:
+            _ROWS.clear()
+        rows = _ROWS[n] = xp.arange(n)
+        rows.flags.writeable = False
+    return rows
 
 
 # -- functions ---------------------------------------------------------------------
@@ -368,6 +416,20 @@ def linear(x, kernel, bias=None, relu: bool = False) -> Tensor:
     return Linear.apply(tensor(x), kernel, bias, relu=relu)
 
 
+def dropout(x, rate: float, noise_shape=None, rng=None) -> Tensor:
+    """Zero each element with probability ``rate`` and scale the rest by ``1 / (1 - rate)``
+    (``keras.random.dropout``); ``noise_shape`` broadcasts one draw over axes of size 1,
+    ``rng`` is a NumPy generator (default: the global one, read when the op runs).
+
+    Example: ``tg.ops.dropout(tg.ones((2, 3)), 0.0)`` returns the input's values.
+    """
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout: rate must be in [0, 1), received {rate}")
+    x = tensor(x)
+    shape = None if noise_shape is None else tuple(noise_shape)
+    return Dropout.apply(x, rate=float(rate), noise_shape=shape, rng=rng)
+
+
 def sigmoid_cross_entropy_with_logits(labels, logits, *, mean: bool = False) -> Tensor:
     """Element-wise BCE from logits, finite for logits of ±1e4 (``tf.nn`` name and order).
 
@@ -413,7 +475,8 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, *, mean: bool = Fal
             f"{logits.shape} without its last axis"
         )
     n = logits.shape[-1]
-    if y.size and (y.min() < 0 or y.max() >= n):
+    # one pass: as unsigned integers, negative labels are above every class index too
+    if y.size and int(y.reshape(-1).view(xp.uint64).max()) >= n:
         raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {n}), received "
                          f"values from {int(y.min())} to {int(y.max())}")
     return SparseSoftmaxCrossEntropy.apply(logits, labels=y, mean=mean)

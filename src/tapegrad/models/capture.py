@@ -1,0 +1,275 @@
+"""Captured training steps: the forward pass of a model recorded once, then replayed.
+
+With ``compile(run_eagerly=False)`` (the default, as in Keras), the first training step
+for an input shape runs as ``train_step`` does while it records every primitive node of
+the model's forward pass: its rule (a ``Function`` class), where each input comes from
+(the batch, a weight, an earlier node, a scalar constant) and its settings. The
+following steps with that shape replay the record on raw arrays: the same forward and
+backward rules in the same order, so weights, losses and metrics come out the same bit
+for bit, without the per-step Python of calling layers, wrapping tensors and sorting
+the graph. The loss (with the regularization penalties), the optimizer and the metrics
+still run eagerly on every step; the replayed model output enters the loss as a leaf
+whose gradient the replay carries back through the recorded nodes.
+
+Only a model whose forward pass has no Python side effects and no Python that depends
+on the data is recorded: a ``Sequential`` of the built-in layers in :data:`CAPTURABLE`
+with built-in activations and no activity regularizer, whose nodes read only the batch,
+the model's weights, earlier nodes and scalar constants. Anything else (a subclassed
+model, a custom layer, an overridden ``train_step``) trains eagerly on every step, as
+with ``run_eagerly=True``. Dropout draws its mask inside its node, so a replayed step
+draws a new one. Changing the model (adding a layer, assigning a layer attribute,
+freezing a weight) makes the next step record again.
+
+Where we differ from Keras: Keras traces the whole step into a graph (``tf.function``);
+here only the model's forward pass is recorded, so a custom loss or metric keeps its
+eager Python, and a custom layer simply turns recording off.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff import engine
+from ..autodiff.function import TRACE
+from ..autodiff.tape import GradientTape
+from ..autodiff.tensor import STRUCTURE, Tensor
+from ..backend import xp
+from ..layers.base import Layer
+from ..layers.conv import (AveragePooling2D, Conv2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D,
+                           ZeroPadding2D)
+from ..layers.core import Activation, Dense, Dropout, Flatten, Reshape
+from .. import activations as _act
+
+CAPTURABLE = (Dense, Activation, Flatten, Reshape, Dropout, Conv2D, MaxPooling2D, AveragePooling2D,
+              GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D)
+"""Layer types whose ``call`` only applies primitive ops to its input and weights."""
+
+_SETTINGS = (type(None), bool, int, float, str, np.integer, np.floating, np.dtype, np.random.Generator)
+_BUILTIN_ACTIVATIONS = tuple(_act.ALL.values())
+_MAX_PLANS = 8
+
+
+class _Plan:
+    """A recorded forward pass: ``nodes[k] = (rule, inputs, settings, links, parents)``. An
+    input is an int (slot: 0 the batch, k + 1 node k's result) or a tensor read when
+    replayed; ``links`` names settings that are earlier nodes themselves (max-pooling
+    taking over a convolution's ReLU mask), as ``(name, k)`` pairs."""
+
+    __slots__ = ("nodes", "output", "order")
+
+    def __init__(self, nodes, output, order):
+        self.nodes, self.output, self.order = nodes, output, order
+
+
+def why_not_capturable(model) -> str | None:
+    """None when ``model``'s forward pass can be recorded; otherwise the reason."""
+    from .sequential import Sequential
+    from .training import Trainer
+
+    cls = type(model)
+    if not isinstance(model, Sequential) or cls.call is not Sequential.call or cls.__call__ is not Layer.__call__:
+        return f"{cls.__name__} is not a plain Sequential model"
+    if cls.train_step is not Trainer.train_step:
+        return f"{cls.__name__} overrides train_step"
+    for layer in model._layers:
+        if type(layer) not in CAPTURABLE:
+            return f"layer '{layer.name}' ({type(layer).__name__}) is not one of the built-in layers recorded"
+        if layer.activity_regularizer is not None:
+            return f"layer '{layer.name}' has an activity regularizer"
+        act = getattr(layer, "activation", _act.linear)
+        if not any(act is a for a in _BUILTIN_ACTIVATIONS):
+            return f"layer '{layer.name}' has a custom activation"
+    return None
+
+
+class StepCapture:
+    """Records and replays one model's training step (one record per input shape and dtype)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.plans: dict = {}  # (structure version, shape, dtype) -> _Plan, or the reason it runs eagerly
+        self.version = -1
+        self.recorded = 0
+        self.replayed = 0
+        self.reason: str | None = None  # why the last step ran eagerly (None after a replay)
+
+    def step(self, x, y, sample_weight):
+        """One training step: replayed, or recorded while it runs eagerly; ``None`` when
+        this model or input cannot be captured (the caller runs ``train_step``)."""
+        if not isinstance(x, Tensor):
+            self.reason = "the input is not a single array"
+            return None
+        if STRUCTURE[0] != self.version:
+            self.plans.clear()
+            self.version = STRUCTURE[0]
+        plan = self.plans.get((self.version, x.data.shape, x.data.dtype))
+        if plan is None:
+            return self._record(x, y, sample_weight)
+        if isinstance(plan, str):
+            self.reason = plan
+            return None
+        self.replayed += 1
+        self.reason = None
+        return self._replay(plan, x, y, sample_weight)
+
+    # -- recording -------------------------------------------------------------------------
+    def _record(self, x, y, sample_weight):
+        model = self.model
+        reason = why_not_capturable(model)
+        if reason is not None:
+            self._store(x, reason)
+            return None
+        nodes: list = []
+        TRACE[0] = lambda fn, inputs, params, out: nodes.append((fn, inputs, params, out))
+        try:
+            with GradientTape() as tape:
+                try:
+                    y_pred = model(x, training=True)
+                finally:
+                    TRACE[0] = None
+                loss = model.compute_loss(x, y, y_pred, sample_weight)
+            plan = _plan(model, x, y_pred, nodes)
+        finally:
+            TRACE[0] = None
+        nodes.clear()  # the recorded tensors: the plan keeps what it needs
+        weights = model.trainable_weights
+        grads = tape.gradient(loss, weights)
+        model.optimizer.apply_gradients(zip(grads, weights))
+        if STRUCTURE[0] != self.version:  # the first call built the model
+            self.plans.clear()
+            self.version = STRUCTURE[0]
+        self._store(x, plan)
+        if isinstance(plan, _Plan):
+            self.recorded += 1
+            self.reason = None
+        else:
+            self.reason = plan
+        return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+
+    def _store(self, x, plan) -> None:
+        if len(self.plans) >= _MAX_PLANS:
+            self.plans.clear()
+        self.plans[(self.version, x.data.shape, x.data.dtype)] = plan
+
+    # -- replaying -------------------------------------------------------------------------
+    def _replay(self, plan: _Plan, x, y, sample_weight):
+        model = self.model
+        vals = [x.data]
+        fns = []
+        for rule, inputs, settings, links, parents in plan.nodes:
+            fn = rule()
+            if parents is not None:
+                fn.parents = parents
+            if links:
+                settings = {**settings, **{name: fns[k] for name, k in links}}
+            vals.append(fn.forward(*[vals[i] if i.__class__ is int else i.data for i in inputs], **settings))
+            fns.append(fn)
+        y_pred = Tensor._wrap(vals[plan.output])
+        y_pred.requires_grad = True  # a leaf: the loss's gradient stops here and the replay takes it on
+        loss = model.compute_loss(x, y, y_pred, sample_weight)  # records: y_pred requires a gradient
+        weights = model.trainable_weights
+        seed = xp.ones(loss.data.shape, loss.data.dtype)
+        ctx = loss._ctx
+        if ctx is not None and len(ctx.parents) == 1 and ctx.parents[0] is y_pred:  # one node: its rule directly
+            out_grad, penalties = _edge(ctx.backward(seed)[0], y_pred.data), ()
+        else:
+            found = engine.run([loss], [seed], False, {id(y_pred)} | {id(w) for w in weights})
+            out_grad = found.pop(id(y_pred), (None, None))[1]
+            penalties = found
+        mine = _backward(plan, fns, vals, out_grad) if out_grad is not None else {}
+        del fns, vals
+        grads = []
+        for w in weights:
+            g = mine.get(id(w))
+            if g is not None and (g.base is not None or not g.flags.writeable):
+                g = g.copy()  # as GradientTape.gradient: never a view of another array
+            if penalties and id(w) in penalties:
+                penalty = penalties[id(w)][1]
+                g = penalty if g is None else g + penalty
+            grads.append(g)
+        model.optimizer.apply_gradients(zip(grads, weights))
+        return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+
+
+def _plan(model, x, y_pred, nodes):
+    """A ``_Plan`` from the recorded nodes, or the reason they cannot be replayed."""
+    if not isinstance(y_pred, Tensor):
+        return "the model's output is not a single tensor"
+    slot = {id(x): 0}
+    weights = {id(w) for w in model.weights}
+    recorded = {id(fn): k for k, (fn, _, _, _) in enumerate(nodes)}
+    plan_nodes = []
+    for k, (fn, inputs, params, out) in enumerate(nodes):
+        refs = []
+        for t in inputs:
+            s = slot.get(id(t))
+            if s is not None:
+                refs.append(s)
+            elif id(t) in weights:
+                refs.append(t)
+            elif t._ctx is None and not t.requires_grad and t.data.ndim == 0:
+                refs.append(Tensor._wrap(t.data.copy()))
+            else:
+                return f"{type(fn).__name__} reads a tensor of shape {t.shape} made outside the recorded nodes"
+        settings, links = {}, []
+        for name, value in params.items():
+            if recorded.get(id(value), k) < k:
+                links.append((name, recorded[id(value)]))
+            elif _is_setting(value):
+                settings[name] = value
+            else:
+                return f"{type(fn).__name__} has a setting {name!r} of type {type(value).__name__}"
+        parents = tuple(None if p is None else True for p in fn.parents) if out._ctx is fn else None
+        plan_nodes.append((type(fn), tuple(refs), settings, tuple(links), parents))
+        slot[id(out)] = k + 1
+    output = slot.get(id(y_pred), 0)
+    if output == 0:
+        return "the model's output is not the result of a recorded node"
+    order = []
+    for t in reversed(engine.toposort([y_pred])):
+        s = slot.get(id(t))
+        if s is None:
+            return "the graph reaches nodes made before the step"
+        order.append(s - 1)
+    return _Plan(plan_nodes, output, order)
+
+
+def _edge(pg, target):
+    """A gradient brought to its input's shape and dtype, as ``engine.run`` does on every edge."""
+    if pg.shape != target.shape:
+        pg = engine.unbroadcast(pg, target.shape)
+    if pg.dtype != target.dtype:
+        pg = pg.astype(target.dtype)
+    return pg
+
+
+def _is_setting(value) -> bool:
+    """A value that cannot depend on the batch: numbers, strings, dtypes, generators
+    (drawn from anew on each replay), and tuples of them. Never an array."""
+    if isinstance(value, (tuple, list)):
+        return all(_is_setting(v) for v in value)
+    return isinstance(value, _SETTINGS)
+
+
+def _backward(plan: _Plan, fns: list, vals: list, g) -> dict:
+    """The chain rule over the replayed nodes, outputs first, as ``engine.run`` applies it;
+    returns the weights' gradients by ``id``."""
+    engine._this_pass.intermediates = False
+    grads = {plan.output: g}
+    found: dict = {}
+    take = grads.pop
+    for k in plan.order:
+        g = take(k + 1, None)
+        if g is None:
+            continue
+        fn = fns[k]
+        fns[k] = None  # release the arrays the node saved
+        _, inputs, _, _, parents = plan.nodes[k]
+        for ref, need, pg in zip(inputs, parents, fn.backward(g)):
+            if pg is None or need is None:
+                continue
+            target, table, key = (vals[ref], grads, ref) if ref.__class__ is int else (ref.data, found, id(ref))
+            pg = _edge(pg, target)
+            prev = table.get(key)
+            table[key] = pg if prev is None else prev + pg
+    return found

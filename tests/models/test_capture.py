@@ -1,0 +1,237 @@
+"""Recorded training steps (``tapegrad.models.capture``): a replayed step must give exactly
+what the eager step gives, and anything that cannot be recorded must train eagerly.
+
+The reference here is ``compile(run_eagerly=True)``, the path the rest of the suite checks
+against finite differences and PyTorch; every comparison is bit for bit."""
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.backend import threads
+from tapegrad.models import capture
+
+
+@pytest.fixture(autouse=True)
+def _fixed_threads(monkeypatch):
+    # one BLAS thread count for every step: the governor may switch counts between the two
+    # runs being compared, and products can round differently on one and two threads
+    monkeypatch.setitem(threads._settings, "adaptive", False)
+
+
+def mlp(act="relu", out_act=None, out=3, reg=None, dropout=0.0):
+    layers = [tg.Input(shape=(5,)), tg.layers.Dense(8, activation=act, kernel_regularizer=reg)]
+    if dropout:
+        layers.append(tg.layers.Dropout(dropout))
+    layers += [tg.layers.Dense(6, activation="tanh"), tg.layers.Dense(out, activation=out_act)]
+    return tg.Sequential(layers)
+
+
+def convnet():
+    return tg.Sequential([tg.Input(shape=(12, 12, 2)),
+                          tg.layers.Conv2D(4, 3, padding="same", activation="relu"), tg.layers.MaxPooling2D(2),
+                          tg.layers.ZeroPadding2D(1), tg.layers.Conv2D(3, 3, activation="sigmoid"),
+                          tg.layers.AveragePooling2D(2), tg.layers.Reshape((27,)), tg.layers.Activation("relu"),
+                          tg.layers.Dense(3)])
+
+
+def pooled():
+    return tg.Sequential([tg.Input(shape=(6, 6, 3)), tg.layers.Conv2D(4, 3, activation="relu"),
+                          tg.layers.GlobalAveragePooling2D(), tg.layers.Dense(3)])
+
+
+def twins(build, loss, optimizer=lambda: tg.optimizers.Adam(0.01), metrics=None):
+    """Two copies of a model with the same weights: recorded (default) and eager."""
+    out = []
+    for eager in (False, True):
+        tg.random.set_seed(1)
+        m = build()
+        m.compile(optimizer=optimizer(), loss=loss, metrics=metrics, run_eagerly=eager)
+        out.append(m)
+    return out
+
+
+def assert_same(a, b):
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        assert np.array_equal(wa, wb)
+
+
+def batches(shape, n=16, steps=5, classes=3, kind="sparse", seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        x = rng.normal(size=(n,) + shape).astype(np.float32)
+        if kind == "sparse":
+            y = rng.integers(0, classes, n)
+        elif kind == "onehot":
+            y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, n)]
+        else:
+            y = rng.normal(size=(n, classes)).astype(np.float32)
+        yield x, y
+
+
+CASES = {
+    "sparse CE from logits, Adam": (mlp, tg.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse"),
+    "softmax output, CE": (lambda: mlp(act="sigmoid", out_act="softmax"), "categorical_crossentropy", "onehot"),
+    "MSE, L2 penalty": (lambda: mlp(act="elu", reg=tg.regularizers.L2(0.01)), "mse", "real"),
+    "BCE from logits": (lambda: mlp(out=1), tg.losses.BinaryCrossentropy(from_logits=True), "binary"),
+    "conv, pools, padding, reshape": (convnet, tg.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse"),
+    "global pooling": (pooled, tg.losses.CategoricalCrossentropy(from_logits=True), "onehot"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_replayed_steps_equal_eager_steps_bit_for_bit(case):
+    build, loss, kind = CASES[case]
+    recorded, eager = twins(build, loss)
+    shape = recorded._input_layer.shape
+    for x, y in batches(shape, kind="real" if kind == "binary" else kind,
+                        classes=1 if kind == "binary" else 3):
+        if kind == "binary":
+            y = (y > 0).astype(np.float32)
+        a = recorded.train_on_batch(x, y)
+        b = eager.train_on_batch(x, y)
+        assert a == b
+    assert_same(recorded, eager)
+    assert recorded._capture.recorded == 1 and recorded._capture.replayed == 4
+    assert eager._capture.replayed == 0
+
+
+def test_sample_weights_metrics_and_momentum_replay_exactly():
+    recorded, eager = twins(mlp, tg.losses.SparseCategoricalCrossentropy(from_logits=True),
+                            optimizer=lambda: tg.optimizers.SGD(0.1, momentum=0.9), metrics=["accuracy"])
+    rng = np.random.default_rng(3)
+    for x, y in batches((5,)):
+        sw = rng.random(len(x)).astype(np.float32)
+        a = recorded.train_on_batch(x, y, sample_weight=sw, return_dict=True)
+        b = eager.train_on_batch(x, y, sample_weight=sw, return_dict=True)
+        assert a == b and set(a) == {"loss", "accuracy"}
+    assert_same(recorded, eager)
+    assert recorded._capture.replayed == 4
+
+
+def test_fit_with_validation_and_metrics_matches_eager():
+    x, y = next(batches((5,), n=70, steps=1))
+    models = twins(mlp, tg.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    histories = [m.fit(x, y, batch_size=16, epochs=3, validation_split=0.2, verbose=0).history for m in models]
+    assert histories[0] == histories[1] and len(histories[0]["val_accuracy"]) == 3
+    assert_same(*models)
+    assert models[0]._capture.replayed > 0
+
+
+def test_fit_with_dropout_replays_one_plan_per_batch_shape():
+    x, y = next(batches((5,), n=70, steps=1))
+    models = twins(lambda: mlp(dropout=0.5), tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    histories = []
+    for m in models:
+        tg.random.set_seed(7)
+        histories.append(m.fit(x, y, batch_size=32, epochs=3, verbose=0).history)
+    assert histories[0] == histories[1]
+    assert_same(*models)
+    # batches of 32, 32 and 6: one record per shape, the rest replayed
+    assert models[0]._capture.recorded == 2 and models[0]._capture.replayed == 7
+
+
+def test_replayed_dropout_draws_a_new_mask_each_step():
+    m = mlp(dropout=0.5)
+    m.compile(optimizer=tg.optimizers.SGD(0.0), loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = next(batches((5,), steps=1))
+    losses = [m.train_on_batch(x, y) for _ in range(4)]  # lr 0: only the masks change
+    assert m._capture.replayed == 3
+    assert len(set(losses)) == 4
+
+
+def test_changing_the_model_records_again():
+    recorded, eager = twins(mlp, tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    data = list(batches((5,), steps=6))
+    for m in (recorded, eager):
+        for x, y in data[:3]:
+            m.train_on_batch(x, y)
+        m.layers[0].trainable = False
+        frozen = m.layers[0].get_weights()
+        for x, y in data[3:]:
+            m.train_on_batch(x, y)
+        assert all(np.array_equal(a, b) for a, b in zip(frozen, m.layers[0].get_weights()))
+    assert_same(recorded, eager)
+    assert recorded._capture.recorded == 2 and recorded._capture.replayed == 4
+
+
+def test_a_changed_layer_setting_is_recorded_again():
+    m = mlp()
+    m.compile(optimizer="sgd", loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = next(batches((5,), steps=1))
+    m.train_on_batch(x, y)
+    m.train_on_batch(x, y)
+    m.layers[1].activation = tg.activations.get("sigmoid")
+    before = m.predict(x, verbose=0)
+    m.run_eagerly = True  # the eager step with the new activation...
+    eager_loss = m.test_on_batch(x, y)
+    m.run_eagerly = False
+    assert m.train_on_batch(x, y) == pytest.approx(eager_loss)  # ...is what the new record computes
+    assert m._capture.recorded == 2
+    assert not np.array_equal(before, m.predict(x, verbose=0))
+
+
+def test_models_that_cannot_be_recorded_train_eagerly():
+    class Twice(tg.layers.Layer):
+        def call(self, inputs):
+            return inputs * 2.0
+
+    class Sub(tg.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = tg.layers.Dense(3)
+
+        def call(self, inputs, training=False):
+            return self.d(inputs)
+
+    cases = {
+        "not a plain Sequential": Sub(),
+        "Twice": tg.Sequential([tg.Input(shape=(5,)), Twice(), tg.layers.Dense(3)]),
+        "custom activation": tg.Sequential([tg.Input(shape=(5,)), tg.layers.Dense(3, activation=lambda t: t * 1.0)]),
+        "activity regularizer": tg.Sequential([tg.Input(shape=(5,)),
+                                               tg.layers.Dense(3, activity_regularizer="l2")]),
+    }
+    for why, m in cases.items():
+        m.compile(optimizer="sgd", loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+        for x, y in batches((5,), steps=3):
+            m.train_on_batch(x, y)
+        assert why in m._capture.reason
+        assert m._capture.recorded == 0 and m._capture.replayed == 0
+
+
+def test_a_node_reading_a_tensor_from_outside_is_refused(monkeypatch):
+    class Noisy(tg.layers.Layer):  # adds noise made in Python: a replay would freeze it
+        def call(self, inputs):
+            return inputs + tg.Tensor(np.random.default_rng().normal(size=inputs.shape).astype(np.float32))
+
+    monkeypatch.setattr(capture, "CAPTURABLE", capture.CAPTURABLE + (Noisy,))
+    m = tg.Sequential([tg.Input(shape=(5,)), Noisy(), tg.layers.Dense(3)])
+    m.compile(optimizer="sgd", loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    for x, y in batches((5,), steps=3):
+        m.train_on_batch(x, y)
+    assert "reads a tensor of shape (16, 5) made outside the recorded nodes" in m._capture.reason
+    assert m._capture.replayed == 0
+
+
+def test_bad_input_after_recording_gets_the_eager_error():
+    m = mlp()
+    m.compile(optimizer="sgd", loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = next(batches((5,), steps=1))
+    m.train_on_batch(x, y)
+    m.train_on_batch(x, y)
+    with pytest.raises(ValueError, match=r"received shape \(16, 4\)"):
+        m.train_on_batch(x[:, :4], y)
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\), received values from -1 to 2"):
+        m.train_on_batch(x, np.where(y == 0, -1, y))
+    before = m.get_weights()
+    with pytest.raises(ValueError, match="labels must be in"):
+        m.train_on_batch(x, y + 3)
+    assert all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))  # nothing changed
+
+
+def test_run_eagerly_never_records():
+    m = mlp()
+    m.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    for x, y in batches((5,), kind="real", steps=3):
+        m.train_on_batch(x, y)
+    assert m._capture.recorded == 0 and m._capture.replayed == 0
