@@ -27,7 +27,7 @@ class FakeBlas:
         self.sets.append(n)
         self.n = n
 
-    def is_slow(self, now, threads):
+    def is_slow(self, now):
         return self.slow
 
 
@@ -95,8 +95,16 @@ def test_choice_follows_the_machine_when_the_costs_change(machine):
 def test_fast_state_never_touches_blas(machine):
     blas, clock = machine
     blas.slow = False
-    used = run(th.ThreadGovernor(), blas, clock, {1: 6e-3, 2: 8e-3}, 10)
-    assert used == [2] * 10 and blas.sets == []
+    gov = th.ThreadGovernor()
+    gov.begin()
+    clock.t += 8e-3
+    gov.end()
+    blas.threads = lambda: pytest.fail("outside the slow state the thread count is not read")
+    for _ in range(10):
+        gov.begin()
+        clock.t += 8e-3
+        gov.end()
+    assert blas.sets == []
 
 
 def test_short_steps_do_not_probe(machine):
@@ -155,7 +163,17 @@ class FakeLib:
 
 def test_probe_stands_down_when_another_thread_controls_blas():
     blas = th._Blas(FakeLib())
-    assert blas.is_slow(0.0, 2) is False
+    assert blas.is_slow(0.0) is False
+
+
+def test_probe_with_one_thread_configured_times_nothing():
+    class OneThread(FakeLib):
+        def get_num_threads(self):
+            return 1
+
+    blas = th._Blas(OneThread())
+    blas._time = lambda: pytest.fail("no product is timed when there is one thread")
+    assert blas.is_slow(0.0) is False
 
 
 def test_probe_on_numpys_blas_leaves_the_thread_count():
@@ -165,9 +183,9 @@ def test_probe_on_numpys_blas_leaves_the_thread_count():
         pytest.skip("NumPy's BLAS library is not one threadpoolctl can control")
     blas = th._Blas(lib)
     before = blas.threads()
-    assert isinstance(blas.is_slow(0.0, before), bool)
+    assert isinstance(blas.is_slow(0.0), bool)
     assert blas.threads() == before
-    assert blas.is_slow(0.0, before) == blas.slow  # within PROBE_INTERVAL: no new probe
+    assert blas.is_slow(0.0) == blas.slow  # within PROBE_INTERVAL: no new probe
 
 
 def _model():
@@ -204,7 +222,7 @@ def test_training_on_one_thread_matches_fixed_threads(monkeypatch):
     losses = {}
     for adaptive in (False, True):
         monkeypatch.setattr(th, "_blas", [th._Blas(lib)])
-        monkeypatch.setattr(th._Blas, "is_slow", lambda self, now, threads: True)
+        monkeypatch.setattr(th._Blas, "is_slow", lambda self, now: True)
         monkeypatch.setattr(th, "MIN_STEP", 0.0)
         monkeypatch.setitem(th._settings, "adaptive", adaptive)
         m = _model()

@@ -101,9 +101,15 @@ class _Blas:
             best = min(best, time.perf_counter() - t)
         return best
 
-    def is_slow(self, now: float, threads: int) -> bool:
-        """The machine's state, probed again when the last probe is older than PROBE_INTERVAL."""
+    def is_slow(self, now: float) -> bool:
+        """The machine's state, probed again when the last probe is older than PROBE_INTERVAL
+        (one thread configured counts as not slow: there is nothing to choose)."""
         if now >= self.next_probe:
+            threads = self.threads()
+            if threads < 2:
+                self.slow = False
+                self.next_probe = time.perf_counter() + PROBE_INTERVAL
+                return False
             t_n = self._time()
             self.set(1)
             if self.threads() == 1:
@@ -165,10 +171,12 @@ class ThreadGovernor:
         if self._last < MIN_STEP or not _settings["adaptive"]:
             return
         blas = _shared_blas()
-        if blas.lib is None:
+        # the state first: outside the slow state nothing calls into BLAS (reading the thread
+        # count through threadpoolctl took ~35 us right after a large step's products)
+        if blas.lib is None or not blas.is_slow(now):
             return
         threads = blas.threads()
-        if threads < 2 or not blas.is_slow(now, threads):
+        if threads < 2:
             return
         self._used = choice = self._choose(threads)
         self._restore = threads
