@@ -155,12 +155,18 @@ def test_changing_the_model_records_again():
     assert recorded._capture.recorded == 2 and recorded._capture.replayed == 4
 
 
-def test_a_changed_layer_setting_is_recorded_again():
+def recorded_mlp():
+    """A compiled MLP after one recorded and one replayed step, with that step's batch."""
     m = mlp()
     m.compile(optimizer="sgd", loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = next(batches((5,), steps=1))
     m.train_on_batch(x, y)
     m.train_on_batch(x, y)
+    return m, x, y
+
+
+def test_a_changed_layer_setting_is_recorded_again():
+    m, x, y = recorded_mlp()
     m.layers[1].activation = tg.activations.get("sigmoid")
     before = m.predict(x, verbose=0)
     m.run_eagerly = True  # the eager step with the new activation...
@@ -214,11 +220,7 @@ def test_a_node_reading_a_tensor_from_outside_is_refused(monkeypatch):
 
 
 def test_bad_input_after_recording_gets_the_eager_error():
-    m = mlp()
-    m.compile(optimizer="sgd", loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
-    x, y = next(batches((5,), steps=1))
-    m.train_on_batch(x, y)
-    m.train_on_batch(x, y)
+    m, x, y = recorded_mlp()
     with pytest.raises(ValueError, match=r"received shape \(16, 4\)"):
         m.train_on_batch(x[:, :4], y)
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\), received values from -1 to 2"):
