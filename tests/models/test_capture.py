@@ -19,12 +19,12 @@ def _fixed_threads(monkeypatch):
     monkeypatch.setitem(threads._settings, "adaptive", False)
 
 
-def mlp(act="relu", out_act=None, out=3, reg=None, dropout=0.0):
+def mlp(act="relu", out_act=None, out=3, reg=None, dropout=0.0, cls=tg.Sequential):
     layers = [tg.Input(shape=(5,)), tg.layers.Dense(8, activation=act, kernel_regularizer=reg)]
     if dropout:
         layers.append(tg.layers.Dropout(dropout))
     layers += [tg.layers.Dense(6, activation="tanh"), tg.layers.Dense(out, activation=out_act)]
-    return tg.Sequential(layers)
+    return cls(layers)
 
 
 def convnet():
@@ -237,3 +237,49 @@ def test_run_eagerly_never_records():
     for x, y in batches((5,), kind="real", steps=3):
         m.train_on_batch(x, y)
     assert m._capture.recorded == 0 and m._capture.replayed == 0
+
+
+class HalfSquareOutput(tg.Sequential):
+    """A Sequential whose compute_loss adds a term of its own."""
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return super().compute_loss(x, y, y_pred, sample_weight, training) + 0.5 * tg.ops.mean(y_pred * y_pred)
+
+
+class ScaledMSE(tg.losses.Loss):
+    def call(self, y_true, y_pred):
+        return tg.ops.mean(tg.ops.square(y_pred - tg.constant(y_true)), axis=-1) * 3.0
+
+
+LOSS_PATHS = {
+    "overridden compute_loss": (lambda: mlp(cls=HalfSquareOutput), "mse"),
+    "custom Loss class": (mlp, ScaledMSE()),
+    "loss function": (mlp, lambda y_true, y_pred: tg.ops.mean(tg.ops.abs(y_pred - tg.constant(y_true)))),
+    "reduction sum": (mlp, tg.losses.MeanSquaredError(reduction="sum")),
+    "fused loss": (mlp, tg.losses.CategoricalCrossentropy(from_logits=True)),
+}
+
+
+@pytest.mark.parametrize("case", list(LOSS_PATHS))
+def test_every_kind_of_loss_replays_exactly(case):
+    """A replayed step runs a built-in fused loss's rule directly and any other loss eagerly;
+    both must give the eager step's results bit for bit."""
+    build, loss = LOSS_PATHS[case]
+    recorded, eager = twins(build, loss)
+    for x, y in batches((5,), kind="onehot" if case == "fused loss" else "real"):
+        assert recorded.train_on_batch(x, y) == eager.train_on_batch(x, y)
+    assert_same(recorded, eager)
+    assert recorded._capture.replayed == 4
+
+
+def test_a_regularizer_set_on_a_weight_after_recording_is_applied():
+    recorded, eager = twins(mlp, tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    data = list(batches((5,), steps=4))
+    for m in (recorded, eager):
+        for x, y in data[:2]:
+            m.train_on_batch(x, y)
+        m.layers[1].kernel.regularizer = tg.regularizers.L2(0.5)  # not a layer setting: no new record
+        for x, y in data[2:]:
+            m.train_on_batch(x, y)
+    assert_same(recorded, eager)
+    assert recorded._capture.recorded == 1 and recorded._capture.replayed == 3

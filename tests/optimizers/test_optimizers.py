@@ -338,3 +338,31 @@ def test_small_variables_share_one_aligned_buffer_and_big_ones_stay_apart():
     assert group.intact() and all(np.shares_memory(v.data, group.w) for v in small)
     buffers = [group.w, group.g, big.data, *group.state.values(), *opt._state[id(big)].values()]
     assert len(buffers) == 9 and all(b.ctypes.data % ALIGNMENT == 0 for b in buffers)
+
+
+def test_packed_variables_with_some_gradients_missing_or_storage_replaced_update_one_by_one():
+    """A step's schedule is kept per list of variables. Lists that leave out part of a packed
+    group, lists in another order, and a variable whose storage was replaced must all give
+    plain SGD's ``w - lr * g`` (computed here in float64) for exactly the variables given."""
+    rng = np.random.default_rng(0)
+    a, b, c = (tg.Variable(rng.normal(size=s).astype(np.float32)) for s in [(3,), (2, 4), (5,)])
+    opt = tg.optimizers.SGD(0.5)
+    expected = {id(v): v.numpy().astype(np.float64) for v in (a, b, c)}
+
+    def step(pairs):
+        grads = [(rng.normal(size=v.shape).astype(np.float32), v) for v in pairs]
+        opt.apply_gradients([(tg.constant(g), v) for g, v in grads])
+        for g, v in grads:
+            expected[id(v)] -= 0.5 * g.astype(np.float64)
+        for v in (a, b, c):
+            np.testing.assert_allclose(v.numpy(), expected[id(v)], rtol=1e-6, atol=1e-6)
+
+    step([a, b, c])  # packs the three
+    assert opt._group_of[id(a)] is opt._group_of[id(c)]
+    step([c, a])  # b has no gradient: a and c one by one
+    step([b, c, a])  # another order of the whole group
+    step([a, b, c])
+    b.data = b.numpy().copy()  # b no longer lives in the group's buffer
+    step([a, b, c])
+    assert not opt._group_of[id(a)].intact()
+    assert opt.iterations == 5

@@ -20,6 +20,7 @@ import numpy as np
 from .. import ops
 from ..autodiff.tensor import Tensor
 from ..backend import xp
+from ..ops.nn import sigmoid_cross_entropy_node, softmax_cross_entropy_node, sparse_softmax_cross_entropy_node
 
 EPSILON = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", "none", None, "mean")
@@ -196,15 +197,22 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
-        if sample_weight is None and self.reduction == "sum_over_batch_size":
-            fast = self.mean_all(y_true, y_pred)
-            if fast is not None:
-                return fast
+        if sample_weight is None and self.reduction == "sum_over_batch_size" and isinstance(y_pred, Tensor):
+            node = self.mean_node(y_true, y_pred)
+            if node is not None:
+                rule, settings = node
+                return rule.apply(y_pred, **settings)
         values = self.call(y_true, y_pred)
         return reduce_values(values, sample_weight, self.reduction, self.name)
 
-    def mean_all(self, y_true, y_pred):
-        """The default reduction in fewer graph nodes, where the loss allows it (None otherwise)."""
+    def mean_node(self, y_true, y_pred):
+        """``(rule, settings)`` when this loss under the default reduction (no sample weights)
+        is one primitive node, ``rule.apply(y_pred, **settings)``; None otherwise.
+
+        ``y_pred`` may be a Tensor or a raw array: only its shape and dtype are read. The
+        default reduction uses it (one node, not a loss node and a mean node), and so does a
+        recorded training step (``tapegrad.models.capture``), which runs the rule on raw arrays.
+        """
         return None
 
     def get_config(self) -> dict:
@@ -282,15 +290,15 @@ class KLDivergence(_Wrapper):
 class BinaryCrossentropy(_Wrapper):
     fn = staticmethod(binary_crossentropy)
 
-    def mean_all(self, y_true, y_pred):
+    def mean_node(self, y_true, y_pred):
         # mean over the last axis, then over the batch = mean of every element: one node, not three
         k = self.kwargs
-        if not k["from_logits"] or k["label_smoothing"] or not isinstance(y_pred, Tensor) or not y_pred.size:
+        if not k["from_logits"] or k["label_smoothing"] or not y_pred.size:
             return None
         y = _match_rank(_true(y_true, y_pred), y_pred)
         if y.shape != y_pred.shape:
             return None
-        return ops.sigmoid_cross_entropy_with_logits(y, y_pred, mean=True)
+        return sigmoid_cross_entropy_node(y, y_pred, mean=True)
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
                  reduction="sum_over_batch_size", name="binary_crossentropy"):
@@ -300,13 +308,13 @@ class BinaryCrossentropy(_Wrapper):
 class CategoricalCrossentropy(_Wrapper):
     fn = staticmethod(categorical_crossentropy)
 
-    def mean_all(self, y_true, y_pred):
+    def mean_node(self, y_true, y_pred):
         # from logits, the per-sample losses and their mean are one node
         k = self.kwargs
-        if not k["from_logits"] or not isinstance(y_pred, Tensor) or not y_pred.size:
+        if not k["from_logits"] or not y_pred.size:
             return None
         y = _onehot_labels(y_true, y_pred, k["label_smoothing"], k["axis"])
-        return ops.softmax_cross_entropy_with_logits(y, y_pred, axis=k["axis"], mean=True)
+        return softmax_cross_entropy_node(y, y_pred, k["axis"], mean=True)
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction="sum_over_batch_size", name="categorical_crossentropy"):
@@ -316,11 +324,11 @@ class CategoricalCrossentropy(_Wrapper):
 class SparseCategoricalCrossentropy(_Wrapper):
     fn = staticmethod(sparse_categorical_crossentropy)
 
-    def mean_all(self, y_true, y_pred):
+    def mean_node(self, y_true, y_pred):
         # from logits, the per-sample losses and their mean are one node
-        if not self.kwargs["from_logits"] or not isinstance(y_pred, Tensor) or not y_pred.size:
+        if not self.kwargs["from_logits"] or not y_pred.size:
             return None
-        return ops.sparse_softmax_cross_entropy_with_logits(_sparse_labels(y_true, y_pred), y_pred, mean=True)
+        return sparse_softmax_cross_entropy_node(_sparse_labels(y_true, y_pred), y_pred, mean=True)
 
     def __init__(self, from_logits: bool = False, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy"):

@@ -7,9 +7,12 @@ the model's forward pass: its rule (a ``Function`` class), where each input come
 following steps with that shape replay the record on raw arrays: the same forward and
 backward rules in the same order, so weights, losses and metrics come out the same bit
 for bit, without the per-step Python of calling layers, wrapping tensors and sorting
-the graph. The loss (with the regularization penalties), the optimizer and the metrics
-still run eagerly on every step; the replayed model output enters the loss as a leaf
-whose gradient the replay carries back through the recorded nodes.
+the graph. The loss, the optimizer and the metrics run on every step as they are: a
+built-in loss that is one rule under its default reduction (the cross-entropies from
+logits, ``Loss.mean_node``) runs that rule on the raw output, and the optimizer gets the
+gradients as checked arrays (``Optimizer._apply_arrays``); any other loss, or one with
+sample weights or regularization penalties, runs eagerly with the replayed output as a
+leaf whose gradient the replay carries back through the recorded nodes.
 
 Only a model whose forward pass has no Python side effects and no Python that depends
 on the data is recorded: a ``Sequential`` of the built-in layers in :data:`CAPTURABLE`
@@ -34,11 +37,13 @@ from ..autodiff.function import TRACE
 from ..autodiff.tape import GradientTape
 from ..autodiff.tensor import STRUCTURE, Tensor
 from ..backend import xp
-from ..layers.base import Layer
+from ..layers.base import Layer, penalties
 from ..layers.conv import (AveragePooling2D, Conv2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D,
                            ZeroPadding2D)
 from ..layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from .. import activations as _act
+from ..losses import Loss
+from ..optimizers.base import Optimizer
 
 CAPTURABLE = (Dense, Activation, Flatten, Reshape, Dropout, Conv2D, MaxPooling2D, AveragePooling2D,
               GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D)
@@ -53,12 +58,17 @@ class _Plan:
     """A recorded forward pass: ``nodes[k] = (rule, inputs, settings, links, parents)``. An
     input is an int (slot: 0 the batch, k + 1 node k's result) or a tensor read when
     replayed; ``links`` names settings that are earlier nodes themselves (max-pooling
-    taking over a convolution's ReLU mask), as ``(name, k)`` pairs."""
+    taking over a convolution's ReLU mask), as ``(name, k)`` pairs. ``edges[k]`` lists the
+    inputs of node k that take a gradient, as ``(position, input)``; ``order`` is the
+    backward pass's order of the nodes; ``layers`` the model's layers (for the penalties);
+    ``plain_loss`` whether the model computes its loss with ``Trainer.compute_loss``."""
 
-    __slots__ = ("nodes", "output", "order")
+    __slots__ = ("nodes", "output", "order", "edges", "layers", "plain_loss")
 
-    def __init__(self, nodes, output, order):
-        self.nodes, self.output, self.order = nodes, output, order
+    def __init__(self, nodes, output, order, layers, plain_loss):
+        self.nodes, self.output, self.order, self.layers, self.plain_loss = nodes, output, order, layers, plain_loss
+        self.edges = [tuple((i, ref) for i, (ref, need) in enumerate(zip(inputs, parents)) if need is not None)
+                      if parents is not None else () for _, inputs, _, _, parents in nodes]
 
 
 def why_not_capturable(model) -> str | None:
@@ -164,31 +174,49 @@ class StepCapture:
                 settings = {**settings, **{name: fns[k] for name, k in links}}
             vals.append(fn.forward(*[vals[i] if i.__class__ is int else i.data for i in inputs], **settings))
             fns.append(fn)
-        y_pred = Tensor._wrap(vals[plan.output])
-        y_pred.requires_grad = True  # a leaf: the loss's gradient stops here and the replay takes it on
-        loss = model.compute_loss(x, y, y_pred, sample_weight)  # records: y_pred requires a gradient
+        out = vals[plan.output]
+        y_pred = Tensor._wrap(out)
         weights = model.trainable_weights
-        seed = xp.ones(loss.data.shape, loss.data.dtype)
-        ctx = loss._ctx
-        if ctx is not None and len(ctx.parents) == 1 and ctx.parents[0] is y_pred:  # one node: its rule directly
-            out_grad, penalties = _edge(ctx.backward(seed)[0], y_pred.data), ()
+        node = self._loss_node(plan, y, out, sample_weight)
+        if node is not None:  # the loss is one rule: run it on raw arrays as the tape would
+            rule, settings = node
+            fn = rule()
+            loss = Tensor._wrap(fn.forward(out, **settings))
+            out_grad, extra = _edge(fn.backward(xp.ones(loss.data.shape, loss.data.dtype))[0], out), ()
         else:
+            y_pred.requires_grad = True  # a leaf: the loss's gradient stops here and the replay takes it on
+            loss = model.compute_loss(x, y, y_pred, sample_weight)  # records: y_pred requires a gradient
+            seed = xp.ones(loss.data.shape, loss.data.dtype)
             found = engine.run([loss], [seed], False, {id(y_pred)} | {id(w) for w in weights})
             out_grad = found.pop(id(y_pred), (None, None))[1]
-            penalties = found
+            extra = found  # the penalties' gradients
         mine = _backward(plan, fns, vals, out_grad) if out_grad is not None else {}
         del fns, vals
-        grads = []
+        grads, complete = [], True
         for w in weights:
             g = mine.get(id(w))
             if g is not None and (g.base is not None or not g.flags.writeable):
                 g = g.copy()  # as GradientTape.gradient: never a view of another array
-            if penalties and id(w) in penalties:
-                penalty = penalties[id(w)][1]
+            if extra and id(w) in extra:
+                penalty = extra[id(w)][1]
                 g = penalty if g is None else g + penalty
+            complete = complete and g is not None
             grads.append(g)
-        model.optimizer.apply_gradients(zip(grads, weights))
+        opt = model.optimizer
+        if grads and complete and type(opt).apply_gradients is Optimizer.apply_gradients:
+            opt._apply_arrays(grads, weights)  # the gradients are arrays of the weights' shapes and dtypes
+        else:
+            opt.apply_gradients(zip(grads, weights))
         return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+
+    def _loss_node(self, plan: _Plan, y, out, sample_weight):
+        """``(rule, settings)`` when this step's loss is the compiled loss's single node (no
+        sample weights, no penalties, ``compute_loss`` not overridden); None otherwise."""
+        loss_fn = self.model.loss
+        if (sample_weight is not None or not plan.plain_loss or not isinstance(loss_fn, Loss)
+                or loss_fn.reduction != "sum_over_batch_size" or penalties(plan.layers)):
+            return None
+        return loss_fn.mean_node(y, out)
 
 
 def _plan(model, x, y_pred, nodes):
@@ -231,7 +259,9 @@ def _plan(model, x, y_pred, nodes):
         if s is None:
             return "the graph reaches nodes made before the step"
         order.append(s - 1)
-    return _Plan(plan_nodes, output, order)
+    from .training import Trainer
+
+    return _Plan(plan_nodes, output, order, list(model._iter_layers()), type(model).compute_loss is Trainer.compute_loss)
 
 
 def _edge(pg, target):
@@ -257,19 +287,21 @@ def _backward(plan: _Plan, fns: list, vals: list, g) -> dict:
     engine._this_pass.intermediates = False
     grads = {plan.output: g}
     found: dict = {}
-    take = grads.pop
+    take, edges = grads.pop, plan.edges
     for k in plan.order:
         g = take(k + 1, None)
         if g is None:
             continue
         fn = fns[k]
         fns[k] = None  # release the arrays the node saved
-        _, inputs, _, _, parents = plan.nodes[k]
-        for ref, need, pg in zip(inputs, parents, fn.backward(g)):
-            if pg is None or need is None:
+        pgs = fn.backward(g)
+        for i, ref in edges[k]:
+            pg = pgs[i]
+            if pg is None:
                 continue
             target, table, key = (vals[ref], grads, ref) if ref.__class__ is int else (ref.data, found, id(ref))
-            pg = _edge(pg, target)
+            if pg.shape != target.shape or pg.dtype != target.dtype:
+                pg = _edge(pg, target)
             prev = table.get(key)
             table[key] = pg if prev is None else prev + pg
     return found

@@ -66,6 +66,7 @@ def normalize_axis(axis, ndim: int, op: str):
 
 
 _zero_buffers: dict = {}
+_zero_views: dict = {}  # (shape, dtype) -> a view of the buffer, as asked for last time
 CACHED_ZEROS = 1 << 22
 
 
@@ -76,8 +77,12 @@ def zeros_operand(shape, dtype):
     on 301,056 float32 values it measured 112 µs, against 43 µs for ``maximum(x, z)``
     with ``z`` an array of zeros. One buffer per dtype, grown to the largest size asked
     for (up to ``CACHED_ZEROS`` elements, 16 MB of float32) and never written, serves every
-    caller; larger requests get fresh zeros, still faster than the scalar.
+    caller; larger requests get fresh zeros, still faster than the scalar. ``shape`` is a
+    tuple; the view made for a shape and dtype is kept for the next call that asks for it.
     """
+    view = _zero_views.get((shape, dtype))
+    if view is not None:
+        return view
     dtype = np.dtype(dtype)
     size = math.prod(shape)
     if size > CACHED_ZEROS:
@@ -88,4 +93,7 @@ def zeros_operand(shape, dtype):
         if isinstance(buf, np.ndarray):
             buf.flags.writeable = False
         _zero_buffers[dtype] = buf
-    return buf[:size].reshape(shape)
+    if len(_zero_views) >= 64:
+        _zero_views.clear()
+    view = _zero_views[(tuple(shape), dtype)] = buf[:size].reshape(shape)
+    return view

@@ -299,7 +299,7 @@ class SparseSoftmaxCrossEntropy(Function):
         rows = _rows(x.shape[0])
         self.rows, self.lab, self.shape, self.mean = rows, lab, logits.shape, mean
         if mean and x.shape[0]:
-            shifted = x - xp.max(x, axis=1, keepdims=True)
+            shifted = x - x.max(axis=1, keepdims=True)  # the method: np.max adds a Python wrapper
             picked = shifted[rows, lab]
             e = xp.exp(shifted)
             s = xp.add.reduce(e, axis=1, keepdims=True)
@@ -436,8 +436,8 @@ def sigmoid_cross_entropy_with_logits(labels, logits, *, mean: bool = False) -> 
     ``mean=True`` (not in ``tf.nn``) returns the mean over every element from the same node.
     """
     logits = tensor(logits)
-    y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
-    return SigmoidCrossEntropy.apply(logits, labels=y.astype(logits.dtype, copy=False), mean=mean)
+    rule, settings = sigmoid_cross_entropy_node(labels, logits, mean)
+    return rule.apply(logits, **settings)
 
 
 def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1, *, mean: bool = False) -> Tensor:
@@ -447,12 +447,8 @@ def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1, *, mean: b
     what the losses' default reduction uses, one graph node instead of two.
     """
     logits = tensor(logits)
-    y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
-    if y.shape != logits.shape:
-        raise ValueError(
-            f"softmax_cross_entropy_with_logits: labels shape {y.shape} does not match logits shape {logits.shape}"
-        )
-    return SoftmaxCrossEntropy.apply(logits, labels=y.astype(logits.dtype, copy=False), axis=axis, mean=mean)
+    rule, settings = softmax_cross_entropy_node(labels, logits, axis, mean)
+    return rule.apply(logits, **settings)
 
 
 def sparse_softmax_cross_entropy_with_logits(labels, logits, *, mean: bool = False) -> Tensor:
@@ -467,16 +463,41 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, *, mean: bool = Fal
         0.6931
     """
     logits = tensor(logits)
-    y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
-    y = y.astype("int64", copy=False)
+    rule, settings = sparse_softmax_cross_entropy_node(labels, logits, mean)
+    return rule.apply(logits, **settings)
+
+
+# The three cross-entropies as ``(rule, settings)``: the labels checked against the logits
+# (a Tensor or a raw array: only its shape and dtype are read), for ``rule.apply(logits,
+# **settings)``, or for a recorded training step to run the rule on raw arrays.
+
+def _raw(labels):
+    return labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
+
+
+def sigmoid_cross_entropy_node(labels, logits, mean: bool = False) -> tuple:
+    return SigmoidCrossEntropy, {"labels": _raw(labels).astype(logits.dtype, copy=False), "mean": mean}
+
+
+def softmax_cross_entropy_node(labels, logits, axis: int = -1, mean: bool = False) -> tuple:
+    y = _raw(labels)
+    if y.shape != logits.shape:
+        raise ValueError(
+            f"softmax_cross_entropy_with_logits: labels shape {y.shape} does not match logits shape {logits.shape}"
+        )
+    return SoftmaxCrossEntropy, {"labels": y.astype(logits.dtype, copy=False), "axis": axis, "mean": mean}
+
+
+def sparse_softmax_cross_entropy_node(labels, logits, mean: bool = False) -> tuple:
+    y = _raw(labels).astype("int64", copy=False)
     if y.shape != logits.shape[:-1]:
         raise ValueError(
             f"sparse_softmax_cross_entropy_with_logits: labels shape {y.shape} does not match logits shape "
-            f"{logits.shape} without its last axis"
+            f"{tuple(logits.shape)} without its last axis"
         )
     n = logits.shape[-1]
     # one pass: as unsigned integers, negative labels are above every class index too
     if y.size and int(y.reshape(-1).view(xp.uint64).max()) >= n:
         raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {n}), received "
                          f"values from {int(y.min())} to {int(y.max())}")
-    return SparseSoftmaxCrossEntropy.apply(logits, labels=y, mean=mean)
+    return SparseSoftmaxCrossEntropy, {"labels": y, "mean": mean}

@@ -96,6 +96,7 @@ class Optimizer:
         self._variables: list[Variable] = []
         self._exclude_wd: set[int] = set()
         self._group_of: dict[int, _Group] = {}
+        self._schedules: dict[tuple, tuple] = {}  # ids of a list of variables -> how a step updates them
         self._exclude_wd_names: tuple[str, ...] = ()
 
     # -- learning rate -------------------------------------------------------------------
@@ -193,6 +194,7 @@ class Optimizer:
                 pending.append((v, k, arr))
         self._state.clear()
         self._group_of.clear()
+        self._schedules.clear()
         self._variables = []
         self.build(var_list)
         for v, k, arr in pending:
@@ -216,53 +218,80 @@ class Optimizer:
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
             return self.iterations
-        grads, variables = [], []
-        for g, v in pairs:
+        variables = [v for _, v in pairs]
+        grads = [g.data if isinstance(g, Tensor) else g for g, _ in pairs]
+        if not all(isinstance(v, Variable) and isinstance(g, xp.ndarray) and g.shape == v.data.shape
+                   and g.dtype == v.data.dtype for g, v in zip(grads, variables)):
+            grads = self._conform(grads, variables)
+        return self._apply_arrays(grads, variables)
+
+    def _apply_arrays(self, grads: list, variables: list) -> int:
+        """``apply_gradients`` after its checks: ``grads`` are arrays of their variables' shapes
+        and dtypes, none of them None (a recorded training step calls this directly)."""
+        grads = self._clip(grads)
+        lr = self.learning_rate
+        schedule = self._schedules.get(tuple(map(id, variables)))
+        if schedule is None:
+            schedule = self._schedule(variables)
+        singles, groups = schedule
+        wd = self.weight_decay
+        self.before_step(variables)
+        for i, state in singles:
+            w = variables[i].data
+            if wd and self._decays(variables[i]):
+                w -= w * (wd * lr)
+            self.update_step(grads[i], w, state, lr)
+        for grp, idx in groups:
+            if grp.intact():
+                xp.concatenate([grads[i] for i in idx], axis=None, out=grp.g)  # in the group's order
+                if wd:
+                    for i in idx:
+                        if self._decays(variables[i]):
+                            variables[i].data -= variables[i].data * (wd * lr)
+                self.update_step(grp.g, grp.w, grp.state, lr)
+            else:  # a storage was replaced: one by one, through views of the state
+                for i in idx:
+                    w = variables[i].data
+                    if wd and self._decays(variables[i]):
+                        w -= w * (wd * lr)
+                    self.update_step(grads[i], w, self._state[id(variables[i])], lr)
+        self.iterations += 1
+        return self.iterations
+
+    def _conform(self, grads: list, variables: list) -> list:
+        """The gradients as arrays of their variables' dtypes; a wrong variable or shape is an error."""
+        out = []
+        for g, v in zip(grads, variables):
             if not isinstance(v, Variable):
                 raise TypeError(f"{self.name}: can only update tg.Variable objects, received {type(v).__name__}")
-            arr = g.data if isinstance(g, Tensor) else xp.asarray(g)
+            arr = xp.asarray(g)
             if arr.shape != v.shape:
                 raise ValueError(f"{self.name}: gradient of shape {arr.shape} for variable {v.name!r} "
                                  f"of shape {v.shape}")
-            if arr.dtype != v.dtype:
-                arr = arr.astype(v.dtype)
-            grads.append(arr)
-            variables.append(v)
-        grads = self._clip(grads)
-        lr = self.learning_rate
-        state = self._state
-        if any(id(v) not in state for v in variables):
+            out.append(arr if arr.dtype == v.dtype else arr.astype(v.dtype))
+        return out
+
+    def _schedule(self, variables: list) -> tuple:
+        """How a step updates this list of variables (made once per list, then looked up):
+        ``(index, state)`` for each variable updated on its own, and ``(group, indices in the
+        group's order)`` for each packed group whose variables all have gradients."""
+        if any(id(v) not in self._state for v in variables):
             self.build(variables)
-        wd = self.weight_decay
-        self.before_step(variables)
-        group_of = self._group_of
-        pending: dict[int, list] = {}
-        for g, v in zip(grads, variables):
-            grp = group_of.get(id(v))
-            if grp is not None:
-                pending.setdefault(id(grp), [grp]).append((g, v))
-                continue
-            w = v.data
-            if wd and self._decays(v):
-                w -= w * (wd * lr)
-            self.update_step(g, w, state[id(v)], lr)
-        for grp, *items in pending.values():
-            if len(items) == len(grp.variables) and grp.intact():
-                order = sorted(items, key=lambda gv: grp.index[id(gv[1])])
-                xp.concatenate([g.reshape(-1) for g, _ in order], out=grp.g)
-                if wd:
-                    for (_, v) in order:
-                        if self._decays(v):
-                            v.data -= v.data * (wd * lr)
-                self.update_step(grp.g, grp.w, grp.state, lr)
-            else:  # some variables got no gradient, or a storage was replaced: one by one
-                for g, v in items:
-                    w = v.data
-                    if wd and self._decays(v):
-                        w -= w * (wd * lr)
-                    self.update_step(g, w, state[id(v)], lr)
-        self.iterations += 1
-        return self.iterations
+        singles, members = [], {}
+        for i, v in enumerate(variables):
+            grp = self._group_of.get(id(v))
+            if grp is None:
+                singles.append((i, self._state[id(v)]))
+            else:
+                members.setdefault(id(grp), (grp, {}))[1][grp.index[id(v)]] = i
+        groups = []
+        for grp, at in members.values():
+            if len(at) == len(grp.variables):
+                groups.append((grp, tuple(at[k] for k in sorted(at))))
+            else:  # only some of the group get gradients: those one by one, through views
+                singles.extend((i, self._state[id(variables[i])]) for i in at.values())
+        schedule = self._schedules[tuple(map(id, variables))] = (singles, groups)
+        return schedule
 
     def apply(self, grads, trainable_variables) -> int:
         return self.apply_gradients(zip(grads, trainable_variables))
