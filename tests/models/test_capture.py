@@ -274,12 +274,16 @@ def test_every_kind_of_loss_replays_exactly(case):
 
 def test_a_regularizer_set_on_a_weight_after_recording_is_applied():
     recorded, eager = twins(mlp, tg.losses.SparseCategoricalCrossentropy(from_logits=True))
-    data = list(batches((5,), steps=4))
+    data = list(batches((5,), steps=6))
     for m in (recorded, eager):
         for x, y in data[:2]:
             m.train_on_batch(x, y)
-        m.layers[1].kernel.regularizer = tg.regularizers.L2(0.5)  # not a layer setting: no new record
-        for x, y in data[2:]:
+        m.layers[1].kernel.regularizer = tg.regularizers.L2(0.5)  # a weight's setting: recorded again
+        for x, y in data[2:4]:
             m.train_on_batch(x, y)
+        m.layers[1].kernel.regularizer = None
+        m.train_on_batch(*data[4])
+        m.add_loss(tg.constant(5.0))  # a model's call drops penalties added before it
+        m.train_on_batch(*data[5])
     assert_same(recorded, eager)
-    assert recorded._capture.recorded == 1 and recorded._capture.replayed == 3
+    assert recorded._capture.recorded == 3 and recorded._capture.replayed == 3

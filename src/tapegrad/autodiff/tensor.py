@@ -18,7 +18,8 @@ from ..backend import copy_aligned, to_numpy, xp
 _FLOAT_DEFAULT = np.dtype("float32")
 
 STRUCTURE = [0]
-"""Bumped whenever which weights are trainable may change (layers cache their lists on it)."""
+"""Bumped whenever which weights are trainable, or which have a regularizer, may change
+(layers cache their weight lists on it; recorded training steps their plans)."""
 _INT_DEFAULT = np.dtype("int32")
 
 
@@ -231,7 +232,7 @@ class Variable(Tensor):
         [2.0, 3.0]
     """
 
-    __slots__ = ("_trainable", "regularizer")
+    __slots__ = ("_trainable", "_regularizer")
 
     def __init__(self, value: Any, dtype=None, trainable: bool = True, name: str | None = None):
         # a Variable owns its storage, on a cache-line boundary (see backend.empty_aligned)
@@ -240,7 +241,7 @@ class Variable(Tensor):
         super().__init__(data, requires_grad=False, name=name)
         self._trainable = bool(trainable)
         self.requires_grad = bool(trainable_grad)
-        self.regularizer = None
+        self._regularizer = None
 
     @property
     def trainable(self) -> bool:
@@ -251,6 +252,16 @@ class Variable(Tensor):
         STRUCTURE[0] += 1
         self._trainable = bool(flag)
         self.requires_grad = bool(flag) and self.data.dtype.kind == "f"
+
+    @property
+    def regularizer(self):
+        """The penalty function of this weight (``layer.losses`` calls it), or None."""
+        return self._regularizer
+
+    @regularizer.setter
+    def regularizer(self, fn) -> None:
+        STRUCTURE[0] += 1  # a recorded training step knows which weights have penalties
+        self._regularizer = fn
 
     def _check(self, value, op: str):
         arr = as_array(value, self.dtype)

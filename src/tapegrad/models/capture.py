@@ -37,7 +37,7 @@ from ..autodiff.function import TRACE
 from ..autodiff.tape import GradientTape
 from ..autodiff.tensor import STRUCTURE, Tensor
 from ..backend import xp
-from ..layers.base import Layer, penalties
+from ..layers.base import Layer
 from ..layers.conv import (AveragePooling2D, Conv2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D,
                            ZeroPadding2D)
 from ..layers.core import Activation, Dense, Dropout, Flatten, Reshape
@@ -60,15 +60,19 @@ class _Plan:
     replayed; ``links`` names settings that are earlier nodes themselves (max-pooling
     taking over a convolution's ReLU mask), as ``(name, k)`` pairs. ``edges[k]`` lists the
     inputs of node k that take a gradient, as ``(position, input)``; ``order`` is the
-    backward pass's order of the nodes; ``layers`` the model's layers (for the penalties);
+    backward pass's order of the nodes. ``layers`` are the model's layers, ``penalized``
+    whether any of their weights has a regularizer (assigning one starts a new record), and
     ``plain_loss`` whether the model computes its loss with ``Trainer.compute_loss``."""
 
-    __slots__ = ("nodes", "output", "order", "edges", "layers", "plain_loss")
+    __slots__ = ("nodes", "output", "order", "edges", "layers", "penalized", "plain_loss")
 
-    def __init__(self, nodes, output, order, layers, plain_loss):
-        self.nodes, self.output, self.order, self.layers, self.plain_loss = nodes, output, order, layers, plain_loss
+    def __init__(self, nodes, output, order, model, plain_loss):
+        self.nodes, self.output, self.order, self.plain_loss = nodes, output, order, plain_loss
         self.edges = [tuple((i, ref) for i, (ref, need) in enumerate(zip(inputs, parents)) if need is not None)
                       if parents is not None else () for _, inputs, _, _, parents in nodes]
+        self.layers = list(model._iter_layers())
+        self.penalized = any(w.regularizer is not None and layer._trainable
+                             for layer in self.layers for w in layer._own_weights)
 
 
 def why_not_capturable(model) -> str | None:
@@ -177,13 +181,22 @@ class StepCapture:
         out = vals[plan.output]
         y_pred = Tensor._wrap(out)
         weights = model.trainable_weights
-        node = self._loss_node(plan, y, out, sample_weight)
+        loss_fn = model.loss
+        node = None
+        if (sample_weight is None and plan.plain_loss and not plan.penalized and isinstance(loss_fn, Loss)
+                and loss_fn.reduction == "sum_over_batch_size"):
+            node = loss_fn.mean_node(y, out)
         if node is not None:  # the loss is one rule: run it on raw arrays as the tape would
             rule, settings = node
             fn = rule()
-            loss = Tensor._wrap(fn.forward(out, **settings))
-            out_grad, extra = _edge(fn.backward(xp.ones(loss.data.shape, loss.data.dtype))[0], out), ()
+            value = fn.forward(out, **settings)
+            loss = Tensor._wrap(value)
+            out_grad, extra = fn.backward(_seed(value.dtype))[0], ()
+            if out_grad.shape != out.shape or out_grad.dtype != out.dtype:
+                out_grad = _edge(out_grad, out)
         else:
+            for layer in plan.layers:  # as calling them would: no activity penalties from earlier calls
+                layer._losses.clear()
             y_pred.requires_grad = True  # a leaf: the loss's gradient stops here and the replay takes it on
             loss = model.compute_loss(x, y, y_pred, sample_weight)  # records: y_pred requires a gradient
             seed = xp.ones(loss.data.shape, loss.data.dtype)
@@ -208,16 +221,6 @@ class StepCapture:
         else:
             opt.apply_gradients(zip(grads, weights))
         return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
-
-    def _loss_node(self, plan: _Plan, y, out, sample_weight):
-        """``(rule, settings)`` when this step's loss is the compiled loss's single node (no
-        sample weights, no penalties, ``compute_loss`` not overridden); None otherwise."""
-        loss_fn = self.model.loss
-        if (sample_weight is not None or not plan.plain_loss or not isinstance(loss_fn, Loss)
-                or loss_fn.reduction != "sum_over_batch_size" or penalties(plan.layers)):
-            return None
-        return loss_fn.mean_node(y, out)
-
 
 def _plan(model, x, y_pred, nodes):
     """A ``_Plan`` from the recorded nodes, or the reason they cannot be replayed."""
@@ -261,7 +264,19 @@ def _plan(model, x, y_pred, nodes):
         order.append(s - 1)
     from .training import Trainer
 
-    return _Plan(plan_nodes, output, order, list(model._iter_layers()), type(model).compute_loss is Trainer.compute_loss)
+    return _Plan(plan_nodes, output, order, model, type(model).compute_loss is Trainer.compute_loss)
+
+
+_SEEDS: dict = {}
+
+
+def _seed(dtype):
+    """A read-only 0-d one of ``dtype``: the gradient of a scalar loss with respect to itself."""
+    one = _SEEDS.get(dtype)
+    if one is None:
+        one = _SEEDS[dtype] = xp.ones((), dtype)
+        one.flags.writeable = False
+    return one
 
 
 def _edge(pg, target):

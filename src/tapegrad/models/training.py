@@ -147,7 +147,7 @@ class Trainer:
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None, loss=None) -> dict:
-        n = x.shape[0] if isinstance(x, Tensor) else num_samples(to_numpy_tree(x))
+        n = x.data.shape[0] if isinstance(x, Tensor) else num_samples(to_numpy_tree(x))
         if loss is not None:
             self._loss_tracker.update_state(float(loss.data), int(n))
         if self._metric_specs and not isinstance(y_pred, (list, tuple, dict)):
@@ -170,14 +170,13 @@ class Trainer:
         self.optimizer.apply_gradients(zip(grads, weights))
         return self.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
 
-    def _train_batch(self, data) -> dict:
+    def _train_batch(self, x, y, sample_weight) -> dict:
         """``train_step``, or its recorded replay (see ``compile``'s ``run_eagerly``)."""
         if not self.run_eagerly:
-            x, y, sample_weight = unpack_data(data)
             logs = self._capture.step(x, y, sample_weight)
             if logs is not None:
                 return logs
-        return self.train_step(data)
+        return self.train_step((x, y, sample_weight))
 
     def test_step(self, data) -> dict:
         x, y, sample_weight = unpack_data(data)
@@ -265,7 +264,7 @@ class Trainer:
                         break
                     cblist.on_train_batch_begin(step)
                     with self._threads.step():
-                        logs = self._train_batch(self._to_batch(batch))
+                        logs = self._train_batch(*self._to_batch(batch))
                     cblist.on_train_batch_end(step, logs)
                     if self.stop_training:
                         break
@@ -339,7 +338,7 @@ class Trainer:
         threads = self._threads  # begin/end, not the context manager: W1's whole step is ~0.1 ms
         threads.begin()
         try:
-            logs = self._train_batch((_as_tensor(x, self.dtype), y, sample_weight))
+            logs = self._train_batch(_as_tensor(x, self.dtype), y, sample_weight)
         finally:
             threads.end()
         return _return(logs, return_dict)

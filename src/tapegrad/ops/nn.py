@@ -211,7 +211,10 @@ class Linear(Function):
             out += b
         # the mask is taken here, while the result is in cache; reading it off the result in
         # the backward pass (as Conv2D does, for max-pooling's sake) measured W2 1.01-1.03x slower
-        self.mask = relu_inplace(out) if relu else None
+        self.mask = None
+        if relu:
+            self.mask = out > 0
+            _max0(out, out=out)
         return out
 
     def backward(self, g):
@@ -224,7 +227,8 @@ class Linear(Function):
         else:
             gw = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
         if self.has_b:
-            gb = g.sum(axis=tuple(range(g.ndim - 1)))
+            # add.reduce is what ndarray.sum runs, without sum's Python wrapper
+            gb = xp.add.reduce(g, axis=0 if g.ndim == 2 else tuple(range(g.ndim - 1)))
             return gx, gw, gb
         return gx, gw
 
@@ -471,16 +475,13 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, *, mean: bool = Fal
 # (a Tensor or a raw array: only its shape and dtype are read), for ``rule.apply(logits,
 # **settings)``, or for a recorded training step to run the rule on raw arrays.
 
-def _raw(labels):
-    return labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
-
-
 def sigmoid_cross_entropy_node(labels, logits, mean: bool = False) -> tuple:
-    return SigmoidCrossEntropy, {"labels": _raw(labels).astype(logits.dtype, copy=False), "mean": mean}
+    y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
+    return SigmoidCrossEntropy, {"labels": y.astype(logits.dtype, copy=False), "mean": mean}
 
 
 def softmax_cross_entropy_node(labels, logits, axis: int = -1, mean: bool = False) -> tuple:
-    y = _raw(labels)
+    y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
     if y.shape != logits.shape:
         raise ValueError(
             f"softmax_cross_entropy_with_logits: labels shape {y.shape} does not match logits shape {logits.shape}"
@@ -489,7 +490,7 @@ def softmax_cross_entropy_node(labels, logits, axis: int = -1, mean: bool = Fals
 
 
 def sparse_softmax_cross_entropy_node(labels, logits, mean: bool = False) -> tuple:
-    y = _raw(labels).astype("int64", copy=False)
+    y = (labels.data if isinstance(labels, Tensor) else xp.asarray(labels)).astype("int64", copy=False)
     if y.shape != logits.shape[:-1]:
         raise ValueError(
             f"sparse_softmax_cross_entropy_with_logits: labels shape {y.shape} does not match logits shape "

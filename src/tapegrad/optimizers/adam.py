@@ -60,7 +60,9 @@ class Adam(Optimizer):
         root = math.sqrt(1 - b2)
         alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t) * (1 - b1) / root
         m, v = s["momentum"], s["velocity"]
-        tmp = scratch(s, w)  # no temporary arrays: every step reuses one buffer
+        tmp = s.get("_scratch")  # no temporary arrays: every step reuses one buffer
+        if tmp is None or tmp.shape != w.shape:
+            tmp = scratch(s, w)
         m *= b1
         m += g
         xp.multiply(g, g, out=tmp)

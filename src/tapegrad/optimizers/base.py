@@ -228,7 +228,8 @@ class Optimizer:
     def _apply_arrays(self, grads: list, variables: list) -> int:
         """``apply_gradients`` after its checks: ``grads`` are arrays of their variables' shapes
         and dtypes, none of them None (a recorded training step calls this directly)."""
-        grads = self._clip(grads)
+        if self.clipnorm or self.global_clipnorm or self.clipvalue:
+            grads = self._clip(grads)
         lr = self.learning_rate
         schedule = self._schedules.get(tuple(map(id, variables)))
         if schedule is None:
