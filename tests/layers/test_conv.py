@@ -112,10 +112,38 @@ def test_conv_layers_shapes_and_channels_first():
     assert tg.layers.GlobalMaxPooling2D()(x).shape == (2, 3)
     assert tg.layers.ZeroPadding2D(((1, 2), (0, 1)))(x).shape == (2, 13, 13, 3)
     assert tg.layers.UpSampling2D(2)(x).shape == (2, 20, 24, 3)
-    with pytest.raises(ValueError, match=r"expected input with last dimension 3, received shape \(2, 10, 12, 4\)"):
+    with pytest.raises(ValueError, match=r"Conv2D 'conv2d\w*': expected 3 input channels, received shape \(2, 10, 12, 4\)"):
         layer = tg.layers.Conv2D(2, 3)
         layer(x)
         layer(tg.ones((2, 10, 12, 4)))
+
+
+def test_channels_first_convolutions_accept_later_calls_of_any_size():
+    """A built layer checks its channels, wherever they are, not the last axis: a
+    channels-first convolution called again (or on a wider image) must equal the
+    channels-last one with the same weights on the transposed input."""
+    rng = np.random.default_rng(2)
+    last, first = tg.layers.Conv2D(4, 3), tg.layers.Conv2D(4, 3, data_format="channels_first")
+    for w in (12, 9):
+        x = rng.normal(size=(2, 10, w, 3)).astype(np.float32)
+        out_last = last(x).numpy()
+        if not first.built:
+            first(np.transpose(x, (0, 3, 1, 2)))
+            first.set_weights(last.get_weights())
+        np.testing.assert_allclose(first(np.transpose(x, (0, 3, 1, 2))).numpy(), np.transpose(out_last, (0, 3, 1, 2)),
+                                   rtol=1e-5, atol=1e-6)
+    last1, first1 = tg.layers.Conv1D(5, 3), tg.layers.Conv1D(5, 3, data_format="channels_first")
+    for steps in (7, 11):
+        x = rng.normal(size=(2, steps, 3)).astype(np.float32)
+        out_last = last1(x).numpy()
+        if not first1.built:
+            first1(np.transpose(x, (0, 2, 1)))
+            first1.set_weights(last1.get_weights())
+        np.testing.assert_allclose(first1(np.transpose(x, (0, 2, 1))).numpy(), np.transpose(out_last, (0, 2, 1)),
+                                   rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"Conv1D 'conv1d\w*': expected a 3-d input with 3 channels \(batch, "
+                                         r"channels, steps\), received shape \(2, 4, 7\)"):
+        first1(np.ones((2, 4, 7), np.float32))
 
 
 def test_conv_layer_gradchecks_with_channels_first():

@@ -40,6 +40,21 @@ def pooled():
                           tg.layers.GlobalAveragePooling2D(), tg.layers.Dense(3)])
 
 
+def conv1d(data_format="channels_last"):
+    shape = (12, 3) if data_format == "channels_last" else (3, 12)
+    return tg.Sequential([tg.Input(shape=shape),
+                          tg.layers.Conv1D(4, 3, padding="same", activation="relu", data_format=data_format),
+                          tg.layers.Conv1D(2, 3, strides=2, data_format=data_format), tg.layers.Flatten(),
+                          tg.layers.Dense(3)])
+
+
+def upsampled():
+    return tg.Sequential([tg.Input(shape=(4, 4, 2)), tg.layers.Normalization(mean=[1.0, -2.0], variance=[4.0, 0.25]),
+                          tg.layers.UpSampling2D(2), tg.layers.Conv2D(3, 3, activation="relu"),
+                          tg.layers.UpSampling2D((1, 2), data_format="channels_first"), tg.layers.Flatten(),
+                          tg.layers.Dense(3)])
+
+
 def twins(build, loss, optimizer=lambda: tg.optimizers.Adam(0.01), metrics=None):
     """Two copies of a model with the same weights: recorded (default) and eager."""
     out = []
@@ -76,6 +91,9 @@ CASES = {
     "BCE from logits": (lambda: mlp(out=1), tg.losses.BinaryCrossentropy(from_logits=True), "binary"),
     "conv, pools, padding, reshape": (convnet, tg.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse"),
     "global pooling": (pooled, tg.losses.CategoricalCrossentropy(from_logits=True), "onehot"),
+    "Conv1D": (conv1d, tg.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse"),
+    "Conv1D channels first": (lambda: conv1d("channels_first"), "mse", "real"),
+    "Normalization, UpSampling2D": (upsampled, tg.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse"),
 }
 
 
@@ -287,3 +305,18 @@ def test_a_regularizer_set_on_a_weight_after_recording_is_applied():
         m.train_on_batch(*data[5])
     assert_same(recorded, eager)
     assert recorded._capture.recorded == 3 and recorded._capture.replayed == 3
+
+
+def test_normalization_adapted_after_recording_is_read_when_replayed():
+    recorded, eager = twins(lambda: tg.Sequential([tg.Input(shape=(5,)), tg.layers.Normalization(),
+                                                   tg.layers.Dense(3)]), "mse")
+    data = list(batches((5,), kind="real", steps=4))
+    stats = np.random.default_rng(5).normal(3.0, 2.0, size=(40, 5))
+    for m in (recorded, eager):
+        for x, y in data[:2]:
+            m.train_on_batch(x, y)
+        m.layers[0].adapt(stats)  # new statistics, same structure: the replay reads them
+        for x, y in data[2:]:
+            m.train_on_batch(x, y)
+    assert_same(recorded, eager)
+    assert recorded._capture.recorded == 1 and recorded._capture.replayed == 3

@@ -70,6 +70,9 @@ class Layer:
     """
 
     _call_takes_training = True
+    _checks_own_input = False
+    """True for a layer whose ``call`` checks its input itself (a convolution, whose channels
+    need not be the last axis); otherwise a built layer with weights checks the last axis."""
     _setattr_is_structure = True
     """Assigning any attribute of a layer counts as a change of structure (``Model`` says no:
     ``fit`` sets its own attributes as it runs)."""
@@ -306,7 +309,7 @@ class Layer:
         inputs = self._convert(inputs)
         if not self.built:
             self._build_from_call(_input_shape(inputs))
-        elif self._own_weights and isinstance(inputs, Tensor):
+        elif self._own_weights and not self._checks_own_input and isinstance(inputs, Tensor):
             expected = self._build_shape
             if expected and inputs.ndim and expected[-1] is not None and inputs.shape[-1] != expected[-1]:
                 raise ValueError(

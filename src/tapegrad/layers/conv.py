@@ -45,6 +45,8 @@ class Conv2D(Layer):
         (2, 28, 28, 6)
     """
 
+    _checks_own_input = True
+
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", data_format=None,
                  dilation_rate=1, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -78,7 +80,7 @@ class Conv2D(Layer):
 
     def call(self, inputs):
         if inputs.ndim != 4:
-            raise ValueError(f"Conv2D '{self.name}': expected a 4-d input, received shape {inputs.shape}")
+            raise ValueError(f"{type(self).__name__} '{self.name}': expected a 4-d input, received shape {inputs.shape}")
         x = _to_last(inputs, self.data_format)
         if x.shape[-1] != self._in_channels:
             raise ValueError(f"Conv2D '{self.name}': expected {self._in_channels} input channels, received "
@@ -117,7 +119,12 @@ class Conv1D(Conv2D):
         super().build((input_shape[0], 1, None, c))
 
     def call(self, inputs):
-        x = ops.transpose(inputs, (0, 2, 1)) if self.data_format_1d == "channels_first" else inputs
+        first = self.data_format_1d == "channels_first"
+        if inputs.ndim != 3 or inputs.shape[1 if first else -1] != self._in_channels:
+            raise ValueError(f"Conv1D '{self.name}': expected a 3-d input with {self._in_channels} channels "
+                             f"({'batch, channels, steps' if first else 'batch, steps, channels'}), received "
+                             f"shape {inputs.shape}")
+        x = ops.transpose(inputs, (0, 2, 1)) if first else inputs
         out = super().call(ops.expand_dims(x, 1))
         out = ops.squeeze(out, 1)
         return ops.transpose(out, (0, 2, 1)) if self.data_format_1d == "channels_first" else out
