@@ -276,7 +276,13 @@ class Layer:
     @property
     def losses(self) -> list[Tensor]:
         """Regularization penalties: weight regularizers now, and activity penalties of the last call."""
-        return penalties(self._iter_layers())
+        out = []
+        for layer in self._iter_layers():
+            for w in layer._own_weights:
+                if w.regularizer is not None and layer._trainable:
+                    out.append(w.regularizer(w))
+            out.extend(layer._losses)
+        return out
 
     def add_loss(self, loss) -> None:
         self._losses.append(loss)
@@ -407,15 +413,3 @@ def _input_shape(inputs):
     if isinstance(inputs, dict):
         return {k: _input_shape(v) for k, v in inputs.items()}
     return np.shape(inputs)
-
-
-def penalties(layers) -> list[Tensor]:
-    """The regularization penalties of ``layers``, in order: for each layer, its own weights'
-    regularizers (while it is trainable), then the activity penalties of its last call."""
-    out = []
-    for layer in layers:
-        for w in layer._own_weights:
-            if w.regularizer is not None and layer._trainable:
-                out.append(w.regularizer(w))
-        out.extend(layer._losses)
-    return out

@@ -223,6 +223,7 @@ class StepCapture:
             opt.apply_gradients(zip(grads, weights))
         return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
 
+
 def _plan(model, x, y_pred, nodes):
     """A ``_Plan`` from the recorded nodes, or the reason they cannot be replayed."""
     if not isinstance(y_pred, Tensor):
