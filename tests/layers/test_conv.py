@@ -176,6 +176,18 @@ def test_batch_normalization_training_and_inference():
     assert tg.gradcheck(lambda t: bn(t, training=True), [x[:6, :2] if False else R.normal(size=(6, 4))])
 
 
+def test_moving_average_update_checks_the_value_size():
+    from tapegrad.ops.nn import moving_average_update
+
+    v = tg.Variable(np.zeros(3, np.float32), trainable=False, name="moving_mean")
+    out = moving_average_update(v, np.ones((1, 3), np.float32), 0.75)
+    np.testing.assert_allclose(v.numpy(), 0.25)  # 0.75 * 0 + 0.25 * 1
+    assert out.shape == (1, 3)
+    with pytest.raises(ValueError, match=r"value of shape \(4,\) does not fit variable 'moving_mean' of shape \(3,\)"):
+        moving_average_update(v, np.ones(4, np.float32), 0.75)
+    np.testing.assert_allclose(v.numpy(), 0.25)  # unchanged
+
+
 def test_batchnorm_in_predict_uses_moving_statistics():
     m = tg.Sequential([tg.Input(shape=(3,)), tg.layers.BatchNormalization(), tg.layers.Dense(1)])
     m.compile(optimizer="sgd", loss="mse")

@@ -55,6 +55,13 @@ def upsampled():
                           tg.layers.Dense(3)])
 
 
+def normalized():
+    return tg.Sequential([tg.Input(shape=(6, 6, 2)), tg.layers.Conv2D(4, 3, activation="relu"),
+                          tg.layers.BatchNormalization(momentum=0.9), tg.layers.Flatten(), tg.layers.Dense(8),
+                          tg.layers.BatchNormalization(center=False), tg.layers.Activation("relu"),
+                          tg.layers.Dense(3)])
+
+
 def twins(build, loss, optimizer=lambda: tg.optimizers.Adam(0.01), metrics=None):
     """Two copies of a model with the same weights: recorded (default) and eager."""
     out = []
@@ -94,6 +101,7 @@ CASES = {
     "Conv1D": (conv1d, tg.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse"),
     "Conv1D channels first": (lambda: conv1d("channels_first"), "mse", "real"),
     "Normalization, UpSampling2D": (upsampled, tg.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse"),
+    "BatchNormalization": (normalized, tg.losses.SparseCategoricalCrossentropy(from_logits=True), "sparse"),
 }
 
 
@@ -320,3 +328,17 @@ def test_normalization_adapted_after_recording_is_read_when_replayed():
             m.train_on_batch(x, y)
     assert_same(recorded, eager)
     assert recorded._capture.recorded == 1 and recorded._capture.replayed == 3
+
+
+def test_batch_normalization_moving_statistics_follow_every_replayed_step():
+    """The moving averages are updated by nodes of the record, so each replayed step moves
+    them as an eager step does: after four steps, ``m_4 = 0.9^4 m_0 + 0.1 sum 0.9^(4-k) mean_k``
+    of the batches' channel means (computed here from the inputs: the layer comes first)."""
+    m = tg.Sequential([tg.Input(shape=(3,)), tg.layers.BatchNormalization(momentum=0.9), tg.layers.Dense(2)])
+    m.compile(optimizer="sgd", loss="mse")
+    expected = np.zeros(3)
+    for x, y in batches((3,), kind="real", classes=2, steps=4):
+        m.train_on_batch(x + 2.0, y)
+        expected = 0.9 * expected + 0.1 * (x + 2.0).astype(np.float64).mean(0)
+    assert m._capture.replayed == 3
+    np.testing.assert_allclose(m.layers[0].moving_mean.numpy(), expected, rtol=1e-5)

@@ -9,6 +9,7 @@ from .. import initializers as _init
 from .. import ops
 from .. import regularizers as _reg
 from ..ops.conv import _pair, avg_pool2d, conv2d, max_pool2d
+from ..ops.nn import moving_average_update
 from .base import Layer
 
 
@@ -264,9 +265,8 @@ class BatchNormalization(Layer):
         if training:
             mean = ops.mean(inputs, axis=self._reduce, keepdims=True)
             var = ops.mean(ops.square(inputs - mean), axis=self._reduce, keepdims=True)
-            m = self.momentum
-            self.moving_mean.assign(self.moving_mean.data * m + mean.data.reshape(-1) * (1 - m))
-            self.moving_variance.assign(self.moving_variance.data * m + var.data.reshape(-1) * (1 - m))
+            moving_average_update(self.moving_mean, mean, self.momentum)  # nodes: a recorded step repeats them
+            moving_average_update(self.moving_variance, var, self.momentum)
         else:
             mean = ops.reshape(self.moving_mean, self._bshape)
             var = ops.reshape(self.moving_variance, self._bshape)

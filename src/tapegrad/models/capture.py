@@ -38,8 +38,8 @@ from ..autodiff.tape import GradientTape
 from ..autodiff.tensor import STRUCTURE, Tensor
 from ..backend import xp
 from ..layers.base import Layer
-from ..layers.conv import (AveragePooling2D, Conv1D, Conv2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
-                           MaxPooling2D, UpSampling2D, ZeroPadding2D)
+from ..layers.conv import (AveragePooling2D, BatchNormalization, Conv1D, Conv2D, GlobalAveragePooling2D,
+                           GlobalMaxPooling2D, MaxPooling2D, UpSampling2D, ZeroPadding2D)
 from ..layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from ..layers.preprocessing import Normalization
 from .. import activations as _act
@@ -47,8 +47,10 @@ from ..losses import Loss
 from ..optimizers.base import Optimizer
 
 CAPTURABLE = (Dense, Activation, Flatten, Reshape, Dropout, Conv2D, Conv1D, MaxPooling2D, AveragePooling2D,
-              GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, UpSampling2D, Normalization)
-"""Layer types whose ``call`` only applies primitive ops to its input and weights."""
+              GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, UpSampling2D, Normalization,
+              BatchNormalization)
+"""Layer types whose ``call`` only applies primitive ops to its input and weights (the
+moving statistics of BatchNormalization too: their update is a node, ``moving_average_update``)."""
 
 _SETTINGS = (type(None), bool, int, float, str, np.integer, np.floating, np.dtype, np.random.Generator)
 _BUILTIN_ACTIVATIONS = tuple(_act.ALL.values())

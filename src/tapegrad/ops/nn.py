@@ -250,6 +250,20 @@ class Dropout(Function):
         return (g * self.mask,)
 
 
+class MovingAverage(Function):
+    """``moving = moving * momentum + value * (1 - momentum)`` in place on a variable's
+    storage (BatchNormalization's moving statistics), as a node of its own so that a
+    recorded training step (``tapegrad.models.capture``) repeats it. The node passes
+    ``value`` through unchanged; the update itself takes no gradient."""
+
+    def forward(self, value, moving, momentum):
+        moving[...] = moving * momentum + value.reshape(moving.shape) * (1 - momentum)
+        return value
+
+    def backward(self, g):
+        return g, None
+
+
 class SigmoidCrossEntropy(Function):
     """Per-element binary cross-entropy from logits: ``max(x, 0) - x*y + log1p(exp(-|x|))``;
     with ``mean=True``, the mean over every element, from the same node."""
@@ -432,6 +446,17 @@ def dropout(x, rate: float, noise_shape=None, rng=None) -> Tensor:
     x = tensor(x)
     shape = None if noise_shape is None else tuple(noise_shape)
     return Dropout.apply(x, rate=float(rate), noise_shape=shape, rng=rng)
+
+
+def moving_average_update(variable, value, momentum: float) -> Tensor:
+    """Update ``variable`` in place to ``variable * momentum + value * (1 - momentum)`` (as
+    Keras's BatchNormalization does with ``assign``); returns ``value``. ``value`` may carry
+    extra axes of size 1 (a statistic kept with ``keepdims=True``)."""
+    value = tensor(value)
+    if value.size != variable.size:
+        raise ValueError(f"moving_average_update: value of shape {value.shape} does not fit variable "
+                         f"{variable.name!r} of shape {variable.shape}")
+    return MovingAverage.apply(value, variable, momentum=float(momentum))
 
 
 def sigmoid_cross_entropy_with_logits(labels, logits, *, mean: bool = False) -> Tensor:
