@@ -336,8 +336,9 @@ def test_small_variables_share_one_aligned_buffer_and_big_ones_stay_apart():
         np.testing.assert_allclose(v.numpy(), 0.8, rtol=1e-6)
     group = opt._group_of[id(small[0])]
     assert group.intact() and all(np.shares_memory(v.data, group.w) for v in small)
+    assert "_scratch" not in group.state  # the group's update works in its own gradient buffer
     buffers = [group.w, group.g, big.data, *group.state.values(), *opt._state[id(big)].values()]
-    assert len(buffers) == 9 and all(b.ctypes.data % ALIGNMENT == 0 for b in buffers)
+    assert len(buffers) == 8 and all(b.ctypes.data % ALIGNMENT == 0 for b in buffers)
 
 
 def test_packed_variables_with_some_gradients_missing_or_storage_replaced_update_one_by_one():
@@ -366,3 +367,31 @@ def test_packed_variables_with_some_gradients_missing_or_storage_replaced_update
     step([a, b, c])
     assert not opt._group_of[id(a)].intact()
     assert opt.iterations == 5
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd", "adamw"])
+def test_gradients_given_up_give_the_same_update_and_others_stay_untouched(name):
+    """``apply_gradients`` leaves the caller's arrays as they were (Keras and PyTorch do);
+    ``_apply_arrays(spare=True)``, which a recorded training step uses for gradients it made
+    itself, may work in them instead of a scratch buffer, with the same weights bit for bit."""
+    from tapegrad.optimizers.base import SMALL
+
+    rng = np.random.default_rng(4)
+    shapes = [(SMALL + 5,), (3, 4), (7,)]  # one updated on its own, two packed
+    start = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    grads = [[rng.normal(size=s).astype(np.float32) for s in shapes] for _ in range(3)]
+    finals = []
+    for spare in (False, True):
+        opt = tg.optimizers.get(name)
+        variables = [tg.Variable(a) for a in start]
+        for step in grads:
+            given = [g.copy() for g in step]
+            if spare:
+                opt._apply_arrays(given, variables, spare=True)
+            else:
+                opt.apply_gradients(zip(given, variables))  # raw arrays: the caller's own
+                assert all(np.array_equal(a, b) for a, b in zip(given, step))
+        finals.append([v.numpy() for v in variables])
+        assert ("_scratch" in opt._state[id(variables[0])]) == (not spare)
+    for a, b in zip(*finals):
+        assert np.array_equal(a, b)

@@ -150,8 +150,7 @@ class StepCapture:
             TRACE[0] = None
         nodes.clear()  # the recorded tensors: the plan keeps what it needs
         weights = model.trainable_weights
-        grads = tape.gradient(loss, weights)
-        model.optimizer.apply_gradients(zip(grads, weights))
+        _update(model.optimizer, [None if g is None else g.data for g in tape.gradient(loss, weights)], weights)
         if STRUCTURE[0] != self.version:  # the first call built the model
             self.plans.clear()
             self.version = STRUCTURE[0]
@@ -208,7 +207,7 @@ class StepCapture:
             extra = found  # the penalties' gradients
         mine = _backward(plan, fns, vals, out_grad) if out_grad is not None else {}
         del fns, vals
-        grads, complete = [], True
+        grads = []
         for w in weights:
             g = mine.get(id(w))
             if g is not None and (g.base is not None or not g.flags.writeable):
@@ -216,13 +215,8 @@ class StepCapture:
             if extra and id(w) in extra:
                 penalty = extra[id(w)][1]
                 g = penalty if g is None else g + penalty
-            complete = complete and g is not None
             grads.append(g)
-        opt = model.optimizer
-        if grads and complete and type(opt).apply_gradients is Optimizer.apply_gradients:
-            opt._apply_arrays(grads, weights)  # the gradients are arrays of the weights' shapes and dtypes
-        else:
-            opt.apply_gradients(zip(grads, weights))
+        _update(model.optimizer, grads, weights)
         return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
 
 
@@ -269,6 +263,17 @@ def _plan(model, x, y_pred, nodes):
     from .training import Trainer
 
     return _Plan(plan_nodes, output, order, model, type(model).compute_loss is Trainer.compute_loss)
+
+
+def _update(opt, grads: list, weights: list) -> None:
+    """The optimizer's step from a training step's own gradient arrays (the weights' shapes and
+    dtypes, made by the engine or the replay, held by nothing else): given up to the update,
+    which may work in them; ``apply_gradients`` where a gradient is None or the optimizer
+    overrides it."""
+    if grads and type(opt).apply_gradients is Optimizer.apply_gradients and all(g is not None for g in grads):
+        opt._apply_arrays(grads, weights, spare=True)
+    else:
+        opt.apply_gradients(zip(grads, weights))
 
 
 _SEEDS: dict = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..backend import xp
-from .base import Optimizer, scratch
+from .base import Optimizer
 
 
 class Adam(Optimizer):
@@ -60,11 +60,9 @@ class Adam(Optimizer):
         root = math.sqrt(1 - b2)
         alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t) * (1 - b1) / root
         m, v = s["momentum"], s["velocity"]
-        tmp = s.get("_scratch")  # no temporary arrays: every step reuses one buffer
-        if tmp is None or tmp.shape != w.shape:
-            tmp = scratch(s, w)
         m *= b1
         m += g
+        tmp = self.work_buffer(g, s, w)  # no temporary arrays (g is read for the last time here)
         xp.multiply(g, g, out=tmp)
         v *= b2
         v += tmp

@@ -56,9 +56,8 @@ class _Group:
         self.w = empty_aligned(int(offsets[-1]), self.variables[0].dtype)
         xp.concatenate([v.data.reshape(-1) for v in self.variables], out=self.w)
         self.owner = self.w if self.w.base is None else self.w.base  # what the variables' views point to
-        self.g = empty_aligned(self.w.shape, self.w.dtype)
+        self.g = empty_aligned(self.w.shape, self.w.dtype)  # the optimizer's own: updates also work in it
         self.state = init_state(self.w)
-        self.state["_scratch"] = empty_aligned(self.w.shape, self.w.dtype)
         for v, sl in zip(self.variables, self.slices):
             v.data = self.w[sl].reshape(v.shape)  # the variable's storage is now a view of the flat buffer
 
@@ -97,6 +96,7 @@ class Optimizer:
         self._exclude_wd: set[int] = set()
         self._group_of: dict[int, _Group] = {}
         self._schedules: dict[tuple, tuple] = {}  # ids of a list of variables -> how a step updates them
+        self._spare = False  # whether update_step may write into the gradient it is given (see work_buffer)
         self._exclude_wd_names: tuple[str, ...] = ()
 
     # -- learning rate -------------------------------------------------------------------
@@ -225,9 +225,13 @@ class Optimizer:
             grads = self._conform(grads, variables)
         return self._apply_arrays(grads, variables)
 
-    def _apply_arrays(self, grads: list, variables: list) -> int:
+    def _apply_arrays(self, grads: list, variables: list, spare: bool = False) -> int:
         """``apply_gradients`` after its checks: ``grads`` are arrays of their variables' shapes
-        and dtypes, none of them None (a recorded training step calls this directly)."""
+        and dtypes, none of them None. With ``spare=True`` the caller gives the arrays up, and
+        updates may use them as work buffers (a recorded training step, whose gradients are
+        its own, calls this directly); otherwise the gradients are left untouched, as Keras's
+        and PyTorch's optimizers leave them."""
+        self._spare = spare
         if self.clipnorm or self.global_clipnorm or self.clipvalue:
             grads = self._clip(grads)
         lr = self.learning_rate
@@ -249,7 +253,9 @@ class Optimizer:
                     for i in idx:
                         if self._decays(variables[i]):
                             variables[i].data -= variables[i].data * (wd * lr)
+                self._spare = True  # grp.g is the optimizer's own
                 self.update_step(grp.g, grp.w, grp.state, lr)
+                self._spare = spare
             else:  # a storage was replaced: one by one, through views of the state
                 for i in idx:
                     w = variables[i].data
@@ -333,6 +339,16 @@ class Optimizer:
         if self.clipvalue:
             return [xp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         return grads
+
+    def work_buffer(self, g, state: dict, w):
+        """The array an ``update_step`` writes its intermediates into, never a fresh one: the
+        gradient ``g`` itself when the caller gave it up (``_apply_arrays(spare=True)``), else
+        one buffer shaped like ``w`` kept in ``state`` (see ``scratch``). An update that uses
+        it must read ``g`` for the last time before it first writes there."""
+        if self._spare:
+            return g
+        buf = state.get("_scratch")
+        return buf if buf is not None and buf.shape == w.shape else scratch(state, w)
 
     def before_step(self, variables) -> None:
         """Hook run once per step before the per-variable updates (Nadam uses it)."""

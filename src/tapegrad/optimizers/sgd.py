@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import xp
-from .base import Optimizer, scratch
+from .base import Optimizer
 
 
 class SGD(Optimizer):
@@ -30,7 +30,7 @@ class SGD(Optimizer):
 
     def update_step(self, g, w, s, lr):
         if not self.momentum:
-            tmp = scratch(s, w)
+            tmp = self.work_buffer(g, s, w)
             xp.multiply(g, lr, out=tmp)
             w -= tmp
             return
