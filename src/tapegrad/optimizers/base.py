@@ -14,6 +14,9 @@ all. The math is element-wise, so the result is bit-identical to updating them o
 by one; only the number of NumPy calls per step changes (this is what makes tiny
 models fast). If a packed variable's storage is replaced, or only some of a group
 get gradients, those variables are updated one by one through views of the state.
+Updates allocate nothing: their intermediates go into one buffer kept per variable
+(``work_buffer``), or into the gradient itself where the caller gave it up (a recorded
+training step does; ``apply_gradients`` leaves the caller's arrays untouched).
 """
 
 from __future__ import annotations
