@@ -317,7 +317,7 @@ class SparseSoftmaxCrossEntropy(Function):
         rows = _rows(x.shape[0])
         self.rows, self.lab, self.shape, self.mean = rows, lab, logits.shape, mean
         if mean and x.shape[0]:
-            shifted = x - x.max(axis=1, keepdims=True)  # the method: np.max adds a Python wrapper
+            shifted = x - xp.maximum.reduce(x, axis=1, keepdims=True)  # what x.max runs, without its Python layer
             picked = shifted[rows, lab]
             e = xp.exp(shifted)
             s = xp.add.reduce(e, axis=1, keepdims=True)
@@ -523,7 +523,7 @@ def sparse_softmax_cross_entropy_node(labels, logits, mean: bool = False) -> tup
         )
     n = logits.shape[-1]
     # one pass: as unsigned integers, negative labels are above every class index too
-    if y.size and int(y.reshape(-1).view(xp.uint64).max()) >= n:
+    if y.size and int(xp.maximum.reduce(y.reshape(-1).view(xp.uint64))) >= n:
         raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {n}), received "
                          f"values from {int(y.min())} to {int(y.max())}")
     return SparseSoftmaxCrossEntropy, {"labels": y, "mean": mean}
