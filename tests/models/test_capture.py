@@ -342,3 +342,36 @@ def test_batch_normalization_moving_statistics_follow_every_replayed_step():
         expected = 0.9 * expected + 0.1 * (x + 2.0).astype(np.float64).mean(0)
     assert m._capture.replayed == 3
     np.testing.assert_allclose(m.layers[0].moving_mean.numpy(), expected, rtol=1e-5)
+
+
+def test_one_gradient_array_for_two_weights_is_not_worked_in(monkeypatch):
+    """A rule may hand the same array to two inputs (an addition's backward gives ``g`` to
+    both). If both are weights, the optimizer must not use that array as a work buffer:
+    updating the first weight would change the second one's gradient. (The weights are too
+    large to be packed: packing copies the gradients anyway.)"""
+    from tapegrad.optimizers.base import SMALL
+
+    n = SMALL + 1
+
+    class SumOfTwo(tg.layers.Layer):
+        def build(self, input_shape):
+            self.a = self.add_weight(shape=(n,), initializer="ones", name="a")
+            self.b = self.add_weight(shape=(n,), initializer="zeros", name="b")
+
+        def call(self, inputs):
+            return inputs * (self.a + self.b)
+
+    monkeypatch.setattr(capture, "CAPTURABLE", capture.CAPTURABLE + (SumOfTwo,))
+    layer = SumOfTwo()
+    model = tg.Sequential([tg.Input(shape=(n,)), layer])
+    model.compile(optimizer=tg.optimizers.SGD(0.5), loss="mse")
+    x, y = np.ones((2, n), np.float32), np.zeros((2, n), np.float32)
+    expected_a, expected_b = 1.0, 0.0
+    for _ in range(2):  # recorded, then replayed
+        model.train_on_batch(x, y)
+        # per element (a + b)^2, mean over 2n elements: d/da = d/db = 2 (a + b) * 2 / (2n)
+        g = 2 * (expected_a + expected_b) / n
+        expected_a, expected_b = expected_a - 0.5 * g, expected_b - 0.5 * g
+        np.testing.assert_allclose(layer.a.numpy(), expected_a, rtol=1e-6)
+        np.testing.assert_allclose(layer.b.numpy(), expected_b, rtol=1e-6)
+    assert model._capture.recorded == 1 and model._capture.replayed == 1

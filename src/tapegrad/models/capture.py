@@ -267,10 +267,12 @@ def _plan(model, x, y_pred, nodes):
 
 def _update(opt, grads: list, weights: list) -> None:
     """The optimizer's step from a training step's own gradient arrays (the weights' shapes and
-    dtypes, made by the engine or the replay, held by nothing else): given up to the update,
-    which may work in them; ``apply_gradients`` where a gradient is None or the optimizer
-    overrides it."""
-    if grads and type(opt).apply_gradients is Optimizer.apply_gradients and all(g is not None for g in grads):
+    dtypes, made by the engine or the replay, never views, held by nothing else): given up
+    to the update, which may work in them; ``apply_gradients`` where a gradient is None, one
+    array is two weights' gradient (a rule that hands the same array to two inputs), or the
+    optimizer overrides ``apply_gradients``."""
+    if (grads and type(opt).apply_gradients is Optimizer.apply_gradients and all(g is not None for g in grads)
+            and len(set(map(id, grads))) == len(grads)):
         opt._apply_arrays(grads, weights, spare=True)
     else:
         opt.apply_gradients(zip(grads, weights))
