@@ -375,3 +375,24 @@ def test_one_gradient_array_for_two_weights_is_not_worked_in(monkeypatch):
         np.testing.assert_allclose(layer.a.numpy(), expected_a, rtol=1e-6)
         np.testing.assert_allclose(layer.b.numpy(), expected_b, rtol=1e-6)
     assert model._capture.recorded == 1 and model._capture.replayed == 1
+
+
+def test_a_gradient_handed_to_two_nodes_is_not_overwritten(monkeypatch):
+    """An addition's backward gives one array to both of its inputs. A rule that may work in
+    its incoming gradient (Linear's ReLU mask, when the replay owns that array) must not do
+    so here, or the other branch would see the first branch's mask applied."""
+    class TwoBranches(tg.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.left, self.right = tg.layers.Dense(6, activation="relu"), tg.layers.Dense(6, activation="relu")
+
+        def call(self, inputs):
+            return self.left(inputs) + self.right(inputs)
+
+    monkeypatch.setattr(capture, "CAPTURABLE", capture.CAPTURABLE + (TwoBranches,))
+    recorded, eager = twins(lambda: tg.Sequential([tg.Input(shape=(5,)), TwoBranches(), tg.layers.Dense(3)]),
+                            tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    for x, y in batches((5,)):
+        assert recorded.train_on_batch(x, y) == eager.train_on_batch(x, y)
+    assert_same(recorded, eager)
+    assert recorded._capture.replayed == 4

@@ -35,6 +35,9 @@ class Function:
 
     parents: tuple = ()
     """The inputs recorded for the backward pass; ``None`` for those that need no gradient."""
+    owns_grad: bool = False
+    """Set by a caller that hands ``backward`` a gradient array nothing else holds (a recorded
+    training step does): the rule may then overwrite it instead of allocating a new one."""
 
     def forward(self, *arrays, **params):  # pragma: no cover - interface
         raise NotImplementedError(f"{type(self).__name__}.forward")

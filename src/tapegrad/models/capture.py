@@ -205,7 +205,7 @@ class StepCapture:
             found = engine.run([loss], [seed], False, {id(y_pred)} | {id(w) for w in weights})
             out_grad = found.pop(id(y_pred), (None, None))[1]
             extra = found  # the penalties' gradients
-        mine = _backward(plan, fns, vals, out_grad) if out_grad is not None else {}
+        mine = _backward(plan, fns, vals, out_grad, node is not None) if out_grad is not None else {}
         del fns, vals
         grads = []
         for w in weights:
@@ -307,12 +307,15 @@ def _is_setting(value) -> bool:
     return isinstance(value, _SETTINGS)
 
 
-def _backward(plan: _Plan, fns: list, vals: list, g) -> dict:
+def _backward(plan: _Plan, fns: list, vals: list, g, owned: bool) -> dict:
     """The chain rule over the replayed nodes, outputs first, as ``engine.run`` applies it;
-    returns the weights' gradients by ``id``."""
+    returns the weights' gradients by ``id``. ``owned``: nothing else holds ``g``, the
+    output's gradient. A node whose incoming gradient is such an array (not a view, handed
+    to its output alone) may overwrite it (``Function.owns_grad``)."""
     engine._this_pass.intermediates = False
     grads = {plan.output: g}
     found: dict = {}
+    handed: dict = {} if owned else {id(g): 2}  # id of an array handed on -> how many slots got it
     take, edges = grads.pop, plan.edges
     for k in plan.order:
         g = take(k + 1, None)
@@ -320,6 +323,8 @@ def _backward(plan: _Plan, fns: list, vals: list, g) -> dict:
             continue
         fn = fns[k]
         fns[k] = None  # release the arrays the node saved
+        # a fresh array that went to this node's output alone is the rule's to overwrite
+        fn.owns_grad = g.base is None and g.flags.writeable and handed.get(id(g), 1) == 1
         pgs = fn.backward(g)
         for i, ref in edges[k]:
             pg = pgs[i]
@@ -329,5 +334,9 @@ def _backward(plan: _Plan, fns: list, vals: list, g) -> dict:
             if pg.shape != target.shape or pg.dtype != target.dtype:
                 pg = _edge(pg, target)
             prev = table.get(key)
-            table[key] = pg if prev is None else prev + pg
+            if prev is None:
+                table[key] = pg
+                handed[id(pg)] = handed.get(id(pg), 0) + 1
+            else:
+                table[key] = prev + pg
     return found

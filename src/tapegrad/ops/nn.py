@@ -220,7 +220,7 @@ class Linear(Function):
     def backward(self, g):
         x, w = self.x, self.w
         if self.mask is not None:
-            g = g * self.mask
+            g = xp.multiply(g, self.mask, out=g) if self.owns_grad else g * self.mask
         gx = None if self.parents[0] is None else g @ w.T  # the first layer's input needs no gradient
         if x.ndim == 2:
             gw = x.T @ g
