@@ -210,11 +210,11 @@ class StepCapture:
         grads = []
         for w in weights:
             g = mine.get(id(w))
-            if g is not None and (g.base is not None or not g.flags.writeable):
-                g = g.copy()  # as GradientTape.gradient: never a view of another array
             if extra and id(w) in extra:
                 penalty = extra[id(w)][1]
                 g = penalty if g is None else g + penalty
+            if g is not None and (g.base is not None or not g.flags.writeable):
+                g = g.copy()  # as GradientTape.gradient: never a view of another array
             grads.append(g)
         _update(model.optimizer, grads, weights)
         return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
