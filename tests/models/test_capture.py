@@ -396,3 +396,28 @@ def test_a_gradient_handed_to_two_nodes_is_not_overwritten(monkeypatch):
         assert recorded.train_on_batch(x, y) == eager.train_on_batch(x, y)
     assert_same(recorded, eager)
     assert recorded._capture.replayed == 4
+
+
+def test_a_weight_with_only_a_penalty_gradient_trains_as_eagerly(monkeypatch):
+    """A weight off the forward path gets its gradient from its penalty alone; a sum's
+    gradient is a read-only broadcast of one value, which the replay must copy before the
+    optimizer may work in it."""
+    from tapegrad.optimizers.base import SMALL
+
+    class WithSpare(tg.layers.Layer):
+        def build(self, input_shape):
+            self.a = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="a")
+            self.spare = self.add_weight(shape=(SMALL + 1,), initializer="ones", name="spare",
+                                         regularizer=lambda w: tg.ops.sum(w) * 0.5)
+
+        def call(self, inputs):
+            return inputs * self.a
+
+    monkeypatch.setattr(capture, "CAPTURABLE", capture.CAPTURABLE + (WithSpare,))
+    recorded, eager = twins(lambda: tg.Sequential([tg.Input(shape=(5,)), WithSpare(), tg.layers.Dense(3)]), "mse",
+                            optimizer=lambda: tg.optimizers.SGD(0.1))
+    for x, y in batches((5,), kind="real", steps=3):
+        assert recorded.train_on_batch(x, y) == eager.train_on_batch(x, y)
+    assert_same(recorded, eager)
+    np.testing.assert_allclose(recorded.layers[0].spare.numpy(), 1 - 3 * 0.1 * 0.5, rtol=1e-6)
+    assert recorded._capture.replayed == 2
