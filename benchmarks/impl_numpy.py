@@ -102,11 +102,18 @@ def banded(k, band, bias=None):
     wb = band + kw - 1
     t = np.zeros((kh * wb * c + (bias is not None), band * co), np.float32)
     e, row = t.itemsize, band * co * t.itemsize
-    np.lib.stride_tricks.as_strided(t, (kh, band, kw, c, co), (wb * c * row, c * row + co * e, c * row, row, e))[
-        ...] = k[:, None]
+    _strided(t, (kh, band, kw, c, co), (wb * c * row, c * row + co * e, c * row, row, e))[...] = k[:, None]
     if bias is not None:
-        t[-1] = np.tile(bias, band)
+        t[-1].reshape(band, co)[...] = bias
     return t
+
+
+def _strided(a, shape, strides):
+    """A view of the contiguous array ``a`` with the given shape and byte strides (as
+    ``as_strided``, built straight on ``a``'s buffer: no Python layer per view)."""
+    if not a.flags.c_contiguous:
+        return np.lib.stride_tricks.as_strided(a, shape, strides)
+    return np.ndarray(shape, a.dtype, buffer=a, strides=strides)
 
 
 def conv_forward(x, k, b, pad, band):
@@ -126,7 +133,7 @@ def conv_forward(x, k, b, pad, band):
     a = np.empty((n * oh * nb, kk + 1), np.float32)
     # each gathered run of wb * c floats moves as one item (see _pixels)
     np.copyto(_pixels(a[:, :kk].reshape(n, oh, nb, kh, wb * c)),
-              _pixels(np.lib.stride_tricks.as_strided(xp, (n, oh, nb, kh, wb * c), (s0, s1, s2 * band * c, s1, s2))))
+              _pixels(_strided(xp, (n, oh, nb, kh, wb * c), (s0, s1, s2 * band * c, s1, s2))))
     a[:, kk] = 1
     return (a @ banded(k, band, b)).reshape(n, oh, ow, co), a
 
@@ -139,8 +146,7 @@ def conv_backward(g, a, k, xshape, pad, band, need_x=True):
     gt = a.T @ g2
     e = gt.itemsize
     row = band * co * e
-    gk = np.lib.stride_tricks.as_strided(gt, (kh, kw, c, band, co),
-                                         (wb * c * row, c * row, row, c * row + co * e, e)).sum(axis=3)
+    gk = _strided(gt, (kh, kw, c, band, co), (wb * c * row, c * row, row, c * row + co * e, e)).sum(axis=3)
     gb = gt[-1].reshape(band, co).sum(axis=0)
     gx = None
     if need_x:
@@ -161,7 +167,14 @@ def conv_backward(g, a, k, xshape, pad, band, need_x=True):
 def _pixels(a):
     """Each run along the last axis (a pixel's channel vector, a gathered row) as one item,
     so copies move whole runs instead of looping over a few floats at a time."""
-    return a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))[..., 0]
+    size = a.shape[-1] * a.itemsize
+    run = _RUNS.get(size)
+    if run is None:
+        run = _RUNS[size] = np.dtype((np.void, size))
+    return a.view(run)[..., 0]
+
+
+_RUNS: dict = {}
 
 
 def pool_forward(x):

@@ -40,6 +40,19 @@ def _pads(h, w, kh, kw, stride, dilation, padding):
     raise ValueError(f"padding must be 'valid' or 'same', received {padding!r}")
 
 
+def strided(a, shape, strides, writeable=True):
+    """A view of ``a`` with ``shape`` and ``strides`` (in bytes), as NumPy's ``as_strided``.
+    For a C-contiguous NumPy array it is built straight on ``a``'s buffer, which also checks
+    that the view stays inside it; ``as_strided`` runs several Python calls per view (6 per
+    LeNet step's views, with ~20 more under them)."""
+    if xp is np and a.flags.c_contiguous:
+        view = np.ndarray(shape, a.dtype, buffer=a, strides=strides)
+        if not writeable or not a.flags.writeable:
+            view.flags.writeable = False
+        return view
+    return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides, writeable=writeable)
+
+
 def windows(xp_in, kh, kw, stride, dilation):
     """A read-only view ``(N, OH, OW, KH, KW, C)`` of every receptive field of a padded input."""
     n, h, w, c = xp_in.shape
@@ -49,10 +62,9 @@ def windows(xp_in, kh, kw, stride, dilation):
         raise ValueError(f"conv: a {kh}x{kw} window (dilation {dilation}) does not fit an input of "
                          f"spatial size {h}x{w}")
     s = xp_in.strides
-    return xp.lib.stride_tricks.as_strided(
-        xp_in, shape=(n, oh, ow, kh, kw, c),
-        strides=(s[0], s[1] * stride[0], s[2] * stride[1], s[1] * dilation[0], s[2] * dilation[1], s[3]),
-        writeable=False)
+    return strided(xp_in, (n, oh, ow, kh, kw, c),
+                   (s[0], s[1] * stride[0], s[2] * stride[1], s[1] * dilation[0], s[2] * dilation[1], s[3]),
+                   writeable=False)
 
 
 def scatter_windows(gwin, shape, stride, dilation):
@@ -97,9 +109,8 @@ def _diagonals(wmat, kshape, band, wb, sw, dw, writeable=True):
     kh, kw, c, co = kshape
     e = wmat.itemsize
     row = band * co * e  # one step along the gathered columns
-    return xp.lib.stride_tricks.as_strided(wmat, shape=(kh, band, kw, c, co),
-                                           strides=(wb * c * row, sw * c * row + co * e, dw * c * row, row, e),
-                                           writeable=writeable)
+    return strided(wmat, (kh, band, kw, c, co), (wb * c * row, sw * c * row + co * e, dw * c * row, row, e),
+                   writeable=writeable)
 
 
 def _banded(k, band, wb, sw, dw, b):
@@ -108,7 +119,7 @@ def _banded(k, band, wb, sw, dw, b):
     wmat = xp.zeros((kh * wb * c + (b is not None), band * co), dtype=k.dtype)
     _diagonals(wmat, k.shape, band, wb, sw, dw)[...] = k[:, None]
     if b is not None:
-        wmat[-1] = xp.tile(b, band)
+        wmat[-1].reshape(band, co)[...] = b  # the bias once per output column of the band
     return wmat
 
 
@@ -148,9 +159,8 @@ class Conv2D(Function):
         nb, wb = ow // band, (band - 1) * sw + (kw - 1) * dw + 1
         kk = kh * wb * c
         s0, s1, s2 = xpad.strides
-        rows = xp.lib.stride_tricks.as_strided(xpad, shape=(n, oh, nb, kh, wb * c),
-                                               strides=(s0, s1 * sh, s2 * band * sw * c, s1 * dh, s2),
-                                               writeable=False)
+        rows = strided(xpad, (n, oh, nb, kh, wb * c), (s0, s1 * sh, s2 * band * sw * c, s1 * dh, s2),
+                       writeable=False)
         a = xp.empty((n * oh * nb, kk + (b is not None)), dtype=x.dtype)
         _copy_runs(a[:, :kk].reshape(rows.shape), rows)  # the one gather copy
         wmat = _banded(k, band, wb, sw, dw, b)
@@ -201,8 +211,7 @@ class Conv2D(Function):
                     t0, t1, t2 = target.strides
                     for lo in range(0, wb * c, step):
                         hi = min(lo + step, wb * c)
-                        piece = xp.lib.stride_tricks.as_strided(target[:, :, lo:], shape=(n, oh, nb, hi - lo),
-                                                                strides=(t0, t1, step * t2, t2))
+                        piece = strided(target[:, :, lo:], (n, oh, nb, hi - lo), (t0, t1, step * t2, t2))
                         piece += ga[:, :, :, i, lo:hi]
             gx = gpad.reshape(n, hp, wp, c)[:, pt:pt + xshape[1], pl:pl + xshape[2]]
             if (hp, wp) != xshape[1:3]:
@@ -216,7 +225,14 @@ def _pixels(a):
     """``a`` (..., r) with each run of ``r`` values along its last (contiguous) axis as one opaque
     item (a pixel's channel vector, a gathered convolution row), so that a copy moves whole runs
     instead of running NumPy loops ``r`` values long."""
-    return a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))[..., 0]
+    size = a.shape[-1] * a.itemsize
+    run = _RUNS.get(size)
+    if run is None:
+        run = _RUNS[size] = np.dtype((np.void, size))  # made once: building one costs Python calls
+    return a.view(run)[..., 0]
+
+
+_RUNS: dict = {}
 
 
 def _columns(a, pw, ow):
