@@ -197,13 +197,18 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
-        if sample_weight is None and self.reduction == "sum_over_batch_size" and isinstance(y_pred, Tensor):
-            node = self.mean_node(y_true, y_pred)
-            if node is not None:
-                rule, settings = node
-                return rule.apply(y_pred, **settings)
+        node = self.single_node(y_true, y_pred, sample_weight) if isinstance(y_pred, Tensor) else None
+        if node is not None:
+            rule, settings = node
+            return rule.apply(y_pred, **settings)
         values = self.call(y_true, y_pred)
         return reduce_values(values, sample_weight, self.reduction, self.name)
+
+    def single_node(self, y_true, y_pred, sample_weight=None):
+        """``mean_node`` where this call reduces by the default (no sample weights); else None."""
+        if sample_weight is None and self.reduction == "sum_over_batch_size":
+            return self.mean_node(y_true, y_pred)
+        return None
 
     def mean_node(self, y_true, y_pred):
         """``(rule, settings)`` when this loss under the default reduction (no sample weights)

@@ -185,9 +185,8 @@ class StepCapture:
         weights = model.trainable_weights
         loss_fn = model.loss
         node = None
-        if (sample_weight is None and plan.plain_loss and not plan.penalized and isinstance(loss_fn, Loss)
-                and loss_fn.reduction == "sum_over_batch_size"):
-            node = loss_fn.mean_node(y, out)
+        if plan.plain_loss and not plan.penalized and isinstance(loss_fn, Loss):
+            node = loss_fn.single_node(y, out, sample_weight)
         if node is not None:  # the loss is one rule: run it on raw arrays as the tape would
             rule, settings = node
             fn = rule()
