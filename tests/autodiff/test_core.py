@@ -1,6 +1,7 @@
 """Tensors, tape, backward: the lab's cases and the engine's guarantees."""
 
 import gc
+import threading
 import tracemalloc
 
 import numpy as np
@@ -206,6 +207,41 @@ def test_no_grad_and_detach_record_nothing():
     assert not y.requires_grad and y._ctx is None
     d = (w * 2.0).detach()
     assert not d.requires_grad
+
+
+def test_no_grad_in_another_thread_leaves_this_one_recording():
+    # as PyTorch's grad mode: a thread that predicts under no_grad while another trains
+    # must not switch the trainer's recording off
+    entered, leave = threading.Event(), threading.Event()
+
+    def predictor():
+        with tg.no_grad():
+            entered.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=predictor)
+    t.start()
+    try:
+        assert entered.wait(10)
+        w = tg.Variable([3.0])
+        with tg.GradientTape() as tape:
+            y = w * w
+        assert y.requires_grad
+        np.testing.assert_allclose(tape.gradient(y, w).numpy(), [6.0])
+        assert tg.is_grad_enabled()
+    finally:
+        leave.set()
+        t.join()
+
+
+def test_a_new_thread_starts_with_recording_on():
+    seen = []
+    with tg.no_grad():
+        t = threading.Thread(target=lambda: seen.append(tg.is_grad_enabled()))
+        t.start()
+        t.join()
+        assert not tg.is_grad_enabled()
+    assert seen == [True] and tg.is_grad_enabled()
 
 
 def test_operations_outside_a_tape_on_constants_record_nothing():

@@ -4,6 +4,8 @@ what the eager step gives, and anything that cannot be recorded must train eager
 The reference here is ``compile(run_eagerly=True)``, the path the rest of the suite checks
 against finite differences and PyTorch; every comparison is bit for bit."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -421,3 +423,42 @@ def test_a_weight_with_only_a_penalty_gradient_trains_as_eagerly(monkeypatch):
     assert_same(recorded, eager)
     np.testing.assert_allclose(recorded.layers[0].spare.numpy(), 1 - 3 * 0.1 * 0.5, rtol=1e-6)
     assert recorded._capture.replayed == 2
+
+
+def test_another_threads_ops_during_the_recorded_step_stay_out_of_the_record():
+    # the recording hook is per thread: a second thread training its own weights while this
+    # model records its first step must neither enter this record nor stop the replay
+    other = tg.Variable(np.ones(4, np.float32))
+    go, done, seen = threading.Event(), threading.Event(), []
+
+    def elsewhere():
+        go.wait(10)
+        seen.append((other * 2.0).requires_grad)  # a recorded node, made in the other thread
+        done.set()
+
+    recorded, eager = twins(mlp, tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    dense = recorded.layers[1]
+    original = dense.call
+
+    def call_while_the_other_thread_works(inputs, **kwargs):
+        if not go.is_set():  # the first (recorded) call only
+            go.set()
+            assert done.wait(10)
+        return original(inputs, **kwargs)
+
+    dense.call = call_while_the_other_thread_works  # the instance's call: the layer type is unchanged
+    t = threading.Thread(target=elsewhere)
+    t.start()
+    steps = list(batches((5,), steps=3))
+    try:
+        recorded.train_on_batch(*steps[0])
+    finally:
+        go.set()
+        t.join()
+    for x, y in steps[1:]:
+        recorded.train_on_batch(x, y)
+    for x, y in steps:
+        eager.train_on_batch(x, y)
+    assert seen == [True]
+    assert recorded._capture.recorded == 1 and recorded._capture.replayed == 2
+    assert_same(recorded, eager)

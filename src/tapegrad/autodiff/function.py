@@ -25,10 +25,6 @@ from __future__ import annotations
 from .grad_mode import mode
 from .tensor import Tensor
 
-TRACE: list = [None]
-"""``TRACE[0]``, when set, is called as ``f(node, inputs, params, output)`` after every
-``apply``: how ``tapegrad.models.capture`` records a forward pass. None otherwise."""
-
 
 class Function:
     """Base class of every differentiable primitive."""
@@ -55,7 +51,8 @@ class Function:
         t.data = out
         t.grad = None
         t.name = None
-        if mode.enabled and out.dtype.kind == "f":
+        state = mode  # this thread's recording state
+        if state.enabled and out.dtype.kind == "f":
             for inp in inputs:
                 if inp.requires_grad:
                     # Only inputs that take part are kept: the rest are None, so the node
@@ -63,13 +60,13 @@ class Function:
                     fn.parents = tuple(i if i.requires_grad else None for i in inputs)
                     t.requires_grad = True
                     t._ctx = fn
-                    if TRACE[0] is not None:
-                        TRACE[0](fn, inputs, params, t)
+                    if state.trace is not None:
+                        state.trace(fn, inputs, params, t)
                     return t
         t.requires_grad = False
         t._ctx = None
-        if TRACE[0] is not None:
-            TRACE[0](fn, inputs, params, t)
+        if state.trace is not None:
+            state.trace(fn, inputs, params, t)
         return t
 
     def __repr__(self) -> str:

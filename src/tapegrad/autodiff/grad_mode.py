@@ -1,16 +1,24 @@
-"""Whether operations record a graph (``tg.no_grad()`` turns recording off)."""
+"""Whether operations record a graph (``tg.no_grad()`` turns recording off).
+
+The setting is per thread, as PyTorch's: ``no_grad`` in one thread (a predicting or
+data-loading thread, say) leaves recording on in another that trains.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import threading
+from typing import Any, Callable, Iterator
 
 
-class _Mode:
-    __slots__ = ("enabled",)
+class _Mode(threading.local):
+    """Each thread's recording state: ``enabled`` (graphs are recorded) and ``trace``
+    (called as ``trace(node, inputs, params, output)`` after every ``Function.apply``
+    while set: how ``tapegrad.models.capture`` records a forward pass)."""
 
     def __init__(self) -> None:
         self.enabled = True
+        self.trace: Callable[..., Any] | None = None
 
 
 mode = _Mode()

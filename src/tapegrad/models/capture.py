@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autodiff import engine
-from ..autodiff.function import TRACE
+from ..autodiff.grad_mode import mode
 from ..autodiff.tape import GradientTape
 from ..autodiff.tensor import STRUCTURE, Tensor
 from ..backend import xp
@@ -137,17 +137,17 @@ class StepCapture:
             self._store(x, reason)
             return None
         nodes: list = []
-        TRACE[0] = lambda fn, inputs, params, out: nodes.append((fn, inputs, params, out))
+        mode.trace = lambda fn, inputs, params, out: nodes.append((fn, inputs, params, out))
         try:
             with GradientTape() as tape:
                 try:
                     y_pred = model(x, training=True)
                 finally:
-                    TRACE[0] = None
+                    mode.trace = None
                 loss = model.compute_loss(x, y, y_pred, sample_weight)
             plan = _plan(model, x, y_pred, nodes)
         finally:
-            TRACE[0] = None
+            mode.trace = None
         nodes.clear()  # the recorded tensors: the plan keeps what it needs
         weights = model.trainable_weights
         _update(model.optimizer, [None if g is None else g.data for g in tape.gradient(loss, weights)], weights)
