@@ -21,7 +21,8 @@ the model's weights, earlier nodes and scalar constants. Anything else (a subcla
 model, a custom layer, an overridden ``train_step``) trains eagerly on every step, as
 with ``run_eagerly=True``. Dropout draws its mask inside its node, so a replayed step
 draws a new one. Changing the model (adding a layer, assigning a layer attribute,
-freezing a weight) makes the next step record again.
+freezing a weight) makes the next step record again. The recording hook is per thread
+(``grad_mode.mode.trace``): ops that other threads run meanwhile stay out of the record.
 
 Where we differ from Keras: Keras traces the whole step into a graph (``tf.function``);
 here only the model's forward pass is recorded, so a custom loss or metric keeps its
