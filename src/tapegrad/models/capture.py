@@ -138,17 +138,14 @@ class StepCapture:
             self._store(x, reason)
             return None
         nodes: list = []
-        mode.trace = lambda fn, inputs, params, out: nodes.append((fn, inputs, params, out))
-        try:
-            with GradientTape() as tape:
-                try:
-                    y_pred = model(x, training=True)
-                finally:
-                    mode.trace = None
-                loss = model.compute_loss(x, y, y_pred, sample_weight)
-            plan = _plan(model, x, y_pred, nodes)
-        finally:
-            mode.trace = None
+        with GradientTape() as tape:
+            mode.trace = lambda fn, inputs, params, out: nodes.append((fn, inputs, params, out))
+            try:
+                y_pred = model(x, training=True)
+            finally:
+                mode.trace = None  # the forward pass only: the loss runs as on every step
+            loss = model.compute_loss(x, y, y_pred, sample_weight)
+        plan = _plan(model, x, y_pred, nodes)
         nodes.clear()  # the recorded tensors: the plan keeps what it needs
         weights = model.trainable_weights
         _update(model.optimizer, [None if g is None else g.data for g in tape.gradient(loss, weights)], weights)
