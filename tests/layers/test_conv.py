@@ -44,36 +44,22 @@ def test_conv2d_against_torch(stride, dilation, padding):
     np.testing.assert_allclose(gb.numpy(), bt.grad.numpy(), atol=1e-11)
 
 
-@pytest.mark.parametrize("stride,padding", [(1, "valid"), (2, "same")])
-def test_conv2d_with_fused_relu_against_torch(stride, padding):
-    torch = pytest.importorskip("torch")
-    x, k, b = R.normal(size=(2, 7, 8, 2)), R.normal(size=(3, 3, 2, 4)), R.normal(size=4)
-    b[0] = -100.0  # filter 0 is negative everywhere: all its gradients are cut by the ReLU
-    xt, kt, bt = (torch.tensor(a, requires_grad=True) for a in (x, k, b))
-    xin = xt.permute(0, 3, 1, 2)
-    if padding == "same":
-        ph, pw = same_padding(7, 3, stride, 1), same_padding(8, 3, stride, 1)
-        xin = torch.nn.functional.pad(xin, (pw[0], pw[1], ph[0], ph[1]))
-    ref = torch.relu(torch.nn.functional.conv2d(xin, kt.permute(3, 2, 0, 1), bt, stride=stride)).permute(0, 2, 3, 1)
-    weights = R.normal(size=tuple(ref.shape))
-    (ref * torch.tensor(weights)).sum().backward()
-    xv, kv, bv = tg.Variable(x, dtype="float64"), tg.Variable(k, dtype="float64"), tg.Variable(b, dtype="float64")
-    with tg.GradientTape() as tape:
-        out = conv2d(xv, kv, bv, strides=stride, padding=padding, relu=True)
-        assert type(out._ctx).__name__ == "Conv2D"  # one node
-        loss = tg.reduce_sum(out * weights)
-    gx, gk, gb = tape.gradient(loss, [xv, kv, bv])
-    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), atol=1e-12)
-    for ours, theirs in ((gx, xt), (gk, kt), (gb, bt)):
-        np.testing.assert_allclose(ours.numpy(), theirs.grad.numpy(), atol=1e-11)
-    assert gb.numpy()[0] == 0.0
-    assert tg.gradcheck(lambda x, k, b: conv2d(x, k, b, strides=stride, padding=padding, relu=True), [x, k, b])
+def test_conv_layer_with_relu_is_a_conv2d_node_then_a_relu_node():
+    """The core layer is the convolution node, then its activation's node (no fused ReLU:
+    ``tapegrad.fast.nodes.ConvRelu`` is the fused form, checked in tests/fast/test_nodes.py)."""
+    from tapegrad.ops.conv import Conv2D
+    from tapegrad.ops.nn import Relu
 
-
-def test_conv_layer_with_relu_is_one_node():
-    layer = tg.layers.Conv2D(3, 2, activation="relu")
-    out = layer(tg.constant(R.normal(size=(1, 4, 4, 2))))
-    assert type(out._ctx).__name__ == "Conv2D" and out.numpy().min() >= 0
+    layer = tg.layers.Conv2D(3, 2, activation="relu", dtype="float64")
+    x = R.normal(size=(1, 4, 4, 2))
+    out = layer(tg.constant(x))
+    assert type(out._ctx) is Relu
+    (conv,) = out._ctx.parents
+    assert type(conv._ctx) is Conv2D and conv._ctx.parents[1] is layer.kernel and conv._ctx.parents[2] is layer.bias
+    assert out.numpy().min() >= 0 and (conv.numpy() < 0).any()  # the ReLU had something to cut
+    np.testing.assert_array_equal(out.numpy(), np.maximum(conv.numpy(), 0.0))
+    expected = conv2d(tg.constant(x), tg.constant(layer.kernel.numpy()), tg.constant(layer.bias.numpy())).numpy()
+    np.testing.assert_array_equal(out.numpy(), np.maximum(expected, 0.0))
 
 
 @pytest.mark.parametrize("pool,stride,padding", [(2, None, "valid"), (3, 2, "valid"), (3, 2, "same"), (2, 1, "same")])
@@ -315,7 +301,7 @@ def test_copy_runs_copies_what_an_element_wise_copy_does(dtype, case):
 
 
 def _relu_pool_case(pool):
-    """conv(relu) then max-pooling, in tapegrad (float64) and PyTorch; filter 0 is cut by the
+    """relu(conv) then max-pooling, in tapegrad (float64) and PyTorch; filter 0 is cut by the
     ReLU everywhere (all its windows are all zeros), the others about half the time."""
     torch = pytest.importorskip("torch")
     r = np.random.default_rng(7)
@@ -329,32 +315,16 @@ def _relu_pool_case(pool):
     return torch, r, (xt, kt, bt, conv_t, pooled_t), (xv, kv, bv)
 
 
-@pytest.mark.parametrize("pool", [(2, 2), (3, 2)])
-def test_max_pool_after_fused_relu_matches_torch(pool):
-    """Pooling takes over the convolution's ReLU mask: the gradients stay PyTorch's."""
-    torch, r, (xt, kt, bt, conv_t, pooled_t), (xv, kv, bv) = _relu_pool_case(pool)
-    weights = r.normal(size=tuple(pooled_t.permute(0, 2, 3, 1).shape))
-    (pooled_t.permute(0, 2, 3, 1) * torch.tensor(weights)).sum().backward()
-    with tg.GradientTape() as tape:
-        conv = conv2d(xv, kv, bv, relu=True)
-        pooled = max_pool2d(conv, pool)
-        assert pooled._ctx.relu_of is conv._ctx  # the fold is taken
-        loss = tg.reduce_sum(pooled * weights)
-    for ours, theirs in zip(tape.gradient(loss, [xv, kv, bv]), (xt, kt, bt)):
-        np.testing.assert_allclose(ours.numpy(), theirs.grad.numpy(), atol=1e-11)
-    assert tg.gradcheck(lambda x, k, b: max_pool2d(conv2d(x, k, b, relu=True), pool), [xv.numpy(), kv.numpy(), bv.numpy()])
-
-
-def test_fused_relu_output_used_twice_keeps_its_mask():
-    """The convolution's output feeds pooling and another branch: the summed gradient is not
-    pooling's, so the convolution applies its own mask to it."""
+def test_relu_output_used_twice_keeps_its_mask():
+    """The ReLU's output feeds pooling and another branch: the summed gradient is not
+    pooling's alone, and the ReLU's mask applies to the sum."""
     torch, r, (xt, kt, bt, conv_t, pooled_t), (xv, kv, bv) = _relu_pool_case((2, 2))
     w1 = r.normal(size=tuple(pooled_t.permute(0, 2, 3, 1).shape))
     w2 = r.normal(size=tuple(conv_t.permute(0, 2, 3, 1).shape))
     ((pooled_t.permute(0, 2, 3, 1) * torch.tensor(w1)).sum()
      + (conv_t.permute(0, 2, 3, 1) * torch.tensor(w2)).sum()).backward()
     with tg.GradientTape() as tape:
-        conv = conv2d(xv, kv, bv, relu=True)
+        conv = tg.relu(conv2d(xv, kv, bv))
         loss = tg.reduce_sum(max_pool2d(conv, 2) * w1) + tg.reduce_sum(conv * w2)
     for ours, theirs in zip(tape.gradient(loss, [xv, kv, bv]), (xt, kt, bt)):
         np.testing.assert_allclose(ours.numpy(), theirs.grad.numpy(), atol=1e-11)
@@ -367,7 +337,7 @@ def test_gradient_of_the_relu_output_itself_is_exact():
     weights = r.normal(size=tuple(pooled_t.permute(0, 2, 3, 1).shape))
     (pooled_t.permute(0, 2, 3, 1) * torch.tensor(weights)).sum().backward()
     with tg.GradientTape() as tape:
-        conv = conv2d(xv, kv, bv, relu=True)
+        conv = tg.relu(conv2d(xv, kv, bv))
         tape.watch(conv)
         loss = tg.reduce_sum(max_pool2d(conv, 2) * weights)
     g_conv, g_k = tape.gradient(loss, [conv, kv])

@@ -126,9 +126,12 @@ def test_sparse_gradchecks():
 
 @pytest.mark.parametrize("cls", [tg.losses.SparseCategoricalCrossentropy, tg.losses.CategoricalCrossentropy,
                                  tg.losses.BinaryCrossentropy])
-def test_cross_entropy_from_logits_is_one_node_with_the_weighted_route_s_values(cls):
-    """The default reduction from logits is one graph node; with sample weights (the per-sample
-    route, then a weighted mean) all-ones weights must give the same loss and gradient."""
+def test_cross_entropy_from_logits_has_the_weighted_route_s_values(cls):
+    """The default reduction from logits is the per-sample cross-entropy node, then a ``Mean``
+    node; with sample weights (the per-sample route, then a weighted mean) all-ones weights
+    must give the same loss and gradient."""
+    from tapegrad.ops.reduce import Mean
+
     r = np.random.default_rng(5)
     labels = r.integers(0, 4, 6)
     y = {tg.losses.SparseCategoricalCrossentropy: labels.reshape(-1, 1),
@@ -139,7 +142,12 @@ def test_cross_entropy_from_logits_is_one_node_with_the_weighted_route_s_values(
     with tg.GradientTape(persistent=True) as tape:
         fused = loss(y, logits)
         unfused = loss(y, logits, sample_weight=np.ones(6))
-    assert fused._ctx.parents == (logits,)  # the cross-entropy node itself, no Mean after it
+    assert type(fused._ctx) is Mean  # the reduction: its own node after the per-sample values
+    node = fused._ctx
+    while type(node) is Mean:  # binary cross-entropy has two: over the last axis, then over the batch
+        (values,) = node.parents
+        node = values._ctx
+    assert type(node).__name__.endswith("CrossEntropy") and len(node.parents) == 1 and node.parents[0] is logits
     assert float(fused) == pytest.approx(float(unfused), rel=1e-12)
     np.testing.assert_allclose(tape.gradient(fused, logits).numpy(), tape.gradient(unfused, logits).numpy(),
                                rtol=1e-12)

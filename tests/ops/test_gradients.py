@@ -247,28 +247,30 @@ def test_fused_losses_gradients():
 
 
 def test_cross_entropy_mean_form_gradients():
-    """``mean=True``: the mean over every sample from one node, over leading axes and another class axis."""
+    """The mean over every sample of the per-sample cross-entropies (what the losses compute),
+    over leading axes and another class axis."""
     rng = np.random.default_rng(4)
     logits = rng.normal(size=(2, 3, 5))
     labels = rng.integers(0, 5, (2, 3))
-    f = lambda l: tg.nn.sparse_softmax_cross_entropy_with_logits(labels, l, mean=True)
+    f = lambda l: tg.reduce_mean(tg.nn.sparse_softmax_cross_entropy_with_logits(labels, l))
     assert tg.gradcheck(f, [logits])
     per_sample = tg.nn.sparse_softmax_cross_entropy_with_logits(labels, tg.constant(logits)).numpy()
     assert float(f(tg.constant(logits))) == pytest.approx(per_sample.mean(), rel=1e-12)
     soft = rng.dirichlet(np.ones(2), size=(5, 3)).transpose(2, 1, 0)  # class axis 0, rows sum to 1
-    g = lambda l: tg.nn.softmax_cross_entropy_with_logits(soft, l, axis=0, mean=True)
+    g = lambda l: tg.reduce_mean(tg.nn.softmax_cross_entropy_with_logits(soft, l, axis=0))
     assert tg.gradcheck(g, [logits[:2]])
     per_sample = tg.nn.softmax_cross_entropy_with_logits(soft, tg.constant(logits[:2]), axis=0).numpy()
     assert float(g(tg.constant(logits[:2]))) == pytest.approx(per_sample.mean(), rel=1e-12)
     y = rng.integers(0, 2, logits.shape).astype(float)
-    h = lambda l: tg.nn.sigmoid_cross_entropy_with_logits(y, l, mean=True)
+    h = lambda l: tg.reduce_mean(tg.nn.sigmoid_cross_entropy_with_logits(y, l))
     assert tg.gradcheck(h, [logits])
     per_element = tg.nn.sigmoid_cross_entropy_with_logits(y, tg.constant(logits)).numpy()
     assert float(h(tg.constant(logits))) == pytest.approx(per_element.mean(), rel=1e-12)
 
 
-def test_linear_with_fused_relu_matches_the_closed_form():
-    """relu(x @ w + b) in one node: values and gradients by hand, with exact zeros before the ReLU."""
+def test_linear_then_relu_matches_the_closed_form():
+    """relu(x @ w + b) from the core's nodes: values and gradients by hand, with exact zeros
+    before the ReLU (the fused ``tapegrad.fast.nodes.Linear`` is checked in tests/fast/test_nodes.py)."""
     rng = np.random.default_rng(3)
     x, w, b = rng.normal(size=(6, 4)), rng.normal(size=(4, 5)), rng.normal(size=5)
     x[0] = 0.0
@@ -278,7 +280,7 @@ def test_linear_with_fused_relu_matches_the_closed_form():
     mask = (z > 0).astype(float)
     xv, wv, bv = (tg.Variable(a, dtype="float64") for a in (x, w, b))
     with tg.GradientTape() as tape:
-        out = tg.ops.linear(xv, wv, bv, relu=True)
+        out = tg.relu(tg.ops.linear(xv, wv, bv))
         loss = tg.reduce_sum(out * weights)
     gx, gw, gb = tape.gradient(loss, [xv, wv, bv])
     gz = weights * mask
@@ -288,15 +290,27 @@ def test_linear_with_fused_relu_matches_the_closed_form():
     np.testing.assert_allclose(gb.numpy(), gz.sum(0), rtol=1e-12)
     assert gz[0, 1] == 0.0 and z[0, 1] == 0.0
     x2 = rng.normal(size=(2, 3, 4))
-    assert tg.gradcheck(lambda x, w, b: tg.ops.linear(x, w, b, relu=True), [x2, w, b])
+    assert tg.gradcheck(lambda x, w, b: tg.relu(tg.ops.linear(x, w, b)), [x2, w, b])
 
 
-def test_dense_relu_is_one_node_with_the_values_of_two():
+def test_dense_relu_is_matmul_add_relu_nodes_with_their_values():
+    """The core Dense layer is ``matmul``, ``add(bias)`` and its activation: three nodes (the
+    replayed step fuses them into ``tapegrad.fast.nodes.Linear``)."""
+    from tapegrad.ops.math import Add, MatMul
+    from tapegrad.ops.nn import Relu
+
     layer = tg.layers.Dense(3, activation="relu")
     x = tg.constant(np.random.default_rng(0).normal(size=(5, 4)))
     out = layer(x)
-    assert type(out._ctx).__name__ == "Linear"  # no separate Relu node
+    assert type(out._ctx) is Relu
+    (added,) = out._ctx.parents
+    assert type(added._ctx) is Add and added._ctx.parents[1] is layer.bias
+    product = added._ctx.parents[0]
+    assert type(product._ctx) is MatMul and product._ctx.parents == (None, layer.kernel)  # x needs no gradient
     z = x.numpy() @ layer.kernel.numpy() + layer.bias.numpy()
+    assert (z < 0).any() and (z > 0).any()
+    np.testing.assert_allclose(product.numpy(), x.numpy() @ layer.kernel.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(added.numpy(), z, rtol=1e-6)
     np.testing.assert_allclose(out.numpy(), np.maximum(z, 0), rtol=1e-6)
 
 
@@ -327,15 +341,16 @@ def test_sparse_cross_entropy_over_leading_axes_and_extreme_logits():
 
 
 def test_sparse_cross_entropy_mean_with_masked_and_infinite_logits():
-    """The mean form sums log-sum-exp and the picked logits separately; a -inf logit (a masked
-    class) must give the closed form, and a label on a masked class an infinite loss."""
+    """The mean of the per-sample values: a -inf logit (a masked class) must give the closed
+    form, and a label on a masked class an infinite loss."""
     logits = np.array([[0.5, -np.inf, 2.0], [1.0, 0.0, -1.0]])
     labels = np.array([0, 2])
     closed = np.mean([np.log(np.exp(0.5) + np.exp(2.0)) - 0.5, np.log(np.e + 1 + np.exp(-1)) + 1.0])
-    ours = tg.nn.sparse_softmax_cross_entropy_with_logits(labels, tg.constant(logits), mean=True)
+    ours = tg.reduce_mean(tg.nn.sparse_softmax_cross_entropy_with_logits(labels, tg.constant(logits)))
     assert float(ours) == pytest.approx(closed, rel=1e-14)
     with np.errstate(invalid="ignore"):
-        masked = tg.nn.sparse_softmax_cross_entropy_with_logits(np.array([1, 2]), tg.constant(logits), mean=True)
+        per_sample = tg.nn.sparse_softmax_cross_entropy_with_logits(np.array([1, 2]), tg.constant(logits))
+        masked = tg.reduce_mean(per_sample)
     assert float(masked) == np.inf
 
 
@@ -343,7 +358,7 @@ def test_sparse_cross_entropy_rejects_labels_outside_the_classes():
     logits = tg.constant(np.zeros((3, 4)))
     for bad, lo, hi in (([0, -1, 3], -1, 3), ([0, 4, 1], 0, 4)):
         with pytest.raises(ValueError, match=rf"labels must be in \[0, 4\), received values from {lo} to {hi}"):
-            tg.nn.sparse_softmax_cross_entropy_with_logits(np.array(bad), logits, mean=True)
+            tg.nn.sparse_softmax_cross_entropy_with_logits(np.array(bad), logits)
 
 
 def test_dropout_op_gradient_scaling_and_bad_rate():

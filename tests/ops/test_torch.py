@@ -64,15 +64,19 @@ def test_cross_entropy_against_torch():
 
 
 def test_cross_entropy_mean_form_against_torch():
-    """One node for the mean (what the losses use): PyTorch's ``reduction="mean"``, value and gradient."""
+    """The losses' default reduction from logits (per-sample values, then their mean):
+    PyTorch's ``reduction="mean"``, value and gradient. (The replayed step's chain of the same
+    rules, ``tapegrad.fast.nodes.Chain``, is checked against PyTorch in tests/fast/test_nodes.py.)"""
     rng = np.random.default_rng(1)
     logits = rng.normal(size=(7, 4)) * 3
     labels = rng.integers(0, 4, 7)
-    both(lambda l: tg.nn.sparse_softmax_cross_entropy_with_logits(labels, l, mean=True),
+    both(lambda l: tg.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, l),
+         lambda l: torch.nn.functional.cross_entropy(l, torch.tensor(labels)), logits)
+    both(lambda l: tg.reduce_mean(tg.nn.sparse_softmax_cross_entropy_with_logits(labels, l)),
          lambda l: torch.nn.functional.cross_entropy(l, torch.tensor(labels)), logits)
     soft = rng.dirichlet(np.ones(4), size=7)
-    both(lambda l: tg.nn.softmax_cross_entropy_with_logits(soft, l, mean=True),
+    both(lambda l: tg.losses.CategoricalCrossentropy(from_logits=True)(soft, l),
          lambda l: torch.nn.functional.cross_entropy(l, torch.tensor(soft)), logits)
     y = rng.integers(0, 2, (7, 4)).astype(float)
-    both(lambda l: tg.nn.sigmoid_cross_entropy_with_logits(y, l, mean=True),
+    both(lambda l: tg.losses.BinaryCrossentropy(from_logits=True)(y, l),
          lambda l: torch.nn.functional.binary_cross_entropy_with_logits(l, torch.tensor(y)), logits)

@@ -1,29 +1,22 @@
 """The backward pass: the chain rule applied over the recorded graph.
 
-The graph is ordered by an iterative depth-first search (no recursion, so a chain
-of 100,000 operations is fine). Each gradient is removed from the table as soon as
-it has been consumed, and, unless the graph is retained, each node is cut from its
-output after its backward rule ran, which releases the arrays it saved.
+``run`` orders the graph by an iterative depth-first search (no recursion, so a chain of
+100,000 operations is fine) and hands the nodes to ``backprop``, the one loop that applies
+the chain rule: each node's ``backward`` turns the gradient of its output into gradients
+of its inputs, which are summed where an input is used more than once. Each gradient is
+dropped as soon as it has been consumed, and each node as soon as its rule ran, which
+releases the arrays it saved. A replayed training step (``tapegrad.fast``) calls the same
+loop on the nodes it recorded.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-from ..backend import _allocator, tune_allocator, xp
-from .tensor import Tensor
+from ..backend import xp
 
-_this_pass = threading.local()
-
-
-def intermediates_wanted() -> bool:
-    """Whether the backward pass running in this thread returns the gradient of a tensor
-    that a recorded node produced (``GradientTape.gradient`` with such a source). Then every
-    rule must give its inputs their exact gradients; otherwise a rule may hand on one that
-    is right only for the nodes further up (max-pooling folding a convolution's ReLU mask
-    into its own, see ``ops.conv.MaxPoolTiled``)."""
-    return getattr(_this_pass, "intermediates", True)
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 
 def unbroadcast(grad, shape: tuple):
@@ -41,10 +34,10 @@ def unbroadcast(grad, shape: tuple):
         return grad
     extra = grad.ndim - len(shape)
     if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
+        grad = xp.add.reduce(grad, axis=tuple(range(extra)))  # what grad.sum runs
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+        grad = xp.add.reduce(grad, axis=axes, keepdims=True)
     if grad.shape != shape:  # e.g. a scalar gradient for a tensor input
         grad = xp.broadcast_to(grad, shape)
     return grad
@@ -78,14 +71,47 @@ def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
     return order
 
 
-def run(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool, wanted: set[int] | None):
+def backprop(steps: list, grads: dict, keep=None) -> dict:
+    """Apply the chain rule over ``steps``, outputs first; return the gradients of ``keep``.
+
+    Each step is ``(key, node, edges)``: ``grads[key]`` is the gradient of the node's output,
+    and each edge ``(i, input_key, shape, dtype)`` says that the node's ``i``-th input is
+    found under ``input_key`` and has that shape and dtype. A node whose output got no
+    gradient is skipped. An input's gradient is summed back over broadcast axes and cast to
+    the input's dtype, then added to what that input already received. Gradients of keys
+    that no step consumes (the leaves) are left in ``grads``; a consumed gradient whose key
+    is in ``keep`` is returned. Each step is removed from ``steps`` as it runs, releasing its node.
+    """
+    kept: dict = {}
+    take, look = grads.pop, grads.get
+    for n in range(len(steps)):
+        key, node, edges = steps[n]
+        steps[n] = None
+        g = take(key, None)
+        if g is None:
+            continue
+        if keep is not None and key in keep:
+            kept[key] = g
+        input_grads = node.backward(g)
+        for i, k, shape, dtype in edges:
+            pg = input_grads[i]
+            if pg is None:
+                continue
+            if pg.shape != shape:
+                pg = unbroadcast(pg, shape)
+            if pg.dtype != dtype:
+                pg = pg.astype(dtype)
+            prev = look(k)
+            grads[k] = pg if prev is None else prev + pg
+    return kept
+
+
+def run(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool, wanted: set[int] | None) -> dict:
     """Propagate ``seeds`` from ``roots``; return ``{id(tensor): (tensor, grad)}``.
 
     With ``wanted=None`` the gradients of all leaves are returned; otherwise the
     gradients of the tensors whose ids are in ``wanted`` (leaves or not).
     """
-    if not _allocator["tuned"]:
-        tune_allocator()
     grads: dict[int, object] = {}
     leaves: dict[int, Tensor] = {}  # the tensors no recorded node produced, by id
     live = []
@@ -96,38 +122,27 @@ def run(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool, wanted: se
             grads[k] = grads[k] + s if k in grads else s
             if r._ctx is None:
                 leaves[k] = r
-    results: dict[int, object] = {}
-    take = grads.pop
     order = toposort(live)
-    _this_pass.intermediates = wanted is not None and not wanted.isdisjoint(map(id, order))
+    steps = []
     for t in reversed(order):
-        k = id(t)
-        g = take(k, None)  # free each gradient as it is consumed
-        if g is None:
-            continue
-        if wanted is not None and k in wanted:
-            results[k] = (t, g)
-        ctx = t._ctx
-        for p, pg in zip(ctx.parents, ctx.backward(g)):
-            if pg is None or p is None:
-                continue
-            pd = p.data
-            if pg.shape != pd.shape:
-                pg = unbroadcast(pg, pd.shape)
-            if pg.dtype != pd.dtype:
-                pg = pg.astype(pd.dtype)
-            pk = id(p)
-            prev = grads.get(pk)
-            if prev is None:
-                grads[pk] = pg
+        edges = []
+        for i, p in enumerate(t._ctx.parents):
+            if p is not None:
+                edges.append((i, id(p), p.data.shape, p.data.dtype))
                 if p._ctx is None:
-                    leaves[pk] = p
-            else:
-                grads[pk] = prev + pg
-        if not retain_graph:
-            t._ctx = None  # release the node and the arrays it saved
-    for k, t in leaves.items():  # every node has run: the leaves' gradients are complete
-        if wanted is None or k in wanted:
+                    leaves[id(p)] = p
+        steps.append((id(t), t._ctx, edges))
+    keep = None
+    if wanted is not None:
+        inner = {id(t): t for t in order if id(t) in wanted}
+        keep = inner.keys()
+    if not retain_graph:
+        for t in order:
+            t._ctx = None  # the steps hold the nodes now, and release each after its rule ran
+    kept = backprop(steps, grads, keep)
+    results = {k: (inner[k], g) for k, g in kept.items()}
+    for k, t in leaves.items():
+        if k in grads and (wanted is None or k in wanted):
             results[k] = (t, grads[k])
     return results
 
@@ -138,6 +153,6 @@ def backward(roots: Sequence[Tensor], seeds: Sequence, retain_graph: bool = Fals
         if leaf.grad is None:
             if g.base is not None or not g.flags.writeable:
                 g = g.copy()  # never hand out a view of another array as .grad
-            leaf.grad = Tensor._wrap(g)
+            leaf.grad = leaf._wrap(g)
         else:
-            leaf.grad = Tensor._wrap(leaf.grad.data + g)
+            leaf.grad = leaf._wrap(leaf.grad.data + g)

@@ -31,9 +31,6 @@ class Function:
 
     parents: tuple = ()
     """The inputs recorded for the backward pass; ``None`` for those that need no gradient."""
-    owns_grad: bool = False
-    """Set by a caller that hands ``backward`` a gradient array nothing else holds (a recorded
-    training step does): the rule may then overwrite it instead of allocating a new one."""
 
     def forward(self, *arrays, **params):  # pragma: no cover - interface
         raise NotImplementedError(f"{type(self).__name__}.forward")
@@ -45,29 +42,15 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params) -> Tensor:
+        """Run ``forward`` on the inputs' arrays; keep the node when a float result needs a gradient."""
         fn = cls()
-        out = fn.forward(*[t.data for t in inputs], **params)
-        t = object.__new__(Tensor)
-        t.data = out
-        t.grad = None
-        t.name = None
-        state = mode  # this thread's recording state
-        if state.enabled and out.dtype.kind == "f":
-            for inp in inputs:
-                if inp.requires_grad:
-                    # Only inputs that take part are kept: the rest are None, so the node
-                    # holds no reference to them and the engine skips them.
-                    fn.parents = tuple(i if i.requires_grad else None for i in inputs)
-                    t.requires_grad = True
-                    t._ctx = fn
-                    if state.trace is not None:
-                        state.trace(fn, inputs, params, t)
-                    return t
-        t.requires_grad = False
-        t._ctx = None
-        if state.trace is not None:
-            state.trace(fn, inputs, params, t)
-        return t
+        out = Tensor._wrap(fn.forward(*[t.data for t in inputs], **params))
+        if mode.enabled and out.data.dtype.kind == "f" and any(t.requires_grad for t in inputs):
+            fn.parents = tuple(t if t.requires_grad else None for t in inputs)
+            out.requires_grad, out._ctx = True, fn
+        if mode.trace is not None:  # a recorder is watching this thread (tapegrad.fast)
+            mode.trace(fn, inputs, params, out)
+        return out
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 class _Mode(threading.local):
     """Each thread's recording state: ``enabled`` (graphs are recorded) and ``trace``
     (called as ``trace(node, inputs, params, output)`` after every ``Function.apply``
-    while set: how ``tapegrad.models.capture`` records a forward pass)."""
+    while set: how ``tapegrad.fast`` records a forward pass)."""
 
     def __init__(self) -> None:
         self.enabled = True

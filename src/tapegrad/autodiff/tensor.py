@@ -13,13 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import copy_aligned, to_numpy, xp
+from ..backend import to_numpy, xp
 
 _FLOAT_DEFAULT = np.dtype("float32")
-
-STRUCTURE = [0]
-"""Bumped whenever which weights are trainable, or which have a regularizer, may change
-(layers cache their weight lists on it; recorded training steps their plans)."""
 _INT_DEFAULT = np.dtype("int32")
 
 
@@ -115,12 +111,6 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         return self._ctx is None
-
-    @property
-    def T(self) -> "Tensor":
-        from ..ops.shape import transpose
-
-        return transpose(self)
 
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array (shares memory on the NumPy backend)."""
@@ -235,8 +225,7 @@ class Variable(Tensor):
     __slots__ = ("_trainable", "_regularizer")
 
     def __init__(self, value: Any, dtype=None, trainable: bool = True, name: str | None = None):
-        # a Variable owns its storage, on a cache-line boundary (see backend.empty_aligned)
-        data = copy_aligned(as_array(value, dtype))
+        data = as_array(value, dtype).copy()  # a Variable owns its storage, C-contiguous
         trainable_grad = trainable and data.dtype.kind == "f"
         super().__init__(data, requires_grad=False, name=name)
         self._trainable = bool(trainable)
@@ -249,7 +238,6 @@ class Variable(Tensor):
 
     @trainable.setter
     def trainable(self, flag: bool) -> None:
-        STRUCTURE[0] += 1
         self._trainable = bool(flag)
         self.requires_grad = bool(flag) and self.data.dtype.kind == "f"
 
@@ -260,7 +248,6 @@ class Variable(Tensor):
 
     @regularizer.setter
     def regularizer(self, fn) -> None:
-        STRUCTURE[0] += 1  # a recorded training step knows which weights have penalties
         self._regularizer = fn
 
     def _check(self, value, op: str):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import initializers as _init
 from .. import regularizers as _reg
-from ..autodiff.tensor import STRUCTURE, Tensor, Variable
+from ..autodiff.tensor import Tensor, Variable
 from ..backend import to_numpy
 
 _COUNTS: dict[str, int] = {}
@@ -73,9 +73,6 @@ class Layer:
     _checks_own_input = False
     """True for a layer whose ``call`` checks its input itself (a convolution, whose channels
     need not be the last axis); otherwise a built layer with weights checks the last axis."""
-    _setattr_is_structure = True
-    """Assigning any attribute of a layer counts as a change of structure (``Model`` says no:
-    ``fit`` sets its own attributes as it runs)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -98,41 +95,42 @@ class Layer:
         bad = set(kwargs) - allowed
         if bad:
             raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(bad)}")
-        d = self.__dict__
-        d["_own_weights"] = []
-        d["_layers"] = []
-        d["_tracked"] = {}
-        d["built"] = False
-        d["_build_shape"] = None
-        d["_output_shape"] = None
-        d["_trainable"] = bool(trainable)
-        d["_losses"] = []
-        d["name"] = name or unique_name(_snake(type(self).__name__))
-        d["dtype"] = np.dtype(dtype or "float32")
-        d["activity_regularizer"] = _reg.get(kwargs.get("activity_regularizer"))
+        self._tracked = {}  # attribute name -> the layers and weights found in its value
+        self._layers = []
+        self._own_weights = []
+        self.built = False
+        self._build_shape = None
+        self._output_shape = None
+        self._trainable = bool(trainable)
+        self._losses = []
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self.dtype = np.dtype(dtype or "float32")
+        self.activity_regularizer = _reg.get(kwargs.get("activity_regularizer"))
         shape = kwargs.get("input_shape")
         if shape is None and kwargs.get("input_dim") is not None:
             shape = (kwargs["input_dim"],)
         if shape is None and kwargs.get("batch_input_shape") is not None:
             shape = tuple(kwargs["batch_input_shape"])[1:]
-        d["_declared_input_shape"] = tuple(shape) if shape is not None else None
+        self._declared_input_shape = tuple(shape) if shape is not None else None
 
     # -- attribute tracking ---------------------------------------------------------------
     def __setattr__(self, key: str, value: Any) -> None:
-        if "_layers" not in self.__dict__:
-            raise RuntimeError(
-                f"{type(self).__name__}: call super().__init__() before assigning attributes in __init__"
-            )
-        old = self.__dict__.get("_tracked", {}).pop(key, None)
-        if old is not None:
+        items = [v for v in _walk(value) if isinstance(v, (Layer, Variable))]
+        tracked = self.__dict__.get("_tracked")
+        if tracked is None:
+            if items:
+                raise RuntimeError(
+                    f"{type(self).__name__}: call super().__init__() before assigning layers or weights in __init__"
+                )
+            object.__setattr__(self, key, value)
+            return
+        old = tracked.pop(key, None)
+        if old is not None:  # what the attribute held before stops being tracked
             for item in old:
                 if isinstance(item, Layer) and item in self._layers:
                     self._layers.remove(item)
-        items = [v for v in _walk(value) if isinstance(v, (Layer, Variable))]
-        if items or old is not None or self._setattr_is_structure:
-            STRUCTURE[0] += 1  # a recorded training step (models.capture) records again
         if items and not key.startswith("__"):
-            self._tracked[key] = items
+            tracked[key] = items
             for item in items:
                 if isinstance(item, Layer) and item is not self and not any(item is l for l in self._layers):
                     self._layers.append(item)
@@ -168,7 +166,6 @@ class Layer:
         var = Variable(value, dtype=dtype, trainable=trainable, name=name or f"variable_{len(self._own_weights)}")
         var.regularizer = _reg.get(regularizer)
         self._own_weights.append(var)
-        STRUCTURE[0] += 1
         return var
 
     def _all_weights(self, seen: set[int]) -> list[Variable]:
@@ -192,14 +189,11 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list[Variable]:
-        cache = self.__dict__.get("_tw_cache")
-        if cache is not None and cache[0] == STRUCTURE[0]:
-            return list(cache[1])
+        """The weights that training updates: those of trainable layers, each once."""
         out: list = []
         if self.trainable:
             self._collect_trainable(out, set())
-        self.__dict__["_tw_cache"] = (STRUCTURE[0], out)
-        return list(out)
+        return out
 
     def _collect_trainable(self, out: list, seen: set) -> None:
         if not self._trainable:
@@ -227,8 +221,7 @@ class Layer:
     @trainable.setter
     def trainable(self, flag: bool) -> None:
         """Freeze or unfreeze this layer and its sub-layers (their weights stop recording)."""
-        self.__dict__["_trainable"] = bool(flag)
-        STRUCTURE[0] += 1
+        self._trainable = bool(flag)
         for layer in self._layers:
             layer.trainable = flag
         for w in self._own_weights:
@@ -306,7 +299,7 @@ class Layer:
         self.build(shape)
         self.built = True
         if self._build_shape is None:
-            self.__dict__["_build_shape"] = shape
+            self._build_shape = shape
 
     def call(self, inputs, training=None):
         raise NotImplementedError(f"{type(self).__name__} must implement call(inputs)")
@@ -328,7 +321,7 @@ class Layer:
             kwargs.pop("training")
         out = self.call(inputs, *args, **kwargs)
         if isinstance(out, Tensor):
-            self.__dict__["_output_shape"] = out.shape
+            self._output_shape = out.shape
             if self.activity_regularizer is not None:
                 self._losses.append(self.activity_regularizer(out))  # as Keras 3: not divided by the batch size
         return out

@@ -37,9 +37,6 @@ def _check_padding(padding, owner):
 class Conv2D(Layer):
     """2-D convolution: ``filters`` kernels of ``kernel_size`` slid over the image.
 
-    With ``activation="relu"`` the convolution and the ReLU are one graph node, the ReLU
-    applied in place on the product's result (same values and gradients as two nodes).
-
     Example:
         >>> import tapegrad as tg
         >>> tg.layers.Conv2D(6, 5, padding="same")(tg.ones((2, 28, 28, 1))).shape
@@ -86,10 +83,8 @@ class Conv2D(Layer):
         if x.shape[-1] != self._in_channels:
             raise ValueError(f"Conv2D '{self.name}': expected {self._in_channels} input channels, received "
                              f"shape {inputs.shape}")
-        fused = self.activation is _act.relu  # one node, the ReLU in place on the product
-        out = conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate, relu=fused)
-        out = out if fused or self.activation is _act.linear else self.activation(out)
-        return _from_last(out, self.data_format)
+        out = conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
+        return _from_last(self.activation(out), self.data_format)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),

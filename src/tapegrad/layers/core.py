@@ -17,10 +17,6 @@ from .base import Layer
 class Dense(Layer):
     """``activation(inputs @ kernel + bias)``: the perceptron, for many outputs at once.
 
-    With ``activation="relu"`` the product, the bias and the ReLU are one graph node
-    (``Linear``), the ReLU applied in place on the product's result: the same values and
-    gradients as three nodes, with less memory traffic. Other activations are their own node.
-
     Example:
         >>> import tapegrad as tg
         >>> layer = tg.layers.Dense(3, activation="sigmoid")
@@ -52,10 +48,10 @@ class Dense(Layer):
     def call(self, inputs):
         if inputs.ndim == 0:
             raise ValueError(f"Dense '{self.name}': expected an input of rank >= 1, received a scalar")
-        if self.activation is _act.relu:  # fused: one node, the ReLU in place on the product
-            return ops.linear(inputs, self.kernel, self.bias, relu=True)
-        out = ops.linear(inputs, self.kernel, self.bias)
-        return out if self.activation is _act.linear else self.activation(out)
+        x = ops.matmul(inputs, self.kernel)
+        if self.use_bias:
+            x = ops.add(x, self.bias)
+        return self.activation(x)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units, "activation": _act.serialize(self.activation),

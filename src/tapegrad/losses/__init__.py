@@ -20,7 +20,6 @@ import numpy as np
 from .. import ops
 from ..autodiff.tensor import Tensor
 from ..backend import xp
-from ..ops.nn import sigmoid_cross_entropy_node, softmax_cross_entropy_node, sparse_softmax_cross_entropy_node
 
 EPSILON = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", "none", None, "mean")
@@ -197,28 +196,9 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
-        node = self.single_node(y_true, y_pred, sample_weight) if isinstance(y_pred, Tensor) else None
-        if node is not None:
-            rule, settings = node
-            return rule.apply(y_pred, **settings)
+        """The per-sample losses of ``call``, weighted by ``sample_weight``, then reduced."""
         values = self.call(y_true, y_pred)
         return reduce_values(values, sample_weight, self.reduction, self.name)
-
-    def single_node(self, y_true, y_pred, sample_weight=None):
-        """``mean_node`` where this call reduces by the default (no sample weights); else None."""
-        if sample_weight is None and self.reduction == "sum_over_batch_size":
-            return self.mean_node(y_true, y_pred)
-        return None
-
-    def mean_node(self, y_true, y_pred):
-        """``(rule, settings)`` when this loss under the default reduction (no sample weights)
-        is one primitive node, ``rule.apply(y_pred, **settings)``; None otherwise.
-
-        ``y_pred`` may be a Tensor or a raw array: only its shape and dtype are read. The
-        default reduction uses it (one node, not a loss node and a mean node), and so does a
-        recorded training step (``tapegrad.models.capture``), which runs the rule on raw arrays.
-        """
-        return None
 
     def get_config(self) -> dict:
         return {"reduction": self.reduction, "name": self.name}
@@ -295,16 +275,6 @@ class KLDivergence(_Wrapper):
 class BinaryCrossentropy(_Wrapper):
     fn = staticmethod(binary_crossentropy)
 
-    def mean_node(self, y_true, y_pred):
-        # mean over the last axis, then over the batch = mean of every element: one node, not three
-        k = self.kwargs
-        if not k["from_logits"] or k["label_smoothing"] or not y_pred.size:
-            return None
-        y = _match_rank(_true(y_true, y_pred), y_pred)
-        if y.shape != y_pred.shape:
-            return None
-        return sigmoid_cross_entropy_node(y, y_pred, mean=True)
-
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
                  reduction="sum_over_batch_size", name="binary_crossentropy"):
         super().__init__(reduction, name, from_logits=from_logits, label_smoothing=label_smoothing)
@@ -313,14 +283,6 @@ class BinaryCrossentropy(_Wrapper):
 class CategoricalCrossentropy(_Wrapper):
     fn = staticmethod(categorical_crossentropy)
 
-    def mean_node(self, y_true, y_pred):
-        # from logits, the per-sample losses and their mean are one node
-        k = self.kwargs
-        if not k["from_logits"] or not y_pred.size:
-            return None
-        y = _onehot_labels(y_true, y_pred, k["label_smoothing"], k["axis"])
-        return softmax_cross_entropy_node(y, y_pred, k["axis"], mean=True)
-
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction="sum_over_batch_size", name="categorical_crossentropy"):
         super().__init__(reduction, name, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
@@ -328,12 +290,6 @@ class CategoricalCrossentropy(_Wrapper):
 
 class SparseCategoricalCrossentropy(_Wrapper):
     fn = staticmethod(sparse_categorical_crossentropy)
-
-    def mean_node(self, y_true, y_pred):
-        # from logits, the per-sample losses and their mean are one node
-        if not self.kwargs["from_logits"] or not y_pred.size:
-            return None
-        return sparse_softmax_cross_entropy_node(_sparse_labels(y_true, y_pred), y_pred, mean=True)
 
     def __init__(self, from_logits: bool = False, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy"):

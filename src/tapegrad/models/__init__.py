@@ -1,7 +1,11 @@
 """Models (``tg.Model``, ``tg.Sequential``) and loading (``tg.models.load_model``)."""
 
+from ..saving.registry import register_builtin_model
 from .model import Model
 from .sequential import Sequential
+
+register_builtin_model(Model)
+register_builtin_model(Sequential)
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002 - Keras's name

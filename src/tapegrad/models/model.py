@@ -25,24 +25,21 @@ class Model(Trainer, Layer):
     use ``Sequential`` or subclassing.
     """
 
-    _setattr_is_structure = False
-
     def __init__(self, *args, **kwargs) -> None:
         if args:
             raise TypeError("tg.Model has no functional API: subclass it and define call(), or use tg.Sequential")
         super().__init__(**kwargs)
-        d = self.__dict__
-        d["compiled"] = False
-        d["optimizer"] = None
-        d["loss"] = None
-        d["stop_training"] = False
-        d["history"] = None
-        d["_loss_tracker"] = None
-        d["_compiled_metrics"] = None
-        d["_metric_specs"] = []
-        d["_compile_config"] = None
-        d["run_eagerly"] = False
-        d["_capture"] = None
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self.history = None
+        self._loss_tracker = None
+        self._compiled_metrics = None
+        self._metric_specs = []
+        self._compile_config = None
+        self.run_eagerly = False
+        self._fast_step = None
 
     def build(self, input_shape) -> None:
         """Build every layer by running a batch of zeros of ``input_shape`` through the model."""
@@ -50,18 +47,17 @@ class Model(Trainer, Layer):
         from ..ops import zeros
 
         shape = tuple(1 if s is None else s for s in input_shape)
-        self.__dict__["_build_shape"] = tuple(input_shape)
+        self._build_shape = tuple(input_shape)
         with no_grad():
-            self.__dict__["built"] = True
+            self.built = True
             self(zeros(shape, dtype=self.dtype))
 
     def _build_from_call(self, shape) -> None:
         # On a first real call, sub-layers build themselves during that call: no dummy pass.
         if type(self).build is not Model.build:
             return super()._build_from_call(shape)
-        d = self.__dict__
-        d["built"] = True
-        d["_build_shape"] = (None,) + tuple(shape[1:]) if isinstance(shape, tuple) else shape
+        self.built = True
+        self._build_shape = (None,) + tuple(shape[1:]) if isinstance(shape, tuple) else shape
 
     def summary(self, print_fn=print, line_length: int = 72) -> None:
         """Print a table of layers, output shapes and parameter counts, then the totals."""

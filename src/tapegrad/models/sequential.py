@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..autodiff.tensor import STRUCTURE, Tensor
+from ..autodiff.tensor import Tensor
 from ..layers.base import Layer
 from ..layers.core import InputLayer
 from .model import Model
@@ -21,7 +21,7 @@ class Sequential(Model):
 
     def __init__(self, layers=None, name: str | None = None, trainable: bool = True, **kwargs) -> None:
         super().__init__(name=name, trainable=trainable, **kwargs)
-        self.__dict__["_input_layer"] = None
+        object.__setattr__(self, "_input_layer", None)  # the declared input, not a sub-layer
         for layer in layers or []:
             self.add(layer)
 
@@ -34,7 +34,7 @@ class Sequential(Model):
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError(f"Sequential '{self.name}': an Input must come first")
-            self.__dict__["_input_layer"] = layer
+            object.__setattr__(self, "_input_layer", layer)
             self.build((None,) + layer.shape)
             return
         if not isinstance(layer, Layer):
@@ -42,10 +42,9 @@ class Sequential(Model):
         if any(layer is l for l in self._layers):
             raise ValueError(f"Sequential '{self.name}': layer '{layer.name}' is already in the model")
         self._layers.append(layer)
-        STRUCTURE[0] += 1
         declared = layer._declared_input_shape
         if len(self._layers) == 1 and declared is not None and self._input_layer is None:
-            self.__dict__["_input_layer"] = InputLayer(shape=declared)
+            object.__setattr__(self, "_input_layer", InputLayer(shape=declared))
         if self._input_layer is not None:
             self.built = False
             self.build((None,) + self._input_layer.shape)
@@ -54,7 +53,6 @@ class Sequential(Model):
         if not self._layers:
             raise IndexError(f"Sequential '{self.name}': there is no layer to pop")
         layer = self._layers.pop()
-        STRUCTURE[0] += 1
         self.built = bool(self._layers) and self.built
         return layer
 
@@ -65,16 +63,21 @@ class Sequential(Model):
                                  "model.build((None, 2))")
             input_shape = (None,) + self._input_layer.shape
         if self._input_layer is None:
-            self.__dict__["_input_layer"] = InputLayer(shape=tuple(input_shape)[1:])
+            object.__setattr__(self, "_input_layer", InputLayer(shape=tuple(input_shape)[1:]))
         if self._layers:
             super().build(input_shape)
 
     def _build_from_call(self, shape) -> None:
         if self._input_layer is None and isinstance(shape, tuple):
-            self.__dict__["_input_layer"] = InputLayer(shape=tuple(shape)[1:])
-        d = self.__dict__
-        d["built"] = True
-        d["_build_shape"] = (None,) + tuple(shape[1:]) if isinstance(shape, tuple) else shape
+            object.__setattr__(self, "_input_layer", InputLayer(shape=tuple(shape)[1:]))
+        self.built = True
+        self._build_shape = (None,) + tuple(shape[1:]) if isinstance(shape, tuple) else shape
+
+    def _why_not_a_chain(self) -> str | None:
+        cls = type(self)
+        if cls.call is not Sequential.call or cls.__call__ is not Layer.__call__:
+            return f"{cls.__name__} is not a plain Sequential model"
+        return None
 
     def call(self, inputs, training=None):
         x = inputs

@@ -18,8 +18,7 @@ from .. import random as _random
 from ..autodiff.grad_mode import no_grad
 from ..autodiff.tape import GradientTape
 from ..autodiff.tensor import Tensor
-from ..backend.threads import ThreadGovernor
-from .capture import StepCapture
+from ..fast import TrainStep
 from ..data.dataset import DataLoader, Dataset, num_samples, take, to_numpy_tree
 
 
@@ -60,8 +59,8 @@ class Trainer:
         ``run_eagerly=False`` (the default, as Keras) lets ``fit`` and ``train_on_batch``
         record a ``Sequential`` model of built-in layers once per input shape and replay
         its forward and backward passes on later steps, with the same results bit for bit
-        (``tapegrad.models.capture``); ``True`` runs every step through the layers' Python,
-        for stepping through it in a debugger. Models that cannot be recorded run eagerly
+        (``tapegrad.fast``); ``True`` runs every step through the layers' Python, for
+        stepping through it in a debugger. Models that cannot be recorded run eagerly
         either way.
         """
         if kwargs:
@@ -79,9 +78,8 @@ class Trainer:
         self._loss_tracker = _metrics.Mean(name="loss")
         self.compiled = True
         self.stop_training = False
-        self._threads = ThreadGovernor()  # BLAS threads per step: see tapegrad.backend.threads
         self.run_eagerly = bool(run_eagerly)
-        self._capture = StepCapture(self)
+        self._fast_step = TrainStep(self, self._why_eager(), type(self).compute_loss is Trainer.compute_loss)
         self._compile_config = {"optimizer": _opt.serialize(self.optimizer),
                                 "loss": _serialize_loss(loss), "metrics": [m for m in self._metric_specs
                                                                             if isinstance(m, str)],
@@ -172,11 +170,20 @@ class Trainer:
 
     def _train_batch(self, x, y, sample_weight) -> dict:
         """``train_step``, or its recorded replay (see ``compile``'s ``run_eagerly``)."""
-        if not self.run_eagerly:
-            logs = self._capture.step(x, y, sample_weight)
-            if logs is not None:
-                return logs
-        return self.train_step((x, y, sample_weight))
+        if self.run_eagerly:
+            return self.train_step((x, y, sample_weight))
+        return self._fast_step(x, y, sample_weight)
+
+    def _why_eager(self) -> str | None:
+        """Why ``tapegrad.fast`` may not record this model's steps (None when it may): its
+        forward pass must be a plain chain of layers, and its step the one written here."""
+        cls = type(self)
+        if cls.train_step is not Trainer.train_step:
+            return f"{cls.__name__} overrides train_step"
+        return self._why_not_a_chain()
+
+    def _why_not_a_chain(self) -> str | None:
+        return f"{type(self).__name__} is not a plain Sequential model"
 
     def test_step(self, data) -> dict:
         x, y, sample_weight = unpack_data(data)
@@ -263,8 +270,7 @@ class Trainer:
                     if step >= steps:
                         break
                     cblist.on_train_batch_begin(step)
-                    with self._threads.step():
-                        logs = self._train_batch(*self._to_batch(batch))
+                    logs = self._train_batch(*self._to_batch(batch))
                     cblist.on_train_batch_end(step, logs)
                     if self.stop_training:
                         break
@@ -335,12 +341,7 @@ class Trainer:
         if class_weight is not None:
             sample_weight = _class_weights(to_numpy_tree(y), class_weight, sample_weight)
         self.reset_metrics()
-        threads = self._threads  # begin/end, not the context manager: W1's whole step is ~0.1 ms
-        threads.begin()
-        try:
-            logs = self._train_batch(_as_tensor(x, self.dtype), y, sample_weight)
-        finally:
-            threads.end()
+        logs = self._train_batch(_as_tensor(x, self.dtype), y, sample_weight)
         return _return(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):

@@ -63,6 +63,7 @@ _METHODS = {
 }
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
+Tensor.T = property(transpose, doc="The tensor with its axes reversed (``tg.transpose``).")
 Tensor.__hash__ = lambda self: id(self)  # __eq__ is element-wise; tensors hash by identity
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Helpers shared by the op modules: lifting Python values to tensors, a zero operand."""
+"""Helpers shared by the op modules: lifting Python values to tensors, casts, a zero operand."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor, as_array
 from ..backend import xp
 
@@ -41,10 +42,21 @@ def pair(a, b) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-def cast_tensor(t: Tensor, dtype) -> Tensor:
-    from .creation import cast
+class Cast(Function):
+    """A change of dtype; the gradient flows back between float types only (``tf.cast``)."""
 
-    return cast(t, dtype)
+    def forward(self, a, dtype):
+        self.src = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return (g.astype(self.src) if self.src.kind == "f" else None,)
+
+
+def cast_tensor(t: Tensor, dtype) -> Tensor:
+    """``t`` as ``dtype`` (``t`` itself when it has that dtype already)."""
+    dtype = np.dtype(dtype)
+    return t if t.dtype == dtype else Cast.apply(t, dtype=dtype)
 
 
 def tensor(value) -> Tensor:
@@ -73,11 +85,10 @@ CACHED_ZEROS = 1 << 22
 def zeros_operand(shape, dtype):
     """A read-only array of zeros of ``shape``, to compare against instead of the scalar 0.
 
-    NumPy runs ``maximum(x, 0)`` (an array against a scalar) without its vector loop:
-    on 301,056 float32 values it measured 112 µs, against 43 µs for ``maximum(x, z)``
-    with ``z`` an array of zeros. One buffer per dtype, grown to the largest size asked
-    for (up to ``CACHED_ZEROS`` elements, 16 MB of float32) and never written, serves every
-    caller; larger requests get fresh zeros, still faster than the scalar. ``shape`` is a
+    NumPy runs ``maximum(x, 0)`` (an array against a scalar) without its vector loop, and
+    ``maximum(x, z)`` with ``z`` an array of zeros with it. One buffer per dtype, grown to
+    the largest size asked for (up to ``CACHED_ZEROS`` elements, 16 MB of float32) and
+    never written, serves every caller; larger requests get fresh zeros. ``shape`` is a
     tuple; the view made for a shape and dtype is kept for the next call that asks for it.
     """
     view = _zero_views.get((shape, dtype))

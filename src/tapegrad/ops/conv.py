@@ -17,12 +17,10 @@ import math
 
 import numpy as np
 
-from ..autodiff.engine import intermediates_wanted
 from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor
 from ..backend import xp
 from ._util import tensor
-from .nn import relu_inplace
 
 
 def same_padding(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -86,10 +84,9 @@ def band_width(ow: int, co: int, kh: int = 1, kw: int = 1, c: int = 1, sw: int =
     so the multiply-adds grow with ``wb`` (those beyond ``kw`` per output hit zeros), while
     narrow products (``B * co`` output values per row, ``kh * wb * c`` inputs per row) run
     far below BLAS's speed. The band minimizes the cost model
-    ``wb * (1 + 128 / (B * co) + 8 / (kh * wb * c))``, fitted to the measured forward +
-    backward times of eight MNIST- and CIFAR-sized layers (two runs): its band was within
-    16% of the fastest on every layer; the earlier rule (the smallest band giving 64
-    output values per row) was up to 33% off.
+    ``wb * (1 + 128 / (B * co) + 8 / (kh * wb * c))``, fitted to the forward and backward
+    times of MNIST- and CIFAR-sized layers (``benchmarks/band_choice.py``; the fit and how
+    close it comes are in ``benchmarks/README.md``).
     """
     best, best_cost = 1, None
     for b in range(1, ow + 1):
@@ -136,7 +133,7 @@ class Conv2D(Function):
     (see ``band_width``). A column of ones in the gathered matrix carries the bias.
     """
 
-    def forward(self, x, k, b=None, stride=(1, 1), dilation=(1, 1), padding="valid", band=None, relu=False):
+    def forward(self, x, k, b=None, stride=(1, 1), dilation=(1, 1), padding="valid", band=None):
         n, h, w, c = x.shape
         kh, kw, kc, co = k.shape
         if c != kc:
@@ -168,22 +165,12 @@ class Conv2D(Function):
             a[:, kk] = 1
         self.a, self.wmat, self.k, self.has_b = a, wmat, k, b is not None
         self.meta = (x.shape, (hp, wp), (pt, pl), (oh, ow), stride, dilation, band, wb)
-        out = (a @ wmat).reshape(n, oh, ow, co)
-        if relu:
-            relu_inplace(out, keep_mask=False)
-        # ReLU's mask is read off the output in the backward pass (out > 0 exactly where the
-        # product was), unless max-pooling already applied it (see MaxPoolTiled)
-        self.relu_out, self.premasked = (out if relu else None), None
-        return out
+        return (a @ wmat).reshape(n, oh, ow, co)
 
     def backward(self, g):
         xshape, (hp, wp), (pt, pl), (oh, ow), (sh, sw), (dh, dw), band, wb = self.meta
         kh, kw, c, co = self.k.shape
         kk, n, nb = kh * wb * c, xshape[0], ow // band
-        if self.relu_out is not None:
-            if g is not self.premasked:  # the gradient is not exactly the one max-pooling masked
-                g = g * (self.relu_out > 0)
-            self.premasked = None
         g2 = xp.ascontiguousarray(g).reshape(-1, band * co)
         gw = self.a.T @ g2  # gradient of the banded matrix; the kernel's entries sit on its diagonals
         gk = _diagonals(gw, self.k.shape, band, wb, sw, dw, writeable=False).sum(axis=1)
@@ -245,7 +232,7 @@ def _copy_runs(dst, src):
     """``dst[...] = src``, each run along the last axis moved as one opaque item where it lies
     contiguous in both (NumPy): a copy of short runs (a gathered convolution row is 11
     floats in LeNet's first layer) otherwise pays NumPy's inner-loop overhead per run.
-    LeNet's first gather: 181 -> 112 us; its second 54 -> 35 us."""
+    """
     if (xp is np and dst.dtype == src.dtype and dst.shape[-1] > 1
             and dst.strides[-1] == src.strides[-1] == dst.itemsize):  # raw bytes: only between equal dtypes
         dst, src = _pixels(dst), _pixels(src)
@@ -296,16 +283,9 @@ class MaxPoolTiled(Function):
     on whole image rows. Ties go to the first maximum in row-major order (TensorFlow's
     and PyTorch's rule) with no extra work: within a row the earlier column wins ties,
     and a later row wins only when strictly greater.
-
-    After a convolution's fused ReLU (``relu_of``, that node) pooling applies ReLU's mask
-    itself: the gradient goes to each window's maximum, which passed the ReLU exactly when
-    the pooled value is positive, so the mask is taken on the pooled gradient, ``ph * pw``
-    times smaller, and the convolution skips its own when the gradient it receives is this
-    one unchanged (no other consumer added to it). Same gradients, one pass over the large
-    array fewer.
     """
 
-    def forward(self, x, pool, relu_of=None):
+    def forward(self, x, pool):
         n, h, w, c = x.shape
         ph, pw = pool
         oh, ow = h // ph, w // pw
@@ -315,16 +295,12 @@ class MaxPoolTiled(Function):
         rows = best_col.reshape(n, oh, ph, ow, c)
         out, self.row = _first_max([rows[:, :, i] for i in range(ph)])
         out = xp.ascontiguousarray(out)
-        self.meta, self.relu_of = (x.shape, pool), relu_of
-        self.out = out if relu_of is not None else None
+        self.meta = (x.shape, pool)
         return out
 
     def backward(self, g):
         (n, h, w, c), (ph, pw) = self.meta
         oh, ow = g.shape[1], g.shape[2]
-        fold = self.relu_of is not None and not intermediates_wanted()
-        if fold:
-            g = g * (self.out > 0)
         g_rows = xp.empty((n, oh, ph, ow, c), dtype=g.dtype)
         _route(g, self.row, [g_rows[:, :, i] for i in range(ph)])
         g_cols = xp.empty((pw, n, oh * ph, ow, c), dtype=g.dtype)
@@ -332,8 +308,6 @@ class MaxPoolTiled(Function):
         covered = (oh * ph, ow * pw) == (h, w)
         gx = xp.empty((n, h, w, c), dtype=g.dtype) if covered else xp.zeros((n, h, w, c), dtype=g.dtype)
         _copy_planes(_columns(gx[:, :oh * ph], pw, ow), g_cols)
-        if fold:
-            self.relu_of.premasked = gx
         return (gx,)
 
 
@@ -395,15 +369,14 @@ def _pair(v, name):
     return v
 
 
-def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, relu: bool = False) -> Tensor:
-    """2-D convolution of NHWC ``x`` with an ``(kh, kw, in, out)`` kernel (``tf.nn.conv2d`` layout);
-    with ``relu=True`` the ReLU is applied in the same node, in place on the product's result."""
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1) -> Tensor:
+    """2-D convolution of NHWC ``x`` with an ``(kh, kw, in, out)`` kernel (``tf.nn.conv2d`` layout),
+    plus ``bias`` per output channel (as PyTorch's ``conv2d`` takes it)."""
     x, kernel = tensor(x), tensor(kernel)
     if x.ndim != 4 or kernel.ndim != 4:
         raise ValueError(f"conv2d: expected a 4-d input (N, H, W, C) and a 4-d kernel, received shapes "
                          f"{x.shape} and {kernel.shape}")
-    args = dict(stride=_pair(strides, "strides"), dilation=_pair(dilation_rate, "dilation_rate"), padding=padding,
-                relu=relu)
+    args = dict(stride=_pair(strides, "strides"), dilation=_pair(dilation_rate, "dilation_rate"), padding=padding)
     if bias is None:
         return Conv2D.apply(x, kernel, **args)
     return Conv2D.apply(x, kernel, tensor(bias), **args)
@@ -414,9 +387,7 @@ def max_pool2d(x, pool_size=2, strides=None, padding="valid") -> Tensor:
     stride = _pair(strides, "strides") if strides else pool
     x = tensor(x)
     if stride == pool and padding == "valid" and x.shape[1] >= pool[0] and x.shape[2] >= pool[1]:
-        node = x._ctx  # a convolution with its ReLU fused: pooling takes over ReLU's mask
-        relu_of = node if isinstance(node, Conv2D) and node.relu_out is x.data else None
-        return MaxPoolTiled.apply(x, pool=pool, relu_of=relu_of)
+        return MaxPoolTiled.apply(x, pool=pool)
     return MaxPool2D.apply(x, pool=pool, stride=stride, padding=padding)
 
 

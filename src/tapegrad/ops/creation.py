@@ -6,10 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor, as_array
 from ..backend import xp
-from ._util import tensor
+from ._util import Cast, tensor
 
 _F32 = np.dtype("float32")
 
@@ -82,15 +81,6 @@ def arange(start, limit=None, delta=1, dtype=None) -> Tensor:
 
 def linspace(start, stop, num: int, dtype=None) -> Tensor:
     return Tensor._wrap(xp.linspace(start, stop, int(num), dtype=_dtype(dtype)))
-
-
-class Cast(Function):
-    def forward(self, a, dtype):
-        self.src = a.dtype
-        return a.astype(dtype)
-
-    def backward(self, g):
-        return (g.astype(self.src) if self.src.kind == "f" else None,)
 
 
 def cast(x, dtype) -> Tensor:

@@ -1,10 +1,8 @@
-"""Neural-network primitives: activations, softmax, and the fused kernels.
+"""Neural-network primitives: activations, softmax, dropout, and the cross-entropies from logits.
 
-Each activation is one node with a stable formula. Fused kernels exist where they
-remove whole nodes from a training step or where stability needs them:
-``linear`` (``x @ W + b``), ``sigmoid_cross_entropy_with_logits`` and
-``softmax_cross_entropy_with_logits`` (whose gradient is ``p - y``). The cross-entropies
-can also return their mean (``mean=True``): the losses' default reduction, in the same node.
+Each activation is one node with a stable formula. The cross-entropies from logits are
+one node each because stability needs it: ``log(softmax(x))`` computed in two steps
+overflows, while ``x - logsumexp(x)`` does not, and their gradient is simply ``p - y``.
 """
 
 from __future__ import annotations
@@ -84,17 +82,9 @@ class Tanh(Function):
 
 
 def _max0(x, out=None):
-    """``max(x, 0)`` element-wise, against an array of zeros (see ``zeros_operand``: NumPy's
-    loop for an array against the scalar 0 is 2.6 times slower)."""
+    """``max(x, 0)`` element-wise, against an array of zeros (see ``zeros_operand``: NumPy runs
+    an array against the scalar 0 without its vector loop)."""
     return xp.maximum(x, zeros_operand(x.shape, x.dtype), out=out)
-
-
-def relu_inplace(out, keep_mask: bool = True):
-    """ReLU applied in place to a fresh result; returns the mask its backward pass needs
-    (None with ``keep_mask=False``, for a caller that reads it off the output later)."""
-    mask = out > 0 if keep_mask else None
-    _max0(out, out=out)
-    return mask
 
 
 class Relu(Function):
@@ -198,43 +188,11 @@ class LogSoftmax(Function):
         return (g - xp.exp(self.out) * xp.sum(g, axis=self.axis, keepdims=True),)
 
 
-class Linear(Function):
-    """Fused ``x @ W + b``, optionally followed by ReLU (the Dense layer's kernel): one node
-    instead of three, and the ReLU runs in place on the product's own result."""
-
-    def forward(self, x, w, b=None, relu=False):
-        if x.shape[-1] != w.shape[0]:
-            raise ValueError(f"matmul: cannot multiply shapes {x.shape} and {w.shape}: {x.shape[-1]} != {w.shape[0]}")
-        self.x, self.w, self.has_b = x, w, b is not None
-        out = x @ w
-        if b is not None:
-            out += b
-        # the mask is taken here, while the result is in cache; reading it off the result in
-        # the backward pass (as Conv2D does, for max-pooling's sake) measured W2 1.01-1.03x slower
-        self.mask = relu_inplace(out) if relu else None
-        return out
-
-    def backward(self, g):
-        x, w = self.x, self.w
-        if self.mask is not None:
-            g = xp.multiply(g, self.mask, out=g) if self.owns_grad else g * self.mask
-        gx = None if self.parents[0] is None else g @ w.T  # the first layer's input needs no gradient
-        if x.ndim == 2:
-            gw = x.T @ g
-        else:
-            gw = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
-        if self.has_b:
-            # add.reduce is what ndarray.sum runs, without sum's Python wrapper
-            gb = xp.add.reduce(g, axis=0 if g.ndim == 2 else tuple(range(g.ndim - 1)))
-            return gx, gw, gb
-        return gx, gw
-
-
 class Dropout(Function):
     """Inverted dropout: ``x * keep / (1 - rate)`` with ``keep`` drawn when the node runs,
     from ``rng`` or else the global generator (``tg.random``) of that moment. The draw
-    is part of the node, so a replayed training step (``tapegrad.models.capture``) draws
-    a new mask each time, as an eager one does."""
+    is part of the node, so a replayed training step (``tapegrad.fast``) draws a new
+    mask each time, as an eager one does."""
 
     def forward(self, x, rate, noise_shape=None, rng=None):
         gen = rng if rng is not None else _random.generator()
@@ -250,7 +208,7 @@ class Dropout(Function):
 class MovingAverage(Function):
     """``moving = moving * momentum + value * (1 - momentum)`` in place on a variable's
     storage (BatchNormalization's moving statistics), as a node of its own so that a
-    recorded training step (``tapegrad.models.capture``) repeats it. The node passes
+    replayed training step (``tapegrad.fast``) repeats it. The node passes
     ``value`` through unchanged; the update itself takes no gradient."""
 
     def forward(self, value, moving, momentum):
@@ -262,74 +220,47 @@ class MovingAverage(Function):
 
 
 class SigmoidCrossEntropy(Function):
-    """Per-element binary cross-entropy from logits: ``max(x, 0) - x*y + log1p(exp(-|x|))``;
-    with ``mean=True``, the mean over every element, from the same node."""
+    """Per-element binary cross-entropy from logits: ``max(x, 0) - x*y + log1p(exp(-|x|))``."""
 
-    def forward(self, logits, labels, mean=False):
-        self.x, self.y, self.mean = logits, labels, mean
-        per_element = _max0(logits) - logits * labels + xp.log1p(xp.exp(-xp.abs(logits)))
-        return xp.add.reduce(per_element, axis=None) / per_element.size if mean else per_element
+    def forward(self, logits, labels):
+        self.x, self.y = logits, labels
+        return _max0(logits) - logits * labels + xp.log1p(xp.exp(-xp.abs(logits)))
 
     def backward(self, g):
-        if self.mean:
-            g = g / self.x.size
         return (g * (_sigmoid(self.x) - self.y),)
 
 
 class SoftmaxCrossEntropy(Function):
-    """Per-sample categorical cross-entropy from logits; the gradient is ``p - y``.
+    """Per-sample categorical cross-entropy from logits; the gradient is ``p - y``."""
 
-    With ``mean=True`` the node returns the mean over all samples, so the losses' default
-    reduction costs no second node (and no second pass in the backward).
-    """
-
-    def forward(self, logits, labels, axis, mean=False):
+    def forward(self, logits, labels, axis):
         logp = _log_softmax(logits, axis)
-        self.logp, self.y, self.axis, self.mean = logp, labels, axis, mean
-        per_sample = -xp.sum(labels * logp, axis=axis)
-        self.count = per_sample.size
-        return xp.add.reduce(per_sample, axis=None) / self.count if mean else per_sample
+        self.logp, self.y, self.axis = logp, labels, axis
+        return -xp.sum(labels * logp, axis=axis)
 
     def backward(self, g):
-        g = g / self.count if self.mean else xp.expand_dims(g, self.axis)
+        g = xp.expand_dims(g, self.axis)
         return (g * (xp.exp(self.logp) * xp.sum(self.y, axis=self.axis, keepdims=True) - self.y),)
 
 
 class SparseSoftmaxCrossEntropy(Function):
-    """Categorical cross-entropy from logits with integer labels over the last axis.
+    """Per-sample categorical cross-entropy from logits with integer labels over the last axis.
 
-    ``loss = log(sum(exp(x - m))) - (x[label] - m)`` with ``m`` the row maximum. The
-    forward keeps ``exp(x - m)`` and its row sums, so the backward is one pass:
-    ``softmax - onehot``, scaled by the incoming gradient. With ``mean=True`` the node
-    returns the mean over all samples (the losses' default reduction, one node not two),
-    as ``sum(log(s)) + sum(m - x[label])`` over the batch: both sums are of non-negative
-    terms, so nothing cancels, and the pass that subtracts them per sample is saved. A
-    row whose maximum is infinite makes that sum non-finite; then the rows are shifted
-    as ``_shifted_exp`` does (an infinite maximum counts as 0).
+    ``loss = log(sum(exp(x - m))) - (x[label] - m)`` with ``m`` the row maximum (an infinite
+    maximum counts as 0). The forward keeps ``exp(x - m)`` and its row sums, so the backward
+    is one pass: ``softmax - onehot``, scaled by the incoming gradient.
     """
 
-    def forward(self, logits, labels, mean=False):
+    def forward(self, logits, labels):
         x = logits.reshape(-1, logits.shape[-1])
         lab = labels.reshape(-1)
         rows = _rows(x.shape[0])
-        self.rows, self.lab, self.shape, self.mean = rows, lab, logits.shape, mean
-        if mean and x.shape[0]:
-            shifted = x - xp.maximum.reduce(x, axis=1, keepdims=True)  # what x.max runs, without its Python layer
-            picked = shifted[rows, lab]
-            e = xp.exp(shifted)
-            s = xp.add.reduce(e, axis=1, keepdims=True)
-            total = xp.add.reduce(xp.log(s), axis=None) - xp.add.reduce(picked)
-            if math.isfinite(total):
-                self.e, self.s = e, s
-                return total / len(rows)
-        shifted, e, s = _shifted_exp(x, 1)
-        self.e, self.s = e, s
-        per_sample = xp.log(s[:, 0]) - shifted[rows, lab]
-        return xp.add.reduce(per_sample) / len(rows) if mean else per_sample.reshape(labels.shape)
+        self.rows, self.lab, self.shape = rows, lab, logits.shape
+        shifted, self.e, self.s = _shifted_exp(x, 1)
+        return (xp.log(self.s[:, 0]) - shifted[rows, lab]).reshape(labels.shape)
 
     def backward(self, g):
-        # a column of per-sample gradients, or one 0-d value when every sample weighs 1/N
-        g = g / len(self.rows) if self.mean else xp.broadcast_to(g, self.shape[:-1]).reshape(-1, 1)
+        g = xp.broadcast_to(g, self.shape[:-1]).reshape(-1, 1)  # a column of per-sample gradients
         grad = self.e * (g / self.s)
         grad[self.rows, self.lab] -= g.reshape(-1)
         return (grad if grad.shape == self.shape else grad.reshape(self.shape),)
@@ -420,15 +351,16 @@ def log_softmax(x, axis: int = -1) -> Tensor:
     return LogSoftmax.apply(tensor(x), axis=axis)
 
 
-def linear(x, kernel, bias=None, relu: bool = False) -> Tensor:
-    """``x @ kernel + bias`` as one fused node (what ``Dense`` uses); with ``relu=True``,
-    ``relu(x @ kernel + bias)``, still one node.
+def linear(x, kernel, bias=None) -> Tensor:
+    """``x @ kernel + bias`` (PyTorch's ``nn.functional.linear`` with Keras's kernel layout
+    ``(in, out)``): a matrix product and a broadcast addition, two nodes.
 
-    Example: ``tg.ops.linear(tg.ones((1, 2)), tg.ones((2, 1)), relu=True)`` gives ``[[2.]]``.
+    Example: ``tg.ops.linear(tg.ones((1, 2)), tg.ones((2, 1)), tg.ones(1))`` gives ``[[3.]]``.
     """
-    if bias is None:
-        return Linear.apply(tensor(x), kernel, relu=relu)
-    return Linear.apply(tensor(x), kernel, bias, relu=relu)
+    from .math import add, matmul
+
+    out = matmul(tensor(x), kernel)
+    return out if bias is None else add(out, bias)
 
 
 def dropout(x, rate: float, noise_shape=None, rng=None) -> Tensor:
@@ -456,62 +388,66 @@ def moving_average_update(variable, value, momentum: float) -> Tensor:
     return MovingAverage.apply(value, variable, momentum=float(momentum))
 
 
-def sigmoid_cross_entropy_with_logits(labels, logits, *, mean: bool = False) -> Tensor:
+def sigmoid_cross_entropy_with_logits(labels, logits) -> Tensor:
     """Element-wise BCE from logits, finite for logits of ±1e4 (``tf.nn`` name and order).
 
-    ``mean=True`` (not in ``tf.nn``) returns the mean over every element from the same node.
+    Example:
+        >>> import tapegrad as tg
+        >>> round(float(tg.nn.sigmoid_cross_entropy_with_logits(tg.constant([1.0]), tg.constant([0.0]))[0]), 4)
+        0.6931
     """
     logits = tensor(logits)
-    rule, settings = sigmoid_cross_entropy_node(labels, logits, mean)
+    rule, settings = sigmoid_cross_entropy_node(labels, logits)
     return rule.apply(logits, **settings)
 
 
-def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1, *, mean: bool = False) -> Tensor:
+def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1) -> Tensor:
     """Per-sample CE from logits with one-hot (or soft) labels; gradient ``p - y``.
 
-    ``mean=True`` (not in ``tf.nn``) returns the mean over all samples from the same node:
-    what the losses' default reduction uses, one graph node instead of two.
+    Example:
+        >>> import tapegrad as tg
+        >>> out = tg.nn.softmax_cross_entropy_with_logits(tg.constant([[1.0, 0.0]]), tg.constant([[0.0, 0.0]]))
+        >>> round(float(out[0]), 4)  # log 2
+        0.6931
     """
     logits = tensor(logits)
-    rule, settings = softmax_cross_entropy_node(labels, logits, axis, mean)
+    rule, settings = softmax_cross_entropy_node(labels, logits, axis)
     return rule.apply(logits, **settings)
 
 
-def sparse_softmax_cross_entropy_with_logits(labels, logits, *, mean: bool = False) -> Tensor:
+def sparse_softmax_cross_entropy_with_logits(labels, logits) -> Tensor:
     """Per-sample CE from logits with integer class labels.
-
-    ``mean=True`` (not in ``tf.nn``) returns the mean over all samples from the same node.
 
     Example:
         >>> import tapegrad as tg
         >>> logits = tg.constant([[0.0, 0.0], [0.0, 0.0]])
-        >>> round(float(tg.nn.sparse_softmax_cross_entropy_with_logits([0, 1], logits, mean=True)), 4)  # log 2
-        0.6931
+        >>> [round(v, 4) for v in tg.nn.sparse_softmax_cross_entropy_with_logits([0, 1], logits).tolist()]  # log 2
+        [0.6931, 0.6931]
     """
     logits = tensor(logits)
-    rule, settings = sparse_softmax_cross_entropy_node(labels, logits, mean)
+    rule, settings = sparse_softmax_cross_entropy_node(labels, logits)
     return rule.apply(logits, **settings)
 
 
 # The three cross-entropies as ``(rule, settings)``: the labels checked against the logits
 # (a Tensor or a raw array: only its shape and dtype are read), for ``rule.apply(logits,
-# **settings)``, or for a recorded training step to run the rule on raw arrays.
+# **settings)``; a replayed training step runs the same rule on raw arrays.
 
-def sigmoid_cross_entropy_node(labels, logits, mean: bool = False) -> tuple:
+def sigmoid_cross_entropy_node(labels, logits) -> tuple:
     y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
-    return SigmoidCrossEntropy, {"labels": y.astype(logits.dtype, copy=False), "mean": mean}
+    return SigmoidCrossEntropy, {"labels": y.astype(logits.dtype, copy=False)}
 
 
-def softmax_cross_entropy_node(labels, logits, axis: int = -1, mean: bool = False) -> tuple:
+def softmax_cross_entropy_node(labels, logits, axis: int = -1) -> tuple:
     y = labels.data if isinstance(labels, Tensor) else xp.asarray(labels)
     if y.shape != logits.shape:
         raise ValueError(
             f"softmax_cross_entropy_with_logits: labels shape {y.shape} does not match logits shape {logits.shape}"
         )
-    return SoftmaxCrossEntropy, {"labels": y.astype(logits.dtype, copy=False), "axis": axis, "mean": mean}
+    return SoftmaxCrossEntropy, {"labels": y.astype(logits.dtype, copy=False), "axis": axis}
 
 
-def sparse_softmax_cross_entropy_node(labels, logits, mean: bool = False) -> tuple:
+def sparse_softmax_cross_entropy_node(labels, logits) -> tuple:
     y = (labels.data if isinstance(labels, Tensor) else xp.asarray(labels)).astype("int64", copy=False)
     if y.shape != logits.shape[:-1]:
         raise ValueError(
@@ -519,8 +455,7 @@ def sparse_softmax_cross_entropy_node(labels, logits, mean: bool = False) -> tup
             f"{tuple(logits.shape)} without its last axis"
         )
     n = logits.shape[-1]
-    # one pass: as unsigned integers, negative labels are above every class index too
-    if y.size and int(xp.maximum.reduce(y.reshape(-1).view(xp.uint64))) >= n:
+    if y.size and (int(y.min()) < 0 or int(y.max()) >= n):
         raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {n}), received "
                          f"values from {int(y.min())} to {int(y.max())}")
-    return SparseSoftmaxCrossEntropy, {"labels": y, "mean": mean}
+    return SparseSoftmaxCrossEntropy, {"labels": y}

@@ -9,21 +9,13 @@ from .base import Optimizer
 
 
 class Adam(Optimizer):
-    """Adam with Keras 3's "epsilon hat" form. At step ``t`` (from 1):
+    """Adam, as Keras 3 writes it. At step ``t`` (from 1), for each variable ``w`` with
+    gradient ``g``, first moment ``m`` and second moment ``v``:
 
     ``m += (g - m) (1 - beta_1)``; ``v += (g^2 - v) (1 - beta_2)``;
     ``alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)``;
-    ``w -= alpha m / (sqrt(v) + epsilon)``.
+    ``w -= alpha m / (sqrt(v) + epsilon)`` (Keras's "epsilon hat" form).
     With ``amsgrad``, ``v`` in the last line is the running maximum of ``v``.
-
-    Stored form (where we differ from Keras inside, not in the result): the moments are kept
-    divided by ``1 - beta``, ``M = m / (1 - beta_1)`` and ``V = v / (1 - beta_2)``. Then
-    ``M = beta_1 M + g`` and ``V = beta_2 V + g^2`` take two and three passes over the
-    arrays instead of three and four, and the same update reads
-    ``w -= alpha (1 - beta_1) / sqrt(1 - beta_2) * M / (sqrt(V) + epsilon / sqrt(1 - beta_2))``:
-    ten passes instead of twelve, the same quantity up to float rounding. ``get_state`` and
-    saved models hold Keras's ``m`` and ``v``; ``variables`` gives the stored arrays. The
-    betas must lie in [0, 1) (as in PyTorch) and are read-only: the stored state depends on them.
 
     Example:
         >>> import tapegrad as tg
@@ -37,44 +29,23 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
                  amsgrad: bool = False, **kwargs) -> None:
         for arg, val in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not 0.0 <= val < 1.0:
+            if not 0.0 <= val < 1.0:  # as PyTorch: beta = 1 would divide by zero in alpha
                 raise ValueError(f"{type(self).__name__}: {arg} must be in [0, 1), received {val}")
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self._beta_1, self._beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), epsilon, amsgrad
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
         self.slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
-
-    @property
-    def beta_1(self) -> float:
-        return self._beta_1
-
-    @property
-    def beta_2(self) -> float:
-        return self._beta_2
-
-    def slot_scale(self, name: str) -> float:
-        return 1.0 - (self._beta_1 if name == "momentum" else self._beta_2)
 
     def update_step(self, g, w, s, lr):
         t = self.iterations + 1
-        b1, b2 = self._beta_1, self._beta_2
-        root = math.sqrt(1 - b2)
-        alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t) * (1 - b1) / root
+        alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         m, v = s["momentum"], s["velocity"]
-        m *= b1
-        m += g
-        tmp = self.work_buffer(g, s, w)  # no temporary arrays (g is read for the last time here)
-        xp.multiply(g, g, out=tmp)
-        v *= b2
-        v += tmp
+        m += (g - m) * (1 - self.beta_1)
+        v += (xp.square(g) - v) * (1 - self.beta_2)
         if self.amsgrad:
-            vh = s["velocity_hat"]
-            xp.maximum(vh, v, out=vh)
-            v = vh
-        xp.sqrt(v, out=tmp)
-        tmp += self.epsilon / root
-        xp.divide(m, tmp, out=tmp)
-        tmp *= alpha
-        w -= tmp
+            v_hat = s["velocity_hat"]
+            xp.maximum(v_hat, v, out=v_hat)
+            v = v_hat
+        w -= (m * alpha) / (xp.sqrt(v) + self.epsilon)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,

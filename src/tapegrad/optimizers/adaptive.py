@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..backend import empty_aligned, xp
+from ..backend import xp
 from .base import Optimizer
 
 
@@ -17,9 +17,7 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
 
     def init_state(self, w):
-        acc = empty_aligned(w.shape, w.dtype)
-        acc.fill(self.initial_accumulator_value)
-        return {"accumulator": acc}
+        return {"accumulator": xp.full(w.shape, self.initial_accumulator_value, dtype=w.dtype)}
 
     def update_step(self, g, w, s, lr):
         acc = s["accumulator"]

@@ -30,13 +30,10 @@ class SGD(Optimizer):
 
     def update_step(self, g, w, s, lr):
         if not self.momentum:
-            tmp = self.work_buffer(g, s, w)
-            xp.multiply(g, lr, out=tmp)
-            w -= tmp
+            w -= g * lr
             return
         m = s["momentum"]
-        m *= self.momentum
-        m -= g * lr
+        m[...] = m * self.momentum - g * lr
         if self.nesterov:
             w += m * self.momentum - g * lr
         else:

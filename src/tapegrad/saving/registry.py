@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 _REGISTRY: dict[str, type] = {}
+_BUILTIN_MODELS: dict[str, type] = {}  # the model classes, registered by tapegrad.models (which imports this module)
 
 
 def register_serializable(package: str = "Custom", name: str | None = None) -> Callable[[type], type]:
@@ -32,12 +33,17 @@ def register_serializable(package: str = "Custom", name: str | None = None) -> C
     return decorate
 
 
+def register_builtin_model(cls: type) -> type:
+    """Make one of tapegrad's own model classes loadable (``tapegrad.models`` registers its own)."""
+    _BUILTIN_MODELS[cls.__name__] = cls
+    return cls
+
+
 def builtin_classes() -> dict[str, type]:
     from .. import layers
-    from ..models import Model, Sequential
 
     out = {name: getattr(layers, name) for name in layers.__all__ if isinstance(getattr(layers, name), type)}
-    out.update({"Sequential": Sequential, "Model": Model})
+    out.update(_BUILTIN_MODELS)
     return out
 
 

@@ -1,30 +1,19 @@
 """BLAS threads that follow the machine: a training step drops to one thread while a second
-thread only slows small products down.
+thread only slows small products down. Part of machine tuning (``tg.config``), off by default.
 
 NumPy hands matrix products to a BLAS library (OpenBLAS in NumPy's wheels), which splits
-each product over several threads; everything else in a NumPy step runs on one core. On
-virtual machines the host sometimes runs the virtual CPUs far apart, and while it does, a
-cache line takes 3 to 10 times longer to pass between cores. Measured on a 2-core cloud VM
-(``benchmarks/README.md``): a 128x128x128 float32 product took 29-33 us on two threads and
-45 us on one most of the time, 54-93 us on two threads in those stretches (seconds long,
-often minutes in all); a LeNet training step took 4.3 ms on two threads and 5.6 on one,
-then 8.4 and 6.2.
+each product over several threads. On some virtual machines the host at times runs the
+virtual CPUs far apart, and then a second thread makes small products slower, not faster
+(``benchmarks/README.md`` has the measurements).
 
 ``ThreadGovernor`` watches for that state and, while it lasts, runs whole training steps on
-one BLAS thread if that is faster *for this model* (big products still gain from a second
-thread). Every 0.1 s at most it times the 128x128x128 product on the current thread count
-and on one thread; a ratio above 0.85 marks the slow state. In the slow state it times the
-model's steps on both counts (three each, renewed every 200 steps) and uses the faster.
-Outside a step the thread count is the one it found; it never raises it. Steps under 1 ms
-are left alone (there the probe would cost more than it could save).
-
-``Model.fit`` and ``Model.train_on_batch`` use one governor per model; a custom
-``GradientTape`` loop can put ``with gov.step():`` around each step. Turn it off with
-``set_adaptive_threads(False)`` or the environment variable ``TAPEGRAD_ADAPTIVE_THREADS=0``.
-Where tapegrad differs from Keras and PyTorch, which leave the thread count alone: OpenBLAS
-sums products with an inner dimension above a few hundred in a different order on one
-thread than on two, so on a machine that enters the slow state, such models' weights can
-differ in the last bits from run to run; turn the governor off for bit-exact repeats.
+one BLAS thread if that is faster *for this model*. Every ``PROBE_INTERVAL`` seconds at most
+it times a 128x128x128 product on the current thread count and on one thread; a ratio above
+``SLOW_RATIO`` marks the slow state. In the slow state it times the model's steps on both
+counts (``TRIALS`` each, renewed every ``RENEW`` steps) and uses the faster. Outside a step
+the thread count is the one it found; it never raises it. Steps under ``MIN_STEP`` are left
+alone. Because OpenBLAS may sum a long product in another order on one thread than on two,
+weights can then differ in the last bits from run to run: that is why it is opt-in.
 
 Example:
     >>> gov = ThreadGovernor()
@@ -35,13 +24,12 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import os
 import statistics
 import time
 
 import numpy as np
 
-from . import xp
+from ..backend import xp
 
 MIN_STEP = 1e-3
 """Seconds: shorter steps are left alone."""
@@ -53,27 +41,6 @@ TRIALS = 3
 """Steps timed on each thread count before choosing."""
 RENEW = 200
 """Slow-state steps after which the slower choice is timed again."""
-
-_settings = {"adaptive": os.environ.get("TAPEGRAD_ADAPTIVE_THREADS", "1") != "0"}
-
-
-def set_adaptive_threads(enabled: bool) -> None:
-    """Turn the per-step BLAS thread choice of ``fit`` and ``train_on_batch`` on or off.
-
-    Example:
-        >>> set_adaptive_threads(False); adaptive_threads()
-        False
-        >>> set_adaptive_threads(True)
-    """
-    if not isinstance(enabled, bool):
-        raise TypeError(f"set_adaptive_threads: expected True or False, received {enabled!r}")
-    _settings["adaptive"] = enabled
-
-
-def adaptive_threads() -> bool:
-    """Whether ``fit`` and ``train_on_batch`` choose the BLAS thread count per step."""
-    return _settings["adaptive"]
-
 
 class _Blas:
     """NumPy's BLAS library, its thread count and the probe of the machine's state."""
@@ -168,11 +135,10 @@ class ThreadGovernor:
         self._used = 0
         now = time.perf_counter()
         self._start = now
-        if self._last < MIN_STEP or not _settings["adaptive"]:
+        if self._last < MIN_STEP:
             return
         blas = _shared_blas()
-        # the state first: outside the slow state nothing calls into BLAS (reading the thread
-        # count through threadpoolctl took ~35 us right after a large step's products)
+        # the state first: outside the slow state nothing calls into BLAS
         if blas.lib is None or not blas.is_slow(now):
             return
         threads = blas.threads()
@@ -216,4 +182,4 @@ class ThreadGovernor:
         return 1 if statistics.median(one) < statistics.median(many) else threads
 
 
-__all__ = ["ThreadGovernor", "set_adaptive_threads", "adaptive_threads"]
+__all__ = ["ThreadGovernor"]

@@ -1,4 +1,4 @@
-"""Recorded training steps (``tapegrad.models.capture``): a replayed step must give exactly
+"""Replayed training steps (``tapegrad.fast.replay``): a replayed step must give exactly
 what the eager step gives, and anything that cannot be recorded must train eagerly.
 
 The reference here is ``compile(run_eagerly=True)``, the path the rest of the suite checks
@@ -10,15 +10,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-from tapegrad.backend import threads
-from tapegrad.models import capture
-
-
-@pytest.fixture(autouse=True)
-def _fixed_threads(monkeypatch):
-    # one BLAS thread count for every step: the governor may switch counts between the two
-    # runs being compared, and products can round differently on one and two threads
-    monkeypatch.setitem(threads._settings, "adaptive", False)
+from tapegrad.fast import replay
 
 
 def mlp(act="relu", out_act=None, out=3, reg=None, dropout=0.0, cls=tg.Sequential):
@@ -120,8 +112,8 @@ def test_replayed_steps_equal_eager_steps_bit_for_bit(case):
         b = eager.train_on_batch(x, y)
         assert a == b
     assert_same(recorded, eager)
-    assert recorded._capture.recorded == 1 and recorded._capture.replayed == 4
-    assert eager._capture.replayed == 0
+    assert recorded._fast_step.recorded == 1 and recorded._fast_step.replayed == 4
+    assert eager._fast_step.replayed == 0
 
 
 def test_sample_weights_metrics_and_momentum_replay_exactly():
@@ -134,7 +126,7 @@ def test_sample_weights_metrics_and_momentum_replay_exactly():
         b = eager.train_on_batch(x, y, sample_weight=sw, return_dict=True)
         assert a == b and set(a) == {"loss", "accuracy"}
     assert_same(recorded, eager)
-    assert recorded._capture.replayed == 4
+    assert recorded._fast_step.replayed == 4
 
 
 def test_fit_with_validation_and_metrics_matches_eager():
@@ -143,7 +135,7 @@ def test_fit_with_validation_and_metrics_matches_eager():
     histories = [m.fit(x, y, batch_size=16, epochs=3, validation_split=0.2, verbose=0).history for m in models]
     assert histories[0] == histories[1] and len(histories[0]["val_accuracy"]) == 3
     assert_same(*models)
-    assert models[0]._capture.replayed > 0
+    assert models[0]._fast_step.replayed > 0
 
 
 def test_fit_with_dropout_replays_one_plan_per_batch_shape():
@@ -156,7 +148,7 @@ def test_fit_with_dropout_replays_one_plan_per_batch_shape():
     assert histories[0] == histories[1]
     assert_same(*models)
     # batches of 32, 32 and 6: one record per shape, the rest replayed
-    assert models[0]._capture.recorded == 2 and models[0]._capture.replayed == 7
+    assert models[0]._fast_step.recorded == 2 and models[0]._fast_step.replayed == 7
 
 
 def test_replayed_dropout_draws_a_new_mask_each_step():
@@ -164,7 +156,7 @@ def test_replayed_dropout_draws_a_new_mask_each_step():
     m.compile(optimizer=tg.optimizers.SGD(0.0), loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = next(batches((5,), steps=1))
     losses = [m.train_on_batch(x, y) for _ in range(4)]  # lr 0: only the masks change
-    assert m._capture.replayed == 3
+    assert m._fast_step.replayed == 3
     assert len(set(losses)) == 4
 
 
@@ -180,7 +172,7 @@ def test_changing_the_model_records_again():
             m.train_on_batch(x, y)
         assert all(np.array_equal(a, b) for a, b in zip(frozen, m.layers[0].get_weights()))
     assert_same(recorded, eager)
-    assert recorded._capture.recorded == 2 and recorded._capture.replayed == 4
+    assert recorded._fast_step.recorded == 2 and recorded._fast_step.replayed == 4
 
 
 def recorded_mlp():
@@ -201,7 +193,7 @@ def test_a_changed_layer_setting_is_recorded_again():
     eager_loss = m.test_on_batch(x, y)
     m.run_eagerly = False
     assert m.train_on_batch(x, y) == pytest.approx(eager_loss)  # ...is what the new record computes
-    assert m._capture.recorded == 2
+    assert m._fast_step.recorded == 2
     assert not np.array_equal(before, m.predict(x, verbose=0))
 
 
@@ -229,8 +221,8 @@ def test_models_that_cannot_be_recorded_train_eagerly():
         m.compile(optimizer="sgd", loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
         for x, y in batches((5,), steps=3):
             m.train_on_batch(x, y)
-        assert why in m._capture.reason
-        assert m._capture.recorded == 0 and m._capture.replayed == 0
+        assert why in m._fast_step.reason
+        assert m._fast_step.recorded == 0 and m._fast_step.replayed == 0
 
 
 def test_a_node_reading_a_tensor_from_outside_is_refused(monkeypatch):
@@ -238,13 +230,13 @@ def test_a_node_reading_a_tensor_from_outside_is_refused(monkeypatch):
         def call(self, inputs):
             return inputs + tg.Tensor(np.random.default_rng().normal(size=inputs.shape).astype(np.float32))
 
-    monkeypatch.setattr(capture, "CAPTURABLE", capture.CAPTURABLE + (Noisy,))
+    monkeypatch.setattr(replay, "REPLAYABLE", replay.REPLAYABLE + (Noisy,))
     m = tg.Sequential([tg.Input(shape=(5,)), Noisy(), tg.layers.Dense(3)])
     m.compile(optimizer="sgd", loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
     for x, y in batches((5,), steps=3):
         m.train_on_batch(x, y)
-    assert "reads a tensor of shape (16, 5) made outside the recorded nodes" in m._capture.reason
-    assert m._capture.replayed == 0
+    assert "reads a tensor of shape (16, 5) made outside the recorded nodes" in m._fast_step.reason
+    assert m._fast_step.replayed == 0
 
 
 def test_bad_input_after_recording_gets_the_eager_error():
@@ -264,7 +256,7 @@ def test_run_eagerly_never_records():
     m.compile(optimizer="sgd", loss="mse", run_eagerly=True)
     for x, y in batches((5,), kind="real", steps=3):
         m.train_on_batch(x, y)
-    assert m._capture.recorded == 0 and m._capture.replayed == 0
+    assert m._fast_step.recorded == 0 and m._fast_step.replayed == 0
 
 
 class HalfSquareOutput(tg.Sequential):
@@ -297,7 +289,7 @@ def test_every_kind_of_loss_replays_exactly(case):
     for x, y in batches((5,), kind="onehot" if case == "fused loss" else "real"):
         assert recorded.train_on_batch(x, y) == eager.train_on_batch(x, y)
     assert_same(recorded, eager)
-    assert recorded._capture.replayed == 4
+    assert recorded._fast_step.replayed == 4
 
 
 def test_a_regularizer_set_on_a_weight_after_recording_is_applied():
@@ -314,7 +306,7 @@ def test_a_regularizer_set_on_a_weight_after_recording_is_applied():
         m.add_loss(tg.constant(5.0))  # a model's call drops penalties added before it
         m.train_on_batch(*data[5])
     assert_same(recorded, eager)
-    assert recorded._capture.recorded == 3 and recorded._capture.replayed == 3
+    assert recorded._fast_step.recorded == 3 and recorded._fast_step.replayed == 3
 
 
 def test_normalization_adapted_after_recording_is_read_when_replayed():
@@ -329,7 +321,7 @@ def test_normalization_adapted_after_recording_is_read_when_replayed():
         for x, y in data[2:]:
             m.train_on_batch(x, y)
     assert_same(recorded, eager)
-    assert recorded._capture.recorded == 1 and recorded._capture.replayed == 3
+    assert recorded._fast_step.recorded == 1 and recorded._fast_step.replayed == 3
 
 
 def test_batch_normalization_moving_statistics_follow_every_replayed_step():
@@ -342,18 +334,15 @@ def test_batch_normalization_moving_statistics_follow_every_replayed_step():
     for x, y in batches((3,), kind="real", classes=2, steps=4):
         m.train_on_batch(x + 2.0, y)
         expected = 0.9 * expected + 0.1 * (x + 2.0).astype(np.float64).mean(0)
-    assert m._capture.replayed == 3
+    assert m._fast_step.replayed == 3
     np.testing.assert_allclose(m.layers[0].moving_mean.numpy(), expected, rtol=1e-5)
 
 
 def test_one_gradient_array_for_two_weights_is_not_worked_in(monkeypatch):
     """A rule may hand the same array to two inputs (an addition's backward gives ``g`` to
     both). If both are weights, the optimizer must not use that array as a work buffer:
-    updating the first weight would change the second one's gradient. (The weights are too
-    large to be packed: packing copies the gradients anyway.)"""
-    from tapegrad.optimizers.base import SMALL
-
-    n = SMALL + 1
+    updating the first weight would change the second one's gradient."""
+    n = (1 << 14) + 1
 
     class SumOfTwo(tg.layers.Layer):
         def build(self, input_shape):
@@ -363,7 +352,7 @@ def test_one_gradient_array_for_two_weights_is_not_worked_in(monkeypatch):
         def call(self, inputs):
             return inputs * (self.a + self.b)
 
-    monkeypatch.setattr(capture, "CAPTURABLE", capture.CAPTURABLE + (SumOfTwo,))
+    monkeypatch.setattr(replay, "REPLAYABLE", replay.REPLAYABLE + (SumOfTwo,))
     layer = SumOfTwo()
     model = tg.Sequential([tg.Input(shape=(n,)), layer])
     model.compile(optimizer=tg.optimizers.SGD(0.5), loss="mse")
@@ -376,13 +365,13 @@ def test_one_gradient_array_for_two_weights_is_not_worked_in(monkeypatch):
         expected_a, expected_b = expected_a - 0.5 * g, expected_b - 0.5 * g
         np.testing.assert_allclose(layer.a.numpy(), expected_a, rtol=1e-6)
         np.testing.assert_allclose(layer.b.numpy(), expected_b, rtol=1e-6)
-    assert model._capture.recorded == 1 and model._capture.replayed == 1
+    assert model._fast_step.recorded == 1 and model._fast_step.replayed == 1
 
 
 def test_a_gradient_handed_to_two_nodes_is_not_overwritten(monkeypatch):
     """An addition's backward gives one array to both of its inputs. A rule that may work in
-    its incoming gradient (Linear's ReLU mask, when the replay owns that array) must not do
-    so here, or the other branch would see the first branch's mask applied."""
+    its incoming gradient must not do so here, or the other branch would see the first
+    branch's mask applied."""
     class TwoBranches(tg.layers.Layer):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
@@ -391,20 +380,20 @@ def test_a_gradient_handed_to_two_nodes_is_not_overwritten(monkeypatch):
         def call(self, inputs):
             return self.left(inputs) + self.right(inputs)
 
-    monkeypatch.setattr(capture, "CAPTURABLE", capture.CAPTURABLE + (TwoBranches,))
+    monkeypatch.setattr(replay, "REPLAYABLE", replay.REPLAYABLE + (TwoBranches,))
     recorded, eager = twins(lambda: tg.Sequential([tg.Input(shape=(5,)), TwoBranches(), tg.layers.Dense(3)]),
                             tg.losses.SparseCategoricalCrossentropy(from_logits=True))
     for x, y in batches((5,)):
         assert recorded.train_on_batch(x, y) == eager.train_on_batch(x, y)
     assert_same(recorded, eager)
-    assert recorded._capture.replayed == 4
+    assert recorded._fast_step.replayed == 4
 
 
 def test_a_weight_with_only_a_penalty_gradient_trains_as_eagerly(monkeypatch):
     """A weight off the forward path gets its gradient from its penalty alone; a sum's
     gradient is a read-only broadcast of one value, which the replay must copy before the
     optimizer may work in it."""
-    from tapegrad.optimizers.base import SMALL
+    SMALL = 1 << 14
 
     class WithSpare(tg.layers.Layer):
         def build(self, input_shape):
@@ -415,14 +404,14 @@ def test_a_weight_with_only_a_penalty_gradient_trains_as_eagerly(monkeypatch):
         def call(self, inputs):
             return inputs * self.a
 
-    monkeypatch.setattr(capture, "CAPTURABLE", capture.CAPTURABLE + (WithSpare,))
+    monkeypatch.setattr(replay, "REPLAYABLE", replay.REPLAYABLE + (WithSpare,))
     recorded, eager = twins(lambda: tg.Sequential([tg.Input(shape=(5,)), WithSpare(), tg.layers.Dense(3)]), "mse",
                             optimizer=lambda: tg.optimizers.SGD(0.1))
     for x, y in batches((5,), kind="real", steps=3):
         assert recorded.train_on_batch(x, y) == eager.train_on_batch(x, y)
     assert_same(recorded, eager)
     np.testing.assert_allclose(recorded.layers[0].spare.numpy(), 1 - 3 * 0.1 * 0.5, rtol=1e-6)
-    assert recorded._capture.replayed == 2
+    assert recorded._fast_step.replayed == 2
 
 
 def test_another_threads_ops_during_the_recorded_step_stay_out_of_the_record():
@@ -460,5 +449,5 @@ def test_another_threads_ops_during_the_recorded_step_stay_out_of_the_record():
     for x, y in steps:
         eager.train_on_batch(x, y)
     assert seen == [True]
-    assert recorded._capture.recorded == 1 and recorded._capture.replayed == 2
+    assert recorded._fast_step.recorded == 1 and recorded._fast_step.replayed == 2
     assert_same(recorded, eager)

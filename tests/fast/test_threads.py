@@ -1,4 +1,4 @@
-"""The per-step BLAS thread choice (``tapegrad.backend.threads``), driven with a fake BLAS and clock.
+"""The per-step BLAS thread choice (``tapegrad.fast.threads``, part of machine tuning), driven with a fake BLAS and clock.
 
 Expected choices follow from the rules in the module's docstring worked by hand: a first
 step is never governed (its length is unknown), then in the slow state TRIALS steps on
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-from tapegrad.backend import threads as th
+from tapegrad.fast import machine as tuning
+from tapegrad.fast import threads as th
 
 
 class FakeBlas:
@@ -44,7 +45,7 @@ def machine(monkeypatch):
     blas, clock = FakeBlas(), Clock()
     monkeypatch.setattr(th, "_blas", [blas])
     monkeypatch.setattr(th, "time", clock)
-    monkeypatch.setitem(th._settings, "adaptive", True)
+    monkeypatch.setitem(tuning._state, "on", True)
     return blas, clock
 
 
@@ -129,15 +130,23 @@ def test_one_thread_configured_is_left_alone(machine):
     assert blas.sets == [] and blas.n == 1
 
 
-def test_switched_off(machine):
-    blas, clock = machine
-    th.set_adaptive_threads(False)
-    assert not th.adaptive_threads()
-    used = run(th.ThreadGovernor(), blas, clock, {1: 6e-3, 2: 8e-3}, 10)
-    assert used == [2] * 10 and blas.sets == []
+def test_switched_off_fit_never_touches_blas(machine, monkeypatch):
+    """Machine tuning off (the default): fit and train_on_batch leave the thread count alone."""
+    blas, _ = machine
+    monkeypatch.setattr(th, "time", __import__("time"))
+    monkeypatch.setattr(th, "MIN_STEP", 0.0)
+    tg.config.disable_machine_tuning()
+    assert not tg.config.machine_tuning_enabled()
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 64)).astype(np.float32), rng.integers(0, 3, 64)
+    m = _model()
+    m.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    for _ in range(4):
+        m.train_on_batch(x[:16], y[:16])
+    assert blas.sets == [] and blas.n == 2
     with pytest.raises(TypeError, match="received 'no'"):
-        th.set_adaptive_threads("no")
-    assert not th.adaptive_threads()  # the bad call changed nothing
+        tuning.set_enabled("no")
+    assert not tg.config.machine_tuning_enabled()  # the bad call changed nothing
 
 
 def test_step_context_manager_restores_after_an_error(machine):
@@ -224,7 +233,7 @@ def test_training_on_one_thread_matches_fixed_threads(monkeypatch):
         monkeypatch.setattr(th, "_blas", [th._Blas(lib)])
         monkeypatch.setattr(th._Blas, "is_slow", lambda self, now: True)
         monkeypatch.setattr(th, "MIN_STEP", 0.0)
-        monkeypatch.setitem(th._settings, "adaptive", adaptive)
+        monkeypatch.setitem(tuning._state, "on", adaptive)
         m = _model()
         losses[adaptive] = m.fit(x, y, batch_size=32, epochs=3, verbose=0, shuffle=False).history["loss"]
         assert lib.get_num_threads() >= 2

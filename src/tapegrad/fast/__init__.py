@@ -1,0 +1,16 @@
+"""The fast wing: everything in tapegrad that exists only for speed.
+
+The core (``autodiff``, ``ops``, ``layers``, ``losses``, ``optimizers``, ``metrics``,
+``callbacks``) is written to be read, as the lecture tells it, and never imports this
+package. The training loop reaches it through one entrance, ``TrainStep``: the replayed
+training step (``replay``), which records a model's forward pass once and replays it on
+raw arrays with fused nodes (``fusion``, ``nodes``), a built-in loss's rules (``losses``)
+and optimizer updates into kept buffers (``update``). Machine tuning, opt-in through
+``tg.config``, lives here too: the allocator setting and aligned buffers (``memory``) and
+the per-step BLAS thread choice (``threads``). Every result of this package is the core's
+result, bit for bit, except where machine tuning changes the BLAS thread count.
+"""
+
+from .replay import TrainStep
+
+__all__ = ["TrainStep"]

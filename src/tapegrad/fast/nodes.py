@@ -1,0 +1,124 @@
+"""Fused nodes: several of the core's primitive nodes as one, for replayed training steps.
+
+A replayed step (``replay.py``) puts one of these in place of the nodes it fuses
+(``fusion.py``). Each computes exactly what the nodes it replaces compute, value for value
+and gradient for gradient (``tests/fast/test_nodes.py`` checks them against the unfused
+nodes), with fewer arrays allocated and fewer Python calls:
+
+- ``Linear``: ``MatMul``, ``Add`` of a bias and optionally ``Relu`` (a Dense layer): the bias
+  is added and the ReLU applied in place on the product's own result.
+- ``ConvRelu``: a core ``Conv2D`` node, a ``Relu`` and optionally a ``MaxPoolTiled``: the ReLU
+  runs in place on the convolution's result; followed by pooling, ReLU's mask is applied
+  to the pooled gradient, ``ph * pw`` times smaller than the convolution's, because the
+  gradient reaches only each window's maximum, which passed the ReLU exactly when the
+  pooled value is positive.
+- ``Chain``: single-input rules run one after another (a loss's per-sample rule and its means).
+"""
+
+from __future__ import annotations
+
+from ..autodiff.engine import unbroadcast
+from ..autodiff.function import Function
+from ..backend import xp
+from ..ops._util import zeros_operand
+from ..ops.conv import Conv2D, MaxPoolTiled
+
+
+def _relu_inplace(out) -> None:
+    xp.maximum(out, zeros_operand(out.shape, out.dtype), out=out)
+
+
+class Linear(Function):
+    """``x @ w + b``, then ReLU with ``relu=True``: one node for a Dense layer on a 2-d batch.
+
+    Example:
+        >>> import numpy as np
+        >>> fn = Linear()
+        >>> fn.forward(np.ones((1, 2)), np.ones((2, 1)), np.full(1, -3.0), relu=True).tolist()
+        [[0.0]]
+    """
+
+    def forward(self, x, w, b=None, relu=False):
+        self.x, self.w, self.b_shape = x, w, None if b is None else b.shape
+        out = x @ w
+        if b is not None:
+            out += b
+        self.mask = None
+        if relu:
+            self.mask = out > 0
+            _relu_inplace(out)
+        return out
+
+    def backward(self, g):
+        if self.mask is not None:
+            g = g * self.mask
+        gx = None if self.parents[0] is None else g @ xp.swapaxes(self.w, -1, -2)
+        gw = xp.swapaxes(self.x, -1, -2) @ g
+        if self.b_shape is None:
+            return gx, gw
+        return gx, gw, unbroadcast(g, self.b_shape)
+
+
+class ConvRelu(Function):
+    """A core ``Conv2D`` node with its ReLU in place, and then ``MaxPoolTiled`` when ``pool`` is set.
+
+    Example:
+        >>> import numpy as np
+        >>> fn = ConvRelu()
+        >>> fn.forward(np.ones((1, 4, 4, 1)), -np.ones((1, 1, 1, 1)), pool=(2, 2)).shape
+        (1, 2, 2, 1)
+    """
+
+    def forward(self, x, k, b=None, stride=(1, 1), dilation=(1, 1), padding="valid", pool=None):
+        self.conv = Conv2D()
+        args = (x, k) if b is None else (x, k, b)
+        out = self.conv.forward(*args, stride=stride, dilation=dilation, padding=padding)
+        _relu_inplace(out)
+        self.pool = None
+        if pool is not None:
+            self.pool = MaxPoolTiled()
+            out = self.pool.forward(out, pool)
+        self.out = out  # ReLU's mask is read off it: positive exactly where the product was
+        return out
+
+    def backward(self, g):
+        g = g * (self.out > 0)
+        if self.pool is not None:
+            (g,) = self.pool.backward(g)
+        self.conv.parents = self.parents
+        return self.conv.backward(g)
+
+
+class Chain(Function):
+    """``rules`` (a tuple of ``(rule, settings)``, each rule with one input) applied in order
+    as one node; the backward pass runs their rules in reverse, each gradient brought to
+    its input's shape and dtype as the engine would.
+
+    Example:
+        >>> import numpy as np
+        >>> from tapegrad.ops.reduce import Mean
+        >>> from tapegrad.ops.math import Exp
+        >>> float(Chain().forward(np.zeros(3), rules=((Exp, {}), (Mean, {"axes": (0,), "keepdims": False}))))
+        1.0
+    """
+
+    def forward(self, x, rules):
+        self.steps = []
+        for rule, settings in rules:
+            fn = rule()
+            fn.parents = (True,)
+            self.steps.append((fn, x.shape, x.dtype))
+            x = fn.forward(x, **settings)
+        return x
+
+    def backward(self, g):
+        for fn, shape, dtype in reversed(self.steps):
+            g = fn.backward(g)[0]
+            if g.shape != shape:
+                g = unbroadcast(g, shape)
+            if g.dtype != dtype:
+                g = g.astype(dtype)
+        return (g,)
+
+
+__all__ = ["Linear", "ConvRelu", "Chain"]

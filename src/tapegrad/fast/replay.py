@@ -1,0 +1,350 @@
+"""Replayed training steps: a model's forward pass recorded once, then replayed on raw arrays.
+
+``TrainStep`` is what ``fit`` and ``train_on_batch`` call when the model is compiled with
+``run_eagerly=False`` (the default, as in Keras). The first step for an input shape runs
+as the eager step does while it records every primitive node of the model's forward pass
+(``Function.apply`` reports them to the thread's recorder): its rule, where each input
+comes from (the batch, a weight, an earlier node, a scalar constant) and its settings.
+``fusion.fuse`` then puts fused nodes in place of some runs of nodes (a Dense layer's
+product, bias and ReLU). The following steps with that shape replay the plan: the forward
+rules on raw arrays, a built-in cross-entropy's rules (``losses.loss_rules``), the backward
+pass through the engine's own loop (``engine.backprop``), and the update in kept buffers
+(``update.Updater``): the same weights, losses and metrics as the eager step, bit for bit,
+without the per-step Python of calling layers, wrapping tensors and sorting the graph.
+
+Only a forward pass with no Python side effects and no Python that depends on the data is
+recorded: a model that the training loop says is a plain chain of layers, made of the
+built-in layers in ``REPLAYABLE`` with built-in activations and no activity regularizer,
+whose nodes read only the batch, the model's weights, earlier nodes and scalar constants.
+Anything else trains eagerly on every step. A replayed step notices a changed model by
+itself: before each step it compares the layers' attributes and weights with those of the
+record (``_Snapshot``), and records again when any differs (a layer added, an activation or
+a regularizer assigned, a layer frozen).
+
+Where we differ from Keras: Keras traces the whole step into a graph (``tf.function``);
+here only the model's forward pass is recorded, so a custom loss or metric keeps its
+eager Python, and a custom layer simply turns recording off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+
+import numpy as np
+
+from .. import activations as _act
+from ..autodiff import engine
+from ..autodiff.grad_mode import mode
+from ..autodiff.tape import GradientTape
+from ..autodiff.tensor import Tensor
+from ..backend import xp
+from ..layers.conv import (AveragePooling2D, BatchNormalization, Conv1D, Conv2D, GlobalAveragePooling2D,
+                           GlobalMaxPooling2D, MaxPooling2D, UpSampling2D, ZeroPadding2D)
+from ..layers.core import Activation, Dense, Dropout, Flatten, Reshape
+from ..layers.preprocessing import Normalization
+from . import fusion, machine
+from .losses import loss_rules
+from .nodes import Chain
+from .update import Updater
+
+REPLAYABLE = (Dense, Activation, Flatten, Reshape, Dropout, Conv2D, Conv1D, MaxPooling2D, AveragePooling2D,
+              GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, UpSampling2D, Normalization,
+              BatchNormalization)
+"""Layer types whose ``call`` only applies primitive ops to its input and weights (the
+moving statistics of BatchNormalization too: their update is a node, ``moving_average_update``)."""
+
+_SETTINGS = (type(None), bool, int, float, str, np.integer, np.floating, np.dtype, np.random.Generator)
+_BUILTIN_ACTIVATIONS = tuple(_act.ALL.values())
+_MAX_PLANS = 8
+
+
+class _Snapshot:
+    """What the record assumed of the model: each layer's attributes and weights, and each
+    weight's trainability and regularizer, held by reference and compared by identity."""
+
+    def __init__(self, model, layers) -> None:
+        self.model = model
+        self.chain = tuple(model._layers)
+        self.trainable = model._trainable
+        self.layers = []
+        for layer in layers:
+            d = layer.__dict__
+            skip = list(d).index("_output_shape") if "_output_shape" in d else None  # set by every call
+            weights = tuple(layer._own_weights)
+            self.layers.append((layer, tuple(d.values()), skip, weights,
+                                tuple((w._trainable, w._regularizer) for w in weights)))
+
+    def holds(self) -> bool:
+        """Whether the model is still as recorded."""
+        model = self.model
+        if model._trainable is not self.trainable or any(map(operator.is_not, model._layers, self.chain)) \
+                or len(model._layers) != len(self.chain):
+            return False
+        for layer, values, skip, weights, flags in self.layers:
+            d = layer.__dict__
+            if len(d) != len(values):
+                return False
+            if any(map(operator.is_not, d.values(), values)):  # only the output shape may differ
+                changed = list(map(operator.is_not, d.values(), values))
+                if skip is not None:
+                    changed[skip] = False
+                if any(changed):
+                    return False
+            if len(layer._own_weights) != len(weights) or any(map(operator.is_not, layer._own_weights, weights)):
+                return False
+            for w, (trainable, regularizer) in zip(weights, flags):
+                if w._trainable is not trainable or w._regularizer is not regularizer:
+                    return False
+        return True
+
+
+class _Plan:
+    """A recorded forward pass. ``nodes[k] = (rule, inputs, settings, needs)``: an input is an
+    int (slot: 0 the batch, k + 1 node k's result) or a tensor read when replayed; ``needs``
+    says which inputs take a gradient (None for a node off the backward pass). ``steps`` are
+    the backward pass's ``(slot, k, edges)`` in the engine's order, with the edges of
+    ``engine.backprop`` (a slot's key is its negative, a weight's its ``id``). ``penalized``:
+    a weight has a regularizer; ``plain_loss``: the model computes its loss as
+    ``Trainer.compute_loss`` does."""
+
+    __slots__ = ("nodes", "output", "steps", "weights", "penalized", "plain_loss", "fused")
+
+    def __init__(self, nodes, output, steps, weights, penalized, plain_loss, fused) -> None:
+        self.nodes, self.output, self.steps, self.weights = nodes, output, steps, weights
+        self.penalized, self.plain_loss, self.fused = penalized, plain_loss, fused
+
+
+class TrainStep:
+    """One model's training steps with ``run_eagerly=False``: replayed where the model allows,
+    else the model's own ``train_step``; under the BLAS thread governor with machine tuning.
+
+    ``why_eager`` is the training loop's reason why this model's forward pass is not a plain
+    chain of layers (None when it is), ``plain_loss`` whether its loss is ``compute_loss``'s.
+
+    Example:
+        >>> import numpy as np, tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> _ = [model.train_on_batch(np.ones((4, 2)), np.zeros((4, 1))) for _ in range(3)]
+        >>> model._fast_step.recorded, model._fast_step.replayed
+        (1, 2)
+    """
+
+    def __init__(self, model, why_eager: str | None, plain_loss: bool) -> None:
+        self.model = model
+        self.why_eager = why_eager
+        self.plain_loss = plain_loss
+        self.plans: dict = {}  # (shape, dtype) -> _Plan, or the reason that input trains eagerly
+        self.snapshot: _Snapshot | None = None
+        self.updater = Updater()
+        self.governor = None
+        self.recorded = 0
+        self.replayed = 0
+        self.reason: str | None = None  # why the last step ran eagerly (None after a replay)
+
+    def __call__(self, x, y, sample_weight) -> dict:
+        """One training step on a batch; returns the model's logs."""
+        if not machine.enabled():
+            return self._step(x, y, sample_weight)
+        if self.governor is None:
+            from .memory import tune_allocator
+            from .threads import ThreadGovernor
+
+            tune_allocator()  # once per process: with TAPEGRAD_MACHINE_TUNING=1 nothing applied it yet
+            self.governor = ThreadGovernor()
+        gov = self.governor
+        gov.begin()
+        try:
+            return self._step(x, y, sample_weight)
+        finally:
+            gov.end()
+
+    def _step(self, x, y, sample_weight) -> dict:
+        model = self.model
+        if self.why_eager is not None or not isinstance(x, Tensor):
+            self.reason = self.why_eager or "the input is not a single array"
+            return model.train_step((x, y, sample_weight))
+        if self.snapshot is None or not self.snapshot.holds():
+            self.plans.clear()
+            self.snapshot = None
+        plan = self.plans.get((x.data.shape, x.data.dtype))
+        if plan is None:
+            return self._record(x, y, sample_weight)
+        if isinstance(plan, str):
+            self.reason = plan
+            return model.train_step((x, y, sample_weight))
+        self.replayed += 1
+        self.reason = None
+        return self._replay(plan, x, y, sample_weight)
+
+    # -- recording -------------------------------------------------------------------------
+    def _record(self, x, y, sample_weight) -> dict:
+        model = self.model
+        reason = _why_not_replayable(model)
+        if reason is not None:
+            logs = model.train_step((x, y, sample_weight))
+            self.snapshot = _Snapshot(model, list(model._iter_layers())[1:])
+            self._store(x, reason)
+            self.reason = reason
+            return logs
+        nodes: list = []
+        with GradientTape() as tape:
+            with _recording(nodes):
+                y_pred = model(x, training=True)
+            loss = model.compute_loss(x, y, y_pred, sample_weight)
+        plan = _plan(model, x, y_pred, nodes, self.plain_loss)
+        nodes.clear()  # the recorded tensors: the plan keeps what it needs
+        weights = model.trainable_weights
+        grads = [None if g is None else g.data for g in tape.gradient(loss, weights)]
+        self.updater.apply(model.optimizer, grads, weights, spare=True)
+        self.snapshot = _Snapshot(model, list(model._iter_layers())[1:])  # after the first call built the model
+        self._store(x, plan)
+        if isinstance(plan, _Plan):
+            self.recorded += 1
+            self.reason = None
+        else:
+            self.reason = plan
+        return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+
+    def _store(self, x, plan) -> None:
+        if len(self.plans) >= _MAX_PLANS:
+            self.plans.clear()
+        self.plans[(x.data.shape, x.data.dtype)] = plan
+
+    # -- replaying -------------------------------------------------------------------------
+    def _replay(self, plan: _Plan, x, y, sample_weight) -> dict:
+        model = self.model
+        vals = [x.data]
+        fns = []
+        for rule, inputs, settings, needs in plan.nodes:
+            fn = rule()
+            if needs is not None:
+                fn.parents = needs
+            vals.append(fn.forward(*[vals[i] if i.__class__ is int else i.data for i in inputs], **settings))
+            fns.append(fn)
+        out = vals[plan.output]
+        del vals  # the nodes keep what their backward rules need
+        y_pred = Tensor._wrap(out)
+        weights = plan.weights
+        rules = loss_rules(model.loss, y, out, sample_weight) if plan.plain_loss and not plan.penalized else None
+        penalties: dict = {}
+        if rules is not None:  # a built-in cross-entropy: its rules on the raw output, as the tape would run them
+            fn = Chain()
+            fn.parents = (True,)
+            value = fn.forward(out, rules=rules)
+            loss = Tensor._wrap(value)
+            out_grad = fn.backward(xp.ones(value.shape, value.dtype))[0]
+        else:
+            for layer in model._iter_layers():  # as calling them would: no activity penalties from earlier calls
+                layer._losses.clear()
+            y_pred.requires_grad = True  # a leaf: the loss's gradient stops here and the replay takes it on
+            loss = model.compute_loss(x, y, y_pred, sample_weight)
+            seed = xp.ones(loss.data.shape, loss.data.dtype)
+            found = engine.run([loss], [seed], False, {id(y_pred)} | {id(w) for w in weights})
+            out_grad = found.pop(id(y_pred), (None, None))[1]
+            penalties = found
+        grads: dict = {}
+        if out_grad is not None:
+            grads[-plan.output] = out_grad
+            engine.backprop([(-slot, fns[k], edges) for slot, k, edges in plan.steps], grads)
+        del fns
+        weight_grads = []
+        for w in weights:
+            g = grads.get(id(w))
+            if id(w) in penalties:
+                penalty = penalties[id(w)][1]
+                g = penalty if g is None else g + penalty
+            if g is not None and (g.base is not None or not g.flags.writeable):
+                g = g.copy()  # as GradientTape.gradient: never a view of another array
+            weight_grads.append(g)
+        self.updater.apply(model.optimizer, weight_grads, weights, spare=True)
+        return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+
+
+@contextlib.contextmanager
+def _recording(nodes: list):
+    """Collect ``(node, inputs, settings, output)`` of every op this thread applies in the block."""
+    mode.trace = lambda fn, inputs, params, out: nodes.append((fn, inputs, params, out))
+    try:
+        yield
+    finally:
+        mode.trace = None
+
+
+def _why_not_replayable(model) -> str | None:
+    """None when each layer's forward pass can be recorded; otherwise the reason."""
+    for layer in model._layers:
+        if type(layer) not in REPLAYABLE:
+            return f"layer '{layer.name}' ({type(layer).__name__}) is not one of the built-in layers recorded"
+        if layer.activity_regularizer is not None:
+            return f"layer '{layer.name}' has an activity regularizer"
+        act = getattr(layer, "activation", _act.linear)
+        if not any(act is a for a in _BUILTIN_ACTIVATIONS):
+            return f"layer '{layer.name}' has a custom activation"
+    return None
+
+
+def _plan(model, x, y_pred, nodes, plain_loss):
+    """A ``_Plan`` from the recorded nodes, or the reason they cannot be replayed."""
+    if not isinstance(y_pred, Tensor):
+        return "the model's output is not a single tensor"
+    slot = {id(x): 0}
+    weights = {id(w) for w in model.weights}
+    records = []
+    for k, (fn, inputs, params, out) in enumerate(nodes):
+        refs = []
+        for t in inputs:
+            s = slot.get(id(t))
+            if s is not None:
+                refs.append(s)
+            elif id(t) in weights:
+                refs.append(t)
+            elif t._ctx is None and not t.requires_grad and t.data.ndim == 0:
+                refs.append(Tensor._wrap(t.data.copy()))
+            else:
+                return f"{type(fn).__name__} reads a tensor of shape {t.shape} made outside the recorded nodes"
+        for name, value in params.items():
+            if not _is_setting(value):
+                return f"{type(fn).__name__} has a setting {name!r} of type {type(value).__name__}"
+        needs = tuple(None if p is None else True for p in fn.parents) if out._ctx is fn else None
+        records.append(fusion.Record(type(fn), tuple(refs), dict(params), needs, out.data.shape, out.data.dtype))
+        slot[id(out)] = k + 1
+    output = slot.get(id(y_pred), 0)
+    if output == 0:
+        return "the model's output is not the result of a recorded node"
+    order = []
+    for t in reversed(engine.toposort([y_pred])):
+        s = slot.get(id(t))
+        if s is None:
+            return "the graph reaches nodes made before the step"
+        order.append(s - 1)
+    records, output, order, fused = fusion.fuse(records, output, order)
+    steps = []
+    for k in order:
+        rec = records[k]
+        edges = []
+        for i, (ref, need) in enumerate(zip(rec.inputs, rec.needs)):
+            if need is None:
+                continue
+            if ref.__class__ is int:
+                edges.append((i, -ref, records[ref - 1].shape, records[ref - 1].dtype))
+            else:
+                edges.append((i, id(ref), ref.data.shape, ref.data.dtype))
+        steps.append((k + 1, k, tuple(edges)))
+    plan_nodes = [(r.rule, r.inputs, r.settings, r.needs) for r in records]
+    trainable = model.trainable_weights
+    penalized = any(w.regularizer is not None and layer._trainable
+                    for layer in model._iter_layers() for w in layer._own_weights)
+    return _Plan(plan_nodes, output, steps, trainable, penalized, plain_loss, fused)
+
+
+def _is_setting(value) -> bool:
+    """A value that cannot depend on the batch: numbers, strings, dtypes, generators
+    (drawn from anew on each replay), and tuples of them. Never an array."""
+    if isinstance(value, (tuple, list)):
+        return all(_is_setting(v) for v in value)
+    return isinstance(value, _SETTINGS)
+
+
+__all__ = ["TrainStep", "REPLAYABLE"]
