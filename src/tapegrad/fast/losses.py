@@ -15,6 +15,7 @@ from .. import losses as _losses
 from ..backend import xp
 from ..ops import nn as _nn
 from ..ops.reduce import Mean
+from .nodes import MeanAll
 
 
 _HANDLED = (_losses.BinaryCrossentropy, _losses.CategoricalCrossentropy, _losses.SparseCategoricalCrossentropy)
@@ -22,7 +23,9 @@ _HANDLED = (_losses.BinaryCrossentropy, _losses.CategoricalCrossentropy, _losses
 
 def _mean(ndim: int, axes=None) -> tuple:
     """The rule and settings of ``ops.mean`` over ``axes`` (all of them by default) of an ``ndim``-d value."""
-    return Mean, {"axes": tuple(range(ndim)) if axes is None else axes, "keepdims": False}
+    if axes is None:
+        return MeanAll, {"axes": tuple(range(ndim)), "keepdims": False}
+    return Mean, {"axes": axes, "keepdims": False}
 
 
 def loss_rules(loss, y_true, y_pred, sample_weight) -> tuple | None:
@@ -35,7 +38,7 @@ def loss_rules(loss, y_true, y_pred, sample_weight) -> tuple | None:
         >>> rules = loss_rules(tg.losses.SparseCategoricalCrossentropy(from_logits=True), np.array([0]),
         ...                    np.zeros((1, 2), np.float32), None)
         >>> [rule.__name__ for rule, _ in rules]
-        ['SparseSoftmaxCrossEntropy', 'Mean']
+        ['SparseSoftmaxCrossEntropy', 'MeanAll']
     """
     kind = type(loss)
     if sample_weight is not None or kind not in _HANDLED or not y_pred.size:

@@ -12,7 +12,8 @@ nodes), with fewer arrays allocated and fewer Python calls:
   to the pooled gradient, ``ph * pw`` times smaller than the convolution's, because the
   gradient reaches only each window's maximum, which passed the ReLU exactly when the
   pooled value is positive.
-- ``Chain``: single-input rules run one after another (a loss's per-sample rule and its means).
+- ``Chain``: single-input rules run one after another (a loss's per-sample rule and its means),
+  and ``MeanAll``, the core's mean over every axis with its gradient as a plain array.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..autodiff.function import Function
 from ..backend import xp
 from ..ops._util import zeros_operand
 from ..ops.conv import Conv2D, MaxPoolTiled
+from ..ops.reduce import Mean
 
 
 def _relu_inplace(out) -> None:
@@ -43,20 +45,22 @@ class Linear(Function):
         out = x @ w
         if b is not None:
             out += b
-        self.mask = None
+        self.out = None
         if relu:
-            self.mask = out > 0
             _relu_inplace(out)
+            self.out = out  # ReLU's mask is read off it: positive exactly where the sum was
         return out
 
     def backward(self, g):
-        if self.mask is not None:
-            g = g * self.mask
-        gx = None if self.parents[0] is None else g @ xp.swapaxes(self.w, -1, -2)
-        gw = xp.swapaxes(self.x, -1, -2) @ g
-        if self.b_shape is None:
-            return gx, gw
-        return gx, gw, unbroadcast(g, self.b_shape)
+        if self.out is not None:
+            g = g * (self.out > 0)
+        x, w = self.x, self.w
+        gx = None if self.parents[0] is None else g @ xp.swapaxes(w, -1, -2)
+        if x.ndim == 2:  # what the core's MatMul and Add give, with less Python around it
+            gw = x.T @ g
+            return (gx, gw) if self.b_shape is None else (gx, gw, xp.add.reduce(g, axis=0))
+        gw = xp.swapaxes(x, -1, -2) @ g
+        return (gx, gw) if self.b_shape is None else (gx, gw, unbroadcast(g, self.b_shape))
 
 
 class ConvRelu(Function):
@@ -121,4 +125,20 @@ class Chain(Function):
         return (g,)
 
 
-__all__ = ["Linear", "ConvRelu", "Chain"]
+class MeanAll(Mean):
+    """The core's ``Mean`` over every axis, with its gradient as an array of its own rather
+    than a broadcast view: the same values, without NumPy's ``broadcast_to`` wrapper (a loss's
+    last rule, where the arrays are a batch of per-sample values).
+
+    Example:
+        >>> import numpy as np
+        >>> fn = MeanAll()
+        >>> float(fn.forward(np.arange(4.0), axes=(0,), keepdims=False)), fn.backward(np.ones(()))[0].tolist()
+        (1.5, [0.25, 0.25, 0.25, 0.25])
+    """
+
+    def backward(self, g):
+        return (xp.full(self.shape, g * self.scale, dtype=g.dtype),)
+
+
+__all__ = ["Linear", "ConvRelu", "Chain", "MeanAll"]

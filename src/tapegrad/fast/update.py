@@ -16,11 +16,12 @@ and amsgrad go through ``apply_gradients``.
 from __future__ import annotations
 
 import math
+import operator
 
 from ..backend import xp
 from ..optimizers.adam import Adam, AdamW
 from ..optimizers.sgd import SGD
-from .memory import empty_aligned
+from .memory import copy_aligned, empty_aligned
 
 
 SMALL = 1 << 14
@@ -91,11 +92,11 @@ class _Pack:
             opt._state[id(v)] = views  # the optimizer's state, now in the flat arrays
             self.dicts.append(views)
         self.slices = [(lo, hi, v.data.shape) for v, lo, hi in zip(variables, offsets, offsets[1:])]
+        self.ids = [id(v) for v in variables]
 
     def intact(self, opt) -> bool:
         """Whether the optimizer still holds these state arrays (``set_state`` replaces them)."""
-        state = opt._state
-        return all(state.get(id(v)) is d for v, d in zip(self.variables, self.dicts))
+        return not any(map(operator.is_not, map(opt._state.get, self.ids), self.dicts))
 
 
 class Updater:
@@ -104,8 +105,9 @@ class Updater:
     ``apply_gradients``."""
 
     def __init__(self) -> None:
-        self._buffers: dict = {}  # id(variable) -> (variable, a, b); the variable keeps its id unique
-        self._packs: dict = {}  # ids of a list of variables -> (the variables, packs, singles)
+        self._buffers: dict = {}  # id(variable) -> [variable, a, b, (shape, dtype)]; the variable keeps its id unique
+        self._packs: dict = {}  # ids of a list of variables -> (the variables, optimizer, packs, singles, state)
+        self._last = None  # the layout of the last step
 
     def apply(self, opt, grads: list, variables: list, spare: bool) -> None:
         """Update ``variables`` from ``grads`` (arrays of their shapes and dtypes, made by this
@@ -134,9 +136,10 @@ class Updater:
                     w -= step[lo:hi].reshape(shape)
                 else:
                     w += step[lo:hi].reshape(shape)
+        need_a = rule is not _sgd or bool(opt.momentum)  # plain SGD needs one buffer
         for i in singles:
             v, g = variables[i], grads[i]
-            a, b = self._scratch(v, g if spare else None)
+            a, b = self._scratch(v, g if spare else None, need_a)
             step, sign = rule(opt, g, opt._state[id(v)], lr, a, b)
             if sign < 0:
                 v.data -= step
@@ -147,12 +150,17 @@ class Updater:
     def _layout(self, opt, variables) -> tuple:
         """``(packs, singles)``: each pack with the indices of its variables, and the indices
         of the variables updated one by one; made once per list of variables."""
+        last = self._last
+        if (last is not None and last[1] is opt and len(variables) == len(last[0])
+                and not any(map(operator.is_not, variables, last[0])) and self._intact(opt, last)):
+            return last[2], last[3]  # the same variables as the last step's
         key = tuple(map(id, variables))
         kept = self._packs.get(key)
         if kept is None and any(id(v) not in opt._state for v in variables):
             opt.build(variables)
-        if kept is not None and all(p.intact(opt) for p, _ in kept[1]):
-            return kept[1], kept[2]
+        if kept is not None and kept[1] is opt and self._intact(opt, kept):
+            self._last = kept
+            return kept[2], kept[3]
         small: dict = {}
         singles = []
         for i, v in enumerate(variables):
@@ -166,19 +174,37 @@ class Updater:
                 packs.append((_Pack(opt, [variables[i] for i in idx]), tuple(idx)))
             else:
                 singles.extend(idx)
+        singles.sort()
+        homed = []
+        for i in singles:  # the state of a large variable moves to buffers that start on a cache line
+            v = variables[i]
+            state = opt._state[id(v)] = {name: copy_aligned(arr) for name, arr in opt._state[id(v)].items()}
+            homed.append((i, state))
         if len(self._packs) > 8:
             self._packs.clear()
-        self._packs[key] = (list(variables), packs, sorted(singles))
-        return packs, sorted(singles)
+        self._packs[key] = self._last = (tuple(variables), opt, packs, singles, homed)
+        return packs, singles
 
-    def _scratch(self, v, g) -> tuple:
+    @staticmethod
+    def _intact(opt, kept) -> bool:
+        """Whether the optimizer still holds the state arrays this layout made (``set_state``
+        and ``build`` of a new optimizer state replace them)."""
+        state = opt._state
+        return all(p.intact(opt) for p, _ in kept[2]) and all(state.get(id(kept[0][i])) is d for i, d in kept[4])
+
+    def _scratch(self, v, g, need_a: bool) -> tuple:
+        """The buffers ``a`` and ``b`` of ``v``'s update, kept from step to step and made on
+        first use; ``b`` is ``g`` itself when the caller gave ``g`` up (``g`` not None) and
+        nothing else views it; ``a`` is None when the rule needs none."""
         kept = self._buffers.get(id(v))
-        if kept is None or kept[0] is not v or kept[1].shape != v.data.shape or kept[1].dtype != v.data.dtype:
-            kept = self._buffers[id(v)] = (v, empty_aligned(v.data.shape, v.data.dtype), None)
+        if kept is None or kept[0] is not v or kept[3] != (v.data.shape, v.data.dtype):
+            kept = self._buffers[id(v)] = [v, None, None, (v.data.shape, v.data.dtype)]
+        if need_a and kept[1] is None:
+            kept[1] = empty_aligned(v.data.shape, v.data.dtype)
         if g is not None and g.flags.writeable and g.base is None:
             return kept[1], g
         if kept[2] is None:
-            kept = self._buffers[id(v)] = (v, kept[1], empty_aligned(v.data.shape, v.data.dtype))
+            kept[2] = empty_aligned(v.data.shape, v.data.dtype)
         return kept[1], kept[2]
 
 

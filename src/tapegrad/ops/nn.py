@@ -24,7 +24,7 @@ def _sigmoid(x):
 
 def _shifted_exp(x, axis):
     """``x - max`` (an infinite max counts as 0), its exp, and the exp's sum over ``axis`` (kept)."""
-    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.maximum.reduce(x, axis=axis, keepdims=True)  # what x.max runs, without its Python layer
     shifted = x - xp.where(xp.isfinite(m), m, 0)
     e = xp.exp(shifted)
     return shifted, e, xp.add.reduce(e, axis=axis, keepdims=True)
@@ -260,7 +260,9 @@ class SparseSoftmaxCrossEntropy(Function):
         return (xp.log(self.s[:, 0]) - shifted[rows, lab]).reshape(labels.shape)
 
     def backward(self, g):
-        g = xp.broadcast_to(g, self.shape[:-1]).reshape(-1, 1)  # a column of per-sample gradients
+        if g.shape != self.shape[:-1]:
+            g = xp.broadcast_to(g, self.shape[:-1])
+        g = g.reshape(-1, 1)  # a column of per-sample gradients
         grad = self.e * (g / self.s)
         grad[self.rows, self.lab] -= g.reshape(-1)
         return (grad if grad.shape == self.shape else grad.reshape(self.shape),)
@@ -455,7 +457,7 @@ def sparse_softmax_cross_entropy_node(labels, logits) -> tuple:
             f"{tuple(logits.shape)} without its last axis"
         )
     n = logits.shape[-1]
-    if y.size and (int(y.min()) < 0 or int(y.max()) >= n):
+    if y.size and (int(xp.minimum.reduce(y, axis=None)) < 0 or int(xp.maximum.reduce(y, axis=None)) >= n):
         raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {n}), received "
                          f"values from {int(y.min())} to {int(y.max())}")
     return SparseSoftmaxCrossEntropy, {"labels": y}
