@@ -16,7 +16,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
 import numpy as np  # noqa: E402
 
 import tapegrad as tg  # noqa: E402
-from tapegrad.backend import tune_allocator  # noqa: E402
+from tapegrad.fast.memory import tune_allocator  # noqa: E402
 from tapegrad.ops.conv import Conv2D, band_width  # noqa: E402
 
 # (batch, height, width, in channels, filters, kernel, padding, input needs a gradient)

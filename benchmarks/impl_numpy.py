@@ -12,34 +12,38 @@ import numpy as np
 
 # arrays on 64-byte boundaries, as tapegrad allocates its weights and optimizer state, so
 # ratios compare programs, not where malloc placed their arrays
-from tapegrad.backend import copy_aligned, empty_aligned, zeros_aligned
+from tapegrad.fast import machine
+from tapegrad.fast.memory import copy_aligned, empty_aligned, tune_allocator, zeros_aligned
 from workloads import WORKLOADS, weights
 
 
 class Adam:
-    """Keras's Adam with the moments kept divided by (1 - beta): ten passes per step, not twelve."""
+    """Keras's Adam, as tapegrad's ``Adam.update_step`` writes it, on Keras's ``m`` and ``v``,
+    with every intermediate in one of two kept buffers (twelve passes over the arrays)."""
 
     def __init__(self, params, lr, b1=0.9, b2=0.999, eps=1e-7):
         self.p, self.lr, self.b1, self.b2, self.eps, self.t = params, lr, b1, b2, eps, 0
-        self.m = [zeros_aligned(p.shape, p.dtype) for p in params]  # m / (1 - b1)
-        self.v = [zeros_aligned(p.shape, p.dtype) for p in params]  # v / (1 - b2)
-        self.tmp = [empty_aligned(p.shape, p.dtype) for p in params]
+        self.m = [zeros_aligned(p.shape, p.dtype) for p in params]
+        self.v = [zeros_aligned(p.shape, p.dtype) for p in params]
+        self.tmp = [(empty_aligned(p.shape, p.dtype), empty_aligned(p.shape, p.dtype)) for p in params]
 
     def step(self, grads):
         self.t += 1
-        b1, b2, root = self.b1, self.b2, math.sqrt(1 - self.b2)
-        a = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t) * (1 - b1) / root
-        for p, g, m, v, t in zip(self.p, grads, self.m, self.v, self.tmp):
-            m *= b1
-            m += g
-            np.multiply(g, g, out=t)
-            v *= b2
-            v += t
-            np.sqrt(v, out=t)
-            t += self.eps / root
-            np.divide(m, t, out=t)
-            t *= a
-            p -= t
+        b1, b2 = self.b1, self.b2
+        alpha = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        for p, g, m, v, (a, b) in zip(self.p, grads, self.m, self.v, self.tmp):
+            np.subtract(g, m, out=a)  # m += (g - m) (1 - b1)
+            a *= 1 - b1
+            m += a
+            np.square(g, out=a)  # v += (g^2 - v) (1 - b2)
+            a -= v
+            a *= 1 - b2
+            v += a
+            np.multiply(m, alpha, out=b)  # p -= alpha m / (sqrt(v) + eps)
+            np.sqrt(v, out=a)
+            a += self.eps
+            b /= a
+            p -= b
 
 
 class SGD:
@@ -242,9 +246,12 @@ def lenet_step_factory(params, opt):
 
 
 def make_step(key: str, mode: str = "manual"):
-    from tapegrad.backend import ThreadGovernor, tune_allocator
+    """The reference's step; with machine tuning on (``TAPEGRAD_MACHINE_TUNING=1``, what
+    ``run.py --machine-tuning`` sets for every process) it takes the allocator setting and the
+    per-step BLAS thread choice that tapegrad's ``train_on_batch`` then takes, like for like."""
+    import tapegrad as tg
 
-    tune_allocator()  # the same allocator setting tapegrad applies, so the comparison is like for like
+    tuned = tg.config.machine_tuning_enabled()
     spec = WORKLOADS[key]
     params = [copy_aligned(w) for w in weights(key)]
     opt = Adam(params, spec["lr"]) if spec["opt"] == "adam" else SGD(params, spec["lr"])
@@ -252,13 +259,6 @@ def make_step(key: str, mode: str = "manual"):
         step = mlp_step_factory(params, spec["loss"], opt)
     else:
         step = lenet_step_factory(params, opt)
-    threads = ThreadGovernor()  # the per-step BLAS thread choice tapegrad's train_on_batch makes
-
-    def governed(x, y):
-        threads.begin()
-        try:
-            return step(x, y)
-        finally:
-            threads.end()
-
-    return governed
+    if tuned:
+        tune_allocator()
+    return machine.tuned(step)

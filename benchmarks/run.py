@@ -1,7 +1,7 @@
 """Time the four workloads through tapegrad, PyTorch and the hand-written NumPy reference.
 
     python benchmarks/run.py [--workloads W1,W2,W3,W4] [--repeats 10] [--burst 0.5] [--pause 0] [--threads 2]
-                            [--fixed-threads]
+                            [--machine-tuning]
 
 Each implementation runs in its own process (two BLAS thread pools in one process
 slow each other down), from the same initial weights and data, with warm-up steps.
@@ -21,9 +21,10 @@ reference's own ratio to PyTorch (what NumPy itself allowed in that run), and is
 as JSON to benchmarks/results/latest.json. A correctness check runs first:
 tapegrad's losses must match PyTorch's over 20 steps from identical weights.
 
-``train_on_batch`` and the NumPy reference drop to one BLAS thread for the steps where
-that is faster (``tapegrad.backend.threads``: when the machine makes a second thread
-slow down small products); ``--fixed-threads`` keeps ``--threads`` for every step.
+By default every process runs as tapegrad does by default: ``--threads`` BLAS threads for
+every step and the allocator as it is. ``--machine-tuning`` turns on tapegrad's opt-in
+machine tuning (``tg.config``) in tapegrad and the NumPy reference alike: glibc's allocator
+thresholds, and one BLAS thread for the steps where the machine makes that faster.
 """
 
 from __future__ import annotations
@@ -172,17 +173,16 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=10, help="rounds: each implementation times one burst per round")
     p.add_argument("--pause", type=float, default=0.0, help="seconds of idle machine before each burst")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--fixed-threads", action="store_true",
-                   help="no per-step BLAS thread choice (TAPEGRAD_ADAPTIVE_THREADS=0 in every process)")
+    p.add_argument("--machine-tuning", action="store_true",
+                   help="tapegrad's opt-in machine tuning in tapegrad and the reference (TAPEGRAD_MACHINE_TUNING=1)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "latest.json"))
     a = p.parse_args(argv)
     keys = a.workloads.split(",")
-    if a.fixed_threads:
-        os.environ["TAPEGRAD_ADAPTIVE_THREADS"] = "0"  # the children inherit it
+    os.environ["TAPEGRAD_MACHINE_TUNING"] = "1" if a.machine_tuning else "0"  # the children inherit it
     torch_ok = have_torch()
     results = {"date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                f"{platform.python_implementation()} {platform.python_version()}", "threads": a.threads,
-               "adaptive_threads": not a.fixed_threads, "workloads": {}}
+               "machine_tuning": a.machine_tuning, "workloads": {}}
     import numpy as np
 
     for key in keys:
