@@ -55,7 +55,7 @@ class Linear(Function):
         if self.out is not None:
             g = g * (self.out > 0)
         x, w = self.x, self.w
-        gx = None if self.parents[0] is None else g @ xp.swapaxes(w, -1, -2)
+        gx = None if self.parents[0] is None else g @ (w.T if w.ndim == 2 else xp.swapaxes(w, -1, -2))
         if x.ndim == 2:  # what the core's MatMul and Add give, with less Python around it
             gw = x.T @ g
             return (gx, gw) if self.b_shape is None else (gx, gw, xp.add.reduce(g, axis=0))

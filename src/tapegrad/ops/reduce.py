@@ -42,7 +42,7 @@ class Mean(Function):
 
     def backward(self, g):
         g = _expand(g, self.shape, self.axes, self.keepdims) * self.scale
-        return (xp.broadcast_to(g, self.shape),)
+        return (g if g.shape == self.shape else xp.broadcast_to(g, self.shape),)
 
 
 class Max(Function):
