@@ -21,13 +21,9 @@ from __future__ import annotations
 from ..autodiff.engine import unbroadcast
 from ..autodiff.function import Function
 from ..backend import xp
-from ..ops._util import zeros_operand
 from ..ops.conv import Conv2D, MaxPoolTiled
+from ..ops.nn import _max0
 from ..ops.reduce import Mean
-
-
-def _relu_inplace(out) -> None:
-    xp.maximum(out, zeros_operand(out.shape, out.dtype), out=out)
 
 
 class Linear(Function):
@@ -47,7 +43,7 @@ class Linear(Function):
             out += b
         self.out = None
         if relu:
-            _relu_inplace(out)
+            _max0(out, out=out)  # ReLU in place
             self.out = out  # ReLU's mask is read off it: positive exactly where the sum was
         return out
 
@@ -77,7 +73,7 @@ class ConvRelu(Function):
         self.conv = Conv2D()
         args = (x, k) if b is None else (x, k, b)
         out = self.conv.forward(*args, stride=stride, dilation=dilation, padding=padding)
-        _relu_inplace(out)
+        _max0(out, out=out)  # ReLU in place
         self.pool = None
         if pool is not None:
             self.pool = MaxPoolTiled()
