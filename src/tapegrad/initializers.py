@@ -216,6 +216,8 @@ ALL = {
     "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal, "he_uniform": HeUniform,
     "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform, "orthogonal": Orthogonal,
+    # Keras's short aliases (``Embedding`` defaults to ``"uniform"``)
+    "uniform": RandomUniform, "normal": RandomNormal,
 }
 _CLASS_NAMES = {cls.__name__: cls for cls in ALL.values()}
 

@@ -66,7 +66,9 @@ class Tensor:
         [2.0, 4.0, 6.0]
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_keras_mask", "__weakref__")
+    # ``_keras_mask`` (set only by layers that produce a mask, read with getattr and a default):
+    # which time steps of a sequence are real, as Keras attaches it to a layer's output.
     __array_priority__ = 1000  # NumPy defers ``ndarray + Tensor`` to Tensor.__radd__
 
     def __init__(self, value: Any, dtype=None, requires_grad: bool = False, name: str | None = None):

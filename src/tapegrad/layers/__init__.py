@@ -4,7 +4,8 @@ from .base import Layer
 from .preprocessing import Normalization
 from .conv import (AveragePooling2D, BatchNormalization, Conv1D, Conv2D, GlobalAveragePooling2D,
                    GlobalMaxPooling2D, MaxPooling2D, UpSampling2D, ZeroPadding2D)
+from .embedding import Embedding, Masking
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
 
 __all__ = ["AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D", "GlobalAveragePooling2D",
-           "GlobalMaxPooling2D", "MaxPooling2D", "UpSampling2D", "ZeroPadding2D", "Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer", "Normalization", "Reshape"]
+           "GlobalMaxPooling2D", "MaxPooling2D", "UpSampling2D", "ZeroPadding2D", "Activation", "Dense", "Dropout", "Embedding", "Flatten", "Input", "InputLayer", "Layer", "Masking", "Normalization", "Reshape"]

@@ -34,12 +34,26 @@ def unique_name(base: str) -> str:
     return base if n == 0 else f"{base}_{n}"
 
 
-def _accepts_training(fn) -> bool:
+def _accepts(fn, name: str) -> bool:
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):  # pragma: no cover
         return False
-    return "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+    return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+def get_mask(x):
+    """The mask a layer attached to ``x`` (a boolean tensor of shape ``(batch, steps)``), or None."""
+    if isinstance(x, (list, tuple)):
+        masks = [get_mask(i) for i in x]
+        return None if all(m is None for m in masks) else masks
+    return getattr(x, "_keras_mask", None)
+
+
+def set_mask(x, mask) -> None:
+    """Attach ``mask`` to the tensor ``x`` (as Keras attaches ``_keras_mask``)."""
+    if isinstance(x, Tensor):
+        x._keras_mask = mask
 
 
 class Layer:
@@ -70,6 +84,10 @@ class Layer:
     """
 
     _call_takes_training = True
+    _call_takes_mask = False
+    supports_masking = False
+    """True for a layer that passes a mask through (``compute_mask`` returns the input's mask),
+    as Keras's ``supports_masking``; a layer that makes a mask overrides ``compute_mask``."""
     _checks_own_input = False
     """True for a layer whose ``call`` checks its input itself (a convolution, whose channels
     need not be the last axis); otherwise a built layer with weights checks the last axis."""
@@ -88,7 +106,8 @@ class Layer:
 
             wrapped._tapegrad_wrapped = True
             cls.build = wrapped
-        cls._call_takes_training = _accepts_training(cls.call)
+        cls._call_takes_training = _accepts(cls.call, "training")
+        cls._call_takes_mask = _accepts(cls.call, "mask")
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, **kwargs) -> None:
         allowed = {"input_shape", "input_dim", "batch_input_shape", "activity_regularizer"}
@@ -319,19 +338,35 @@ class Layer:
             self._losses.clear()
         if "training" in kwargs and not self._call_takes_training:
             kwargs.pop("training")
+        # Masks, as Keras: a call that takes ``mask`` receives the one attached to its input,
+        # and the output carries what ``compute_mask`` makes of it.
+        mask = kwargs.get("mask") if "mask" in kwargs else get_mask(inputs)
+        if self._call_takes_mask and "mask" not in kwargs and mask is not None:
+            kwargs["mask"] = mask
         out = self.call(inputs, *args, **kwargs)
+        if self.supports_masking or type(self).compute_mask is not Layer.compute_mask:
+            out_mask = self.compute_mask(inputs, mask)
+            if out_mask is not None:
+                set_mask(out, out_mask)
         if isinstance(out, Tensor):
             self._output_shape = out.shape
             if self.activity_regularizer is not None:
                 self._losses.append(self.activity_regularizer(out))  # as Keras 3: not divided by the batch size
         return out
 
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output: the input's for a layer that ``supports_masking``
+        (a layer that does not drops it), as Keras's ``Layer.compute_mask``."""
+        return mask if self.supports_masking else None
+
     def _convert(self, inputs):
         if isinstance(inputs, Tensor):
             if inputs.data.dtype != self.dtype and inputs.data.dtype.kind == "f":
                 from ..ops import cast
 
-                return cast(inputs, self.dtype)
+                out = cast(inputs, self.dtype)
+                set_mask(out, get_mask(inputs))
+                return out
             return inputs
         if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], Tensor):
             return type(inputs)(self._convert(i) for i in inputs)
