@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from . import (activations, backend, callbacks, config, data, initializers, layers, losses, math, metrics, models,
+from . import (activations, backend, callbacks, config, data, export, initializers, layers, losses, math, metrics, models,
                nn, optimizers, random, regularizers, saving, utils)
 from .autodiff.engine import unbroadcast
 from .autodiff.function import Function
@@ -62,7 +62,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "initializers", "layers",
+    "Input", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "export", "initializers", "layers",
     "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "viz",
     "Function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",
     "argmin", "backend", "bool", "broadcast_to", "cast", "clip", "clip_by_value", "concat", "constant",
