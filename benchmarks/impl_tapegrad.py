@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tapegrad as tg
-from workloads import LENET, WORKLOADS, weights
+from workloads import WORKLOADS, input_shape, layers_of, weights
 
 
 def build(key: str):
@@ -13,8 +13,8 @@ def build(key: str):
         layers = [tg.Input(shape=(s[0],))]
         layers += [tg.layers.Dense(b, activation="relu") for b in s[1:-1]] + [tg.layers.Dense(s[-1])]
     else:
-        layers = [tg.Input(shape=(28, 28, 1))]
-        for layer in LENET:
+        layers = [tg.Input(shape=input_shape(key))]
+        for layer in layers_of(key):
             if layer[0] == "conv":
                 layers.append(tg.layers.Conv2D(layer[3], layer[1], padding=layer[4], activation="relu"))
             elif layer[0] == "pool":

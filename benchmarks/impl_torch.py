@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from workloads import LENET, WORKLOADS, weights
+from workloads import WORKLOADS, layers_of, weights
 
 
 class KerasAdam(torch.optim.Optimizer):
@@ -54,9 +54,10 @@ def make_step(key: str, mode: str = "eager"):
                 mods.append(torch.nn.ReLU())
             i += 2
     else:
-        for layer in LENET:
-            if layer[0] == "conv":
-                conv = torch.nn.Conv2d(layer[2], layer[3], layer[1], padding=2 if layer[4] == "same" else 0)
+        for layer in layers_of(key):
+            if layer[0] == "conv":  # odd kernels: "same" pads (k - 1) / 2 on each side, as Keras
+                conv = torch.nn.Conv2d(layer[2], layer[3], layer[1],
+                                       padding=(layer[1] - 1) // 2 if layer[4] == "same" else 0)
                 with torch.no_grad():
                     conv.weight.copy_(torch.from_numpy(w[i].transpose(3, 2, 0, 1).copy()))
                     conv.bias.copy_(torch.from_numpy(w[i + 1]))
@@ -80,7 +81,7 @@ def make_step(key: str, mode: str = "eager"):
     adam = KerasAdam if mode == "check" else torch.optim.Adam
     opt = adam(params, lr=spec["lr"], eps=1e-7) if spec["opt"] == "adam" else torch.optim.SGD(params, lr=spec["lr"])
     loss_fn = torch.nn.BCEWithLogitsLoss() if spec["loss"] == "bce" else torch.nn.CrossEntropyLoss()
-    lenet = spec["kind"] == "lenet"
+    lenet = spec["kind"] != "mlp"  # images: NHWC in, NCHW for PyTorch
 
     def step(x, y):
         xt = torch.from_numpy(x)

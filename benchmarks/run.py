@@ -41,7 +41,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMPLEMENTATIONS = (("tapegrad", "tapegrad", "train_on_batch"), ("tapegrad_tape", "tapegrad", "tape"),
-                   ("numpy_ref", "numpy", "manual"), ("torch", "torch", "eager"))
+                   ("numpy_ref", "numpy", "manual"), ("torch", "torch", "eager"), ("jax", "jax", "jit"))
 
 CHILD = r"""
 import json, os, resource, statistics, sys, time
@@ -56,10 +56,18 @@ if impl == "torch":
 import numpy as np
 from workloads import batch
 mod = __import__("impl_" + impl)
+if mode not in ("losses", "fit"):  # which kernels this process's matrix products run on
+    if impl == "jax":
+        kernel = mod.kernel()
+    else:
+        from threadpoolctl import threadpool_info
+        kernel = ", ".join(f"{{i.get('internal_api')}} {{i.get('version')}} {{i.get('architecture')}}"
+                           for i in threadpool_info() if i.get("user_api") == "blas") or "no BLAS pool found"
+    print("@@" + json.dumps({{"kernel": kernel}}), flush=True)
 batches = [batch(key, i) for i in range(8)]
 base = rss_kb()
 if mode == "losses":
-    step = mod.make_step(key, *(["check"] if impl == "torch" else []))
+    step = mod.make_step(key, *(["check"] if impl in ("torch", "jax") else []))
     print(json.dumps({{"losses": [step(*batches[i % 8]) for i in range(20)]}}))
     sys.exit()
 if mode == "fit":
@@ -105,8 +113,21 @@ print("@@" + json.dumps({{"peak_mb": (peak - base) / 1024}}), flush=True)
 
 
 def _env(threads):
-    return dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-                MKL_NUM_THREADS=str(threads), PYTHONHASHSEED="0")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads), PYTHONHASHSEED="0")
+    if KEEP_OPENBLAS_ENV is False:
+        # OpenBLAS's own choice of kernels for this CPU, as on users' machines: a machine may set
+        # OPENBLAS_CORETYPE (for old OpenBLAS builds) and so pin older, slower kernels
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
+    if threads == 1:  # XLA's CPU client: one thread for the step's kernels
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                            "intra_op_parallelism_threads=1").strip()
+    return env
+
+
+KEEP_OPENBLAS_ENV = False
+"""``--keep-openblas-env`` sets this: keep the machine's OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE."""
 
 
 def _code(impl, key, mode, repeats, threads):
@@ -132,6 +153,7 @@ class Worker:
         self.proc = subprocess.Popen([sys.executable, "-c", _code(impl, key, mode, 0, threads)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=_env(threads))
+        self.kernel = self._read()["kernel"]
         self._read()  # "ready": imported, built and warmed up
 
     def _read(self):
@@ -156,13 +178,26 @@ class Worker:
         return peak
 
 
-def have_torch() -> bool:
+def have(module: str) -> bool:
     try:
         import importlib.util
 
-        return importlib.util.find_spec("torch") is not None
+        return importlib.util.find_spec(module) is not None
     except Exception:
         return False
+
+
+def have_torch() -> bool:
+    return have("torch")
+
+
+def runs_here(impl: str, key: str) -> bool:
+    """Whether ``impl`` has this workload: the NumPy reference knows the MLPs and LeNet only."""
+    from workloads import WORKLOADS
+
+    if impl == "numpy":
+        return WORKLOADS[key]["kind"] != "cnn"
+    return impl in ("tapegrad",) or have(impl)
 
 
 def main(argv=None) -> int:
@@ -175,8 +210,13 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--machine-tuning", action="store_true",
                    help="tapegrad's opt-in machine tuning in tapegrad and the reference (TAPEGRAD_MACHINE_TUNING=1)")
+    p.add_argument("--keep-openblas-env", action="store_true",
+                   help="keep this machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (by default they are unset "
+                        "for the timed processes, so OpenBLAS picks its kernels for this CPU)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "latest.json"))
     a = p.parse_args(argv)
+    global KEEP_OPENBLAS_ENV
+    KEEP_OPENBLAS_ENV = a.keep_openblas_env
     keys = a.workloads.split(",")
     os.environ["TAPEGRAD_MACHINE_TUNING"] = "1" if a.machine_tuning else "0"  # the children inherit it
     torch_ok = have_torch()
@@ -184,19 +224,22 @@ def main(argv=None) -> int:
                f"{platform.python_implementation()} {platform.python_version()}", "threads": a.threads,
                "machine_tuning": a.machine_tuning, "workloads": {}}
     import numpy as np
+    from workloads import WORKLOADS
 
     for key in keys:
         row = {}
         if torch_ok:
-            ours = child("tapegrad", key, "losses", 0, a.threads)["losses"]
             ref = child("torch", key, "losses", 0, a.threads)["losses"]
-            err = float(np.max(np.abs(np.array(ours) - np.array(ref)) / np.maximum(np.abs(ref), 1e-6)))
-            row["loss_check_max_rel_err"] = err
-            if err > 1e-4:
-                raise SystemExit(f"{key}: tapegrad's losses differ from PyTorch's by {err:.2e} (relative): "
-                                 f"{ours[:3]} vs {ref[:3]}")
-        impls = [(name, impl, mode) for name, impl, mode in IMPLEMENTATIONS if impl != "torch" or torch_ok]
+            for other in ("tapegrad",) + (("jax",) if have("jax") else ()):
+                ours = child(other, key, "losses", 0, a.threads)["losses"]
+                err = float(np.max(np.abs(np.array(ours) - np.array(ref)) / np.maximum(np.abs(ref), 1e-6)))
+                row["loss_check_max_rel_err" if other == "tapegrad" else f"{other}_loss_check_max_rel_err"] = err
+                if err > WORKLOADS[key].get("loss_check_rtol", 1e-4):
+                    raise SystemExit(f"{key}: {other}'s losses differ from PyTorch's by {err:.2e} (relative): "
+                                     f"{ours[:3]} vs {ref[:3]}")
+        impls = [(name, impl, mode) for name, impl, mode in IMPLEMENTATIONS if runs_here(impl, key)]
         workers = {name: Worker(impl, key, mode, a.threads) for name, impl, mode in impls}
+        row["kernels"] = {name: w.kernel for name, w in workers.items()}
         runs: dict[str, list] = {name: [] for name in workers}
         names = list(workers)
         try:
@@ -219,10 +262,16 @@ def main(argv=None) -> int:
             row["ratios_to_torch_per_round"] = per_round("tapegrad", "torch")
             row["ratio_to_torch"] = statistics.median(row["ratios_to_torch_per_round"])
             # what NumPy itself allowed in this run: the hand-written program against PyTorch
-            row["numpy_ref_ratio_to_torch"] = statistics.median(per_round("numpy_ref", "torch"))
-        row["ratios_to_numpy_ref_per_round"] = per_round("tapegrad", "numpy_ref")
-        row["ratio_to_numpy_ref"] = statistics.median(row["ratios_to_numpy_ref_per_round"])
-        row["memory_ratio_to_numpy_ref"] = row["tapegrad"]["peak_mb"] / max(row["numpy_ref"]["peak_mb"], 1e-9)
+            if "numpy_ref" in row:
+                row["numpy_ref_ratio_to_torch"] = statistics.median(per_round("numpy_ref", "torch"))
+        if "jax" in row:
+            row["ratios_to_jax_per_round"] = per_round("tapegrad", "jax")
+            row["ratio_to_jax"] = statistics.median(row["ratios_to_jax_per_round"])
+            row["tape_ratio_to_jax"] = statistics.median(per_round("tapegrad_tape", "jax"))
+        if "numpy_ref" in row:
+            row["ratios_to_numpy_ref_per_round"] = per_round("tapegrad", "numpy_ref")
+            row["ratio_to_numpy_ref"] = statistics.median(row["ratios_to_numpy_ref_per_round"])
+            row["memory_ratio_to_numpy_ref"] = row["tapegrad"]["peak_mb"] / max(row["numpy_ref"]["peak_mb"], 1e-9)
         if key == "W2":
             row["fit_overhead"] = child("tapegrad", key, "fit", a.repeats, a.threads)["overhead"]
         results["workloads"][key] = row
@@ -232,7 +281,10 @@ def main(argv=None) -> int:
     with open(tmp, "w") as f:
         json.dump(results, f, indent=2)
     os.replace(tmp, a.out)
-    print(f"\n{results['date']}, {results['machine']}, {a.threads} threads; written to {a.out}")
+    kernels = sorted({k for row in results["workloads"].values() for k in row.get("kernels", {}).values()})
+    results["kernels"] = kernels
+    print(f"\n{results['date']}, {results['machine']}, {a.threads} threads; kernels: {'; '.join(kernels)}; "
+          f"written to {a.out}")
     return 0
 
 
@@ -240,19 +292,26 @@ def print_row(key, row):
     def ms(name):
         return f"{row[name]['median_ms']:8.3f}" if name in row else "     n/a"
 
-    if key == "W1":
-        print(f"{'':4} {'tapegrad':>9} {'(tape)':>9} {'numpy ref':>9} {'torch':>9} {'tg/torch':>9} {'ref/torch':>9} "
-              f"{'tg/ref':>7} {'mem tg/ref':>10}  (median ms per step)")
-    rt = f"{row['ratio_to_torch']:9.2f}" if "ratio_to_torch" in row else "      n/a"
-    rt += f" {row['numpy_ref_ratio_to_torch']:9.2f}" if "numpy_ref_ratio_to_torch" in row else "       n/a"
-    extra = f"  fit overhead {row['fit_overhead']:+.1%}" if "fit_overhead" in row else ""
-    if "ratios_to_torch_per_round" in row:
-        rs = sorted(row["ratios_to_torch_per_round"])
-        q1, q3 = rs[len(rs) // 4], rs[(3 * len(rs)) // 4]
-        extra += f"  tg/torch per round {rs[0]:.2f}-{rs[-1]:.2f} (middle half {q1:.2f}-{q3:.2f})"
-    print(f"{key:4} {ms('tapegrad')} {ms('tapegrad_tape')} {ms('numpy_ref')} {ms('torch')} {rt} "
-          f"{row['ratio_to_numpy_ref']:7.2f} {row['memory_ratio_to_numpy_ref']:10.2f}{extra}", flush=True)
+    def ratio(name, width):
+        return f"{row[name]:{width}.2f}" if name in row else " " * (width - 3) + "n/a"
 
+    if print_row.header:
+        print_row.header = False
+        print(f"{'':5} {'tapegrad':>9} {'(tape)':>9} {'numpy ref':>9} {'torch':>9} {'jax':>9} {'tg/torch':>9} "
+              f"{'ref/torch':>9} {'tg/ref':>7} {'tg/jax':>7} {'tape/jax':>8} {'mem tg/ref':>10}  (median ms per step)")
+    extra = f"  fit overhead {row['fit_overhead']:+.1%}" if "fit_overhead" in row else ""
+    for other in ("torch", "jax"):
+        if f"ratios_to_{other}_per_round" in row:
+            rs = sorted(row[f"ratios_to_{other}_per_round"])
+            q1, q3 = rs[len(rs) // 4], rs[(3 * len(rs)) // 4]
+            extra += f"  tg/{other} per round {rs[0]:.2f}-{rs[-1]:.2f} (middle half {q1:.2f}-{q3:.2f})"
+    print(f"{key:5} {ms('tapegrad')} {ms('tapegrad_tape')} {ms('numpy_ref')} {ms('torch')} {ms('jax')} "
+          f"{ratio('ratio_to_torch', 9)} {ratio('numpy_ref_ratio_to_torch', 9)} {ratio('ratio_to_numpy_ref', 7)} "
+          f"{ratio('ratio_to_jax', 7)} {ratio('tape_ratio_to_jax', 8)} {ratio('memory_ratio_to_numpy_ref', 10)}"
+          f"{extra}", flush=True)
+
+
+print_row.header = True
 
 if __name__ == "__main__":
     sys.exit(main())
