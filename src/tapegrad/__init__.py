@@ -23,7 +23,7 @@ from .autodiff.gradcheck import GradcheckError, gradcheck
 from .autodiff.tape import GradientTape
 from .autodiff.tensor import Tensor, Variable
 from .ops import (abs, add, arange, argmax, argmin, broadcast_to, cast, clip, concat, constant, convert_to_tensor,
-                  divide, elu, exp, expand_dims, expm1, eye, fill, flatten, full, gelu, leaky_relu, linspace, log,
+                  divide, elu, exp, expand_dims, expm1, eye, fill, flatten, from_dlpack, full, gelu, leaky_relu, linspace, log,
                   log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply, negative,
                   one_hot, ones, ones_like, pad, power, prod, rank, reduce_all, reduce_any, relu, reshape, selu,
                   sigmoid, sign, softmax, softplus, softsign, split, sqrt, square, squeeze, stack, std,
@@ -67,7 +67,7 @@ __all__ = [
     "Function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",
     "argmin", "backend", "bool", "broadcast_to", "cast", "clip", "clip_by_value", "concat", "constant",
     "convert_to_tensor", "divide", "elu", "enable_grad", "exp", "expand_dims", "expm1", "eye", "fill", "flatten",
-    "float16", "float32", "float64", "full", "gelu", "gradcheck", "int32", "int64", "is_grad_enabled",
+    "float16", "from_dlpack", "float32", "float64", "full", "gelu", "gradcheck", "int32", "int64", "is_grad_enabled",
     "leaky_relu", "linspace", "log", "log1p", "log_softmax", "logsumexp", "math", "matmul", "max", "maximum",
     "mean", "min", "minimum", "multiply", "negative", "nn", "no_grad", "one_hot", "ones", "ones_like", "pad",
     "power", "prod", "random", "rank", "reduce_all", "reduce_any", "reduce_max", "reduce_mean", "reduce_min",

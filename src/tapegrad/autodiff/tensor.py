@@ -133,6 +133,44 @@ class Tensor:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
 
+    # -- DLPack: hand the array to another library (NumPy, PyTorch, JAX, CuPy) without a copy ------
+    def __dlpack__(self, *, stream: Any = None, max_version: tuple[int, int] | None = None,
+                   dl_device: tuple[int, int] | None = None, copy: bool | None = None) -> Any:
+        """Export the tensor's array as a DLPack capsule (the array API's protocol), sharing memory.
+
+        ``np.from_dlpack(t)`` and ``torch.from_dlpack(t)`` call this: the result is a view of
+        ``t.data``, so writing to it changes ``t`` (and an optimizer's in-place update of a
+        ``Variable`` is seen by it). Differs from PyTorch: a tensor that requires gradients is
+        exported too; no gradient flows through the other library.
+
+        Example:
+            >>> import numpy as np, tapegrad as tg
+            >>> t = tg.Tensor([1.0, 2.0])
+            >>> a = np.from_dlpack(t)
+            >>> a[0] = 5.0
+            >>> t.tolist()
+            [5.0, 2.0]
+        """
+        kwargs = {"stream": stream}
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """The DLPack device of the array: ``(1, 0)`` (CPU) on the NumPy backend, ``(2, id)`` for CUDA.
+
+        Example:
+            >>> import tapegrad as tg
+            >>> tg.Tensor([1.0]).__dlpack_device__()
+            (1, 0)
+        """
+        device_type, device_id = self.data.__dlpack_device__()
+        return int(device_type), int(device_id)
+
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")

@@ -6,7 +6,7 @@ from ..autodiff.tensor import Tensor
 from ..backend import xp
 from . import creation, math, nn, reduce, shape
 from ._util import pair
-from .creation import (arange, cast, constant, convert_to_tensor, eye, fill, full, linspace, one_hot, ones,
+from .creation import (arange, cast, constant, convert_to_tensor, eye, fill, from_dlpack, full, linspace, one_hot, ones,
                        ones_like, rank, shape as shape_of, stop_gradient, zeros, zeros_like)
 from .math import (abs, add, clip, divide, exp, expm1, log, log1p, matmul, maximum, minimum, multiply, negative,
                    power, sign, sqrt, square, subtract, where)
@@ -69,7 +69,7 @@ Tensor.__hash__ = lambda self: id(self)  # __eq__ is element-wise; tensors hash 
 __all__ = [
     "abs", "add", "arange", "argmax", "argmin", "broadcast_to", "cast", "clip", "concat", "constant",
     "convert_to_tensor", "creation", "divide", "dropout", "elu", "exp", "expand_dims", "expm1", "eye", "fill", "flatten",
-    "full", "gelu", "getitem", "hard_sigmoid", "leaky_relu", "linear", "linspace", "log", "log1p", "log_softmax",
+    "from_dlpack", "full", "gelu", "getitem", "hard_sigmoid", "leaky_relu", "linear", "linspace", "log", "log1p", "log_softmax",
     "logsumexp", "math", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply", "negative", "nn",
     "one_hot", "ones", "ones_like", "pad", "power", "prod", "rank", "reduce", "reduce_all", "reduce_any",
     "relu", "reshape", "selu", "shape", "shape_of", "sigmoid", "sigmoid_cross_entropy_with_logits", "sign",
