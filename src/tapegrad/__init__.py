@@ -52,7 +52,7 @@ silu = swish
 
 def __getattr__(name: str):
     # Modules with heavier dependencies load on first use: nothing runs or prints on import.
-    if name in ("viz", "datasets"):
+    if name in ("viz", "datasets", "wrappers"):
         import importlib
 
         module = importlib.import_module(f".{name}", __name__)
@@ -63,7 +63,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "initializers", "layers",
-    "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "viz",
+    "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "viz", "wrappers",
     "Function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",
     "argmin", "backend", "bool", "broadcast_to", "cast", "clip", "clip_by_value", "concat", "constant",
     "convert_to_tensor", "divide", "elu", "enable_grad", "exp", "expand_dims", "expm1", "eye", "fill", "flatten",

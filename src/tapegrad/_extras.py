@@ -33,8 +33,8 @@ def require(module: str, extra: str, feature: str, package: str | None = None) -
         return importlib.import_module(module)
     except ImportError:
         name = package or module.split(".")[0]
-        raise MissingExtraError(f'{feature} need{"" if feature.endswith("s") else "s"} {name}, which is not '
-                                f'installed: pip install "tapegrad[{extra}]"') from None
+        message = f'{name} is not installed (needed for {feature}): pip install "tapegrad[{extra}]"'
+        raise MissingExtraError(message) from None
 
 
 def require_matplotlib() -> ModuleType:

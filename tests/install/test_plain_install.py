@@ -30,7 +30,7 @@ def test_demo_without_matplotlib_prints_its_results_and_one_line(tmp_path):
     assert "P(pass)" in out.stdout and "Test accuracy" in out.stdout and "Done in" in out.stdout
     assert "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines() == [
-        'No pictures: tapegrad\'s pictures need matplotlib, which is not installed: pip install "tapegrad[viz]"']
+        'No pictures: matplotlib is not installed (needed for tapegrad\'s pictures): pip install "tapegrad[viz]"']
     assert not (tmp_path / "demo").exists()
 
 
@@ -38,7 +38,7 @@ def test_plot_without_matplotlib_is_one_line_and_exit_1(tmp_path):
     out = run_without(["matplotlib"], cli(["plot", "activations", "--out", str(tmp_path / "a.png")]), tmp_path)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
-        'tapegrad plot: tapegrad\'s pictures need matplotlib, which is not installed: pip install "tapegrad[viz]"']
+        'tapegrad plot: matplotlib is not installed (needed for tapegrad\'s pictures): pip install "tapegrad[viz]"']
 
 
 def test_viz_without_matplotlib_raises_an_import_error_naming_the_extra(tmp_path):
@@ -47,7 +47,7 @@ def test_viz_without_matplotlib_raises_an_import_error_naming_the_extra(tmp_path
             "except ImportError as exc:\n    print(type(exc).__name__, exc)\n")
     out = run_without(["matplotlib"], code, tmp_path)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ('MissingExtraError tapegrad\'s pictures need matplotlib, which is not installed: '
+    assert out.stdout.strip() == ('MissingExtraError matplotlib is not installed (needed for tapegrad\'s pictures): '
                                   'pip install "tapegrad[viz]"')
 
 
@@ -56,7 +56,7 @@ def test_csv_command_line_without_pandas_is_one_line(tmp_path):
                       tmp_path)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
-        'tapegrad fit: the CSV command line needs pandas, which is not installed: pip install "tapegrad[cli]"']
+        'tapegrad fit: pandas is not installed (needed for the CSV command line): pip install "tapegrad[cli]"']
 
 
 def test_fit_without_matplotlib_saves_the_model_without_its_picture(tmp_path):
@@ -68,7 +68,7 @@ def test_fit_without_matplotlib_saves_the_model_without_its_picture(tmp_path):
     assert "training_curves" not in (tmp_path / "m" / "report.md").read_text()
     assert "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines()[-1] == (
-        'No training curves: tapegrad\'s pictures need matplotlib, which is not installed: pip install "tapegrad[viz]"')
+        'No training curves: matplotlib is not installed (needed for tapegrad\'s pictures): pip install "tapegrad[viz]"')
 
 
 def test_core_features_without_any_extra(tmp_path):
