@@ -67,8 +67,8 @@ def test_fit_without_matplotlib_saves_the_model_without_its_picture(tmp_path):
     assert sorted(os.listdir(tmp_path / "m")) == ["model.tapegrad", "preprocessing.json", "report.md"]
     assert "training_curves" not in (tmp_path / "m" / "report.md").read_text()
     assert "Traceback" not in out.stderr
-    assert out.stderr.strip().splitlines()[-1] == (
-        'No training curves: matplotlib is not installed (needed for tapegrad\'s pictures): pip install "tapegrad[viz]"')
+    assert out.stderr.strip().splitlines()[-1] == ('No training curves: matplotlib is not installed (needed for '
+                                                   'tapegrad\'s pictures): pip install "tapegrad[viz]"')
 
 
 def test_core_features_without_any_extra(tmp_path):
