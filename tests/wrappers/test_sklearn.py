@@ -222,12 +222,13 @@ def test_bad_arguments_are_clear_errors():
         SKLearnClassifier(model=dynamic_model, fit_kwargs=[1]).fit(X, y)
 
 
-def test_importing_the_wrappers_without_sklearn_names_the_extra(tmp_path):
+def test_without_sklearn_the_package_imports_and_making_an_estimator_names_the_extra():
     import subprocess
     import sys
 
-    code = ("import sys\nsys.modules['sklearn'] = None\nimport tapegrad as tg\n"
-            "try:\n    tg.wrappers\nexcept ImportError as exc:\n    print(exc)\n")
+    code = ("import sys\nsys.modules['sklearn'] = None\nfrom tapegrad import *\nimport tapegrad as tg\n"
+            "try:\n    tg.wrappers.SKLearnClassifier(model=None)\nexcept ImportError as exc:\n    print(exc)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ("scikit-learn is not installed (needed for tapegrad's scikit-learn wrappers "
-                                  '(tg.wrappers)): pip install "tapegrad[sklearn]"')
+                                  '(SKLearnClassifier)): pip install "tapegrad[sklearn]"')

@@ -2,14 +2,10 @@
 
 ``SKLearnClassifier``, ``SKLearnRegressor`` and ``SKLearnTransformer`` follow Keras 3's
 ``keras.wrappers``: they make a model usable in a ``Pipeline``, ``GridSearchCV`` or
-``cross_val_score``. Importing this package without scikit-learn raises one
-``ImportError`` naming the extra to install.
+``cross_val_score``. Without scikit-learn the package still imports, and making an
+estimator raises one ``ImportError`` naming the extra to install (as Keras does).
 """
 
-from .._extras import require_sklearn
-
-require_sklearn("tapegrad's scikit-learn wrappers (tg.wrappers)")
-
-from .sklearn_wrapper import SKLearnClassifier, SKLearnRegressor, SKLearnTransformer  # noqa: E402
+from .sklearn_wrapper import SKLearnClassifier, SKLearnRegressor, SKLearnTransformer
 
 __all__ = ["SKLearnClassifier", "SKLearnRegressor", "SKLearnTransformer"]

@@ -15,14 +15,31 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import optimizers as _optimizers
 from .. import random as _random
+from .._extras import require_sklearn
 from ..models import Model, clone_model
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import type_of_target
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError:  # the classes still exist (``from tapegrad import *`` works); making one says what to install
+    class BaseEstimator:  # type: ignore[no-redef]
+        """Stand-in for scikit-learn's base class when scikit-learn is not installed."""
+
+    class ClassifierMixin:  # type: ignore[no-redef]
+        """Stand-in for scikit-learn's mixin when scikit-learn is not installed."""
+
+    class RegressorMixin:  # type: ignore[no-redef]
+        """Stand-in for scikit-learn's mixin when scikit-learn is not installed."""
+
+    class TransformerMixin:  # type: ignore[no-redef]
+        """Stand-in for scikit-learn's mixin when scikit-learn is not installed."""
+
+_doctest_requires = ("sklearn",)  # tests/test_docstring_examples.py skips the examples without it
 
 
 @contextlib.contextmanager
@@ -82,6 +99,7 @@ class SKLBase(BaseEstimator):
     def __init__(self, model: Model | Callable[..., Model] | None = None, warm_start: bool = False,
                  model_kwargs: dict[str, Any] | None = None, fit_kwargs: dict[str, Any] | None = None,
                  random_state: int | np.random.RandomState | None = None) -> None:
+        require_sklearn(f"tapegrad's scikit-learn wrappers ({type(self).__name__})")
         self.model = model
         self.warm_start = warm_start
         self.model_kwargs = model_kwargs
