@@ -88,6 +88,8 @@ class SKLBase(BaseEstimator):
         random_state: an int (or ``np.random.RandomState``) makes ``fit`` reproducible: the
             model is built, initialized and trained under a tapegrad seed drawn from it, and
             the global generator is restored afterwards. ``None``: tapegrad's global generator.
+            The seed is process-wide while ``fit`` runs, so run parallel searches in processes
+            (joblib's default) rather than threads.
 
     Attributes:
         model_: the fitted model.
