@@ -71,6 +71,32 @@ class Model(Trainer, Layer):
 
         save_model(self, filepath, include_optimizer=include_optimizer)
 
+    def export(self, filepath, format: str = "onnx", verbose=None, input_signature=None, opset: int | None = None) -> None:
+        """Write the model for inference engines; ``format="onnx"`` (Keras 3's signature).
+
+        The ONNX graph has a dynamic batch dimension, opset ``tg.export.OPSET`` unless
+        ``opset`` is given, and the layers in their inference form; ONNX Runtime gives
+        ``predict``'s outputs. Needs ``pip install "tapegrad[onnx]"``.
+
+        Differs from Keras: ONNX is the only format (Keras 3 defaults to a TensorFlow
+        SavedModel, which needs TensorFlow); ``input_signature`` must be None (the
+        model's own input shape is used).
+
+        Example:
+            >>> import tapegrad as tg, tempfile, os
+            >>> model = tg.Sequential([tg.Input((4,)), tg.layers.Dense(3, activation="softmax")])
+            >>> model.export(os.path.join(tempfile.mkdtemp(), "model.onnx"), format="onnx")
+        """
+        if format != "onnx":
+            raise ValueError(f"{self.name}: export supports format='onnx', received format={format!r}")
+        if input_signature is not None:
+            raise ValueError(f"{self.name}: export takes the model's own input shape; input_signature must be None")
+        from ..export import OPSET, export_onnx
+
+        export_onnx(self, filepath, opset=OPSET if opset is None else int(opset))
+        if verbose:
+            print(f"Saved the ONNX model to {filepath}")
+
     def save_weights(self, filepath) -> None:
         """Write the weights as safetensors (``.weights.safetensors``), atomically."""
         from ..saving.weights import save_weights

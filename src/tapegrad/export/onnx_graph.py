@@ -1,0 +1,327 @@
+"""Export a trained model to ONNX, for ONNX Runtime and the other engines that read it.
+
+The graph is built with the ``onnx`` package's helpers, one converter per layer class:
+each converter receives the names of its inputs in the graph and returns the name of
+its output. Weights become initializers; the batch dimension stays dynamic. Layers
+are exported in their inference form (Dropout is the identity, BatchNormalization uses
+its moving statistics), as ``predict`` runs them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable
+
+import numpy as np
+
+from .. import activations as _act
+from ..layers import (Activation, AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Dropout, Embedding,
+                      Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer, MaxPooling2D, Normalization,
+                      Reshape, UpSampling2D, ZeroPadding2D)
+from ..layers.base import Layer
+from ..saving.atomic import atomic_path
+from ..saving.registry import builtin_classes
+
+OPSET = 17
+"""The ONNX opset of exported graphs (ONNX 1.12 and later, ONNX Runtime 1.12 and later)."""
+
+_MISSING = 'ONNX export needs the onnx package: pip install "tapegrad[onnx]"'
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError(_MISSING) from None
+    return onnx
+
+
+class _Graph:
+    """The nodes, weights and names of the graph being built."""
+
+    def __init__(self, onnx) -> None:
+        self.onnx = onnx
+        self.nodes: list = []
+        self.initializers: list = []
+        self._count = 0
+
+    def name(self, hint: str) -> str:
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, value, hint: str = "const", dtype=np.float32) -> str:
+        name = self.name(hint)
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, **attrs) -> str:
+        out = self.name(hint or op_type.lower())
+        self.nodes.append(self.onnx.helper.make_node(op_type, inputs, [out], **attrs))
+        return out
+
+
+# -- activations ------------------------------------------------------------------------
+def _gelu(g: _Graph, x: str) -> str:
+    # Keras 3's default gelu is the exact form: 0.5 x (1 + erf(x / sqrt 2))
+    erf = g.op("Erf", [g.op("Div", [x, g.const(math.sqrt(2.0))])])
+    return g.op("Mul", [g.op("Mul", [x, g.const(0.5)]), g.op("Add", [erf, g.const(1.0)])])
+
+
+_ACTIVATIONS: dict[str, Callable[[_Graph, str], str]] = {
+    "linear": lambda g, x: x,
+    "relu": lambda g, x: g.op("Relu", [x]),
+    "sigmoid": lambda g, x: g.op("Sigmoid", [x]),
+    "tanh": lambda g, x: g.op("Tanh", [x]),
+    "softmax": lambda g, x: g.op("Softmax", [x], axis=-1),
+    "log_softmax": lambda g, x: g.op("LogSoftmax", [x], axis=-1),
+    "elu": lambda g, x: g.op("Elu", [x], alpha=1.0),
+    "selu": lambda g, x: g.op("Selu", [x], alpha=1.6732632423543772, gamma=1.0507009873554805),
+    "softplus": lambda g, x: g.op("Softplus", [x]),
+    "softsign": lambda g, x: g.op("Softsign", [x]),
+    "leaky_relu": lambda g, x: g.op("LeakyRelu", [x], alpha=0.2),
+    "gelu": _gelu,
+    "swish": lambda g, x: g.op("Mul", [x, g.op("Sigmoid", [x])]),
+    "hard_sigmoid": lambda g, x: g.op("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5),
+}
+
+
+def _activation(g: _Graph, fn, x: str, owner: Layer) -> str:
+    try:
+        name = _act.serialize(fn)
+    except (ValueError, KeyError, TypeError):
+        name = None
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"ONNX export: layer '{owner.name}' uses activation {fn!r}, which has no ONNX form; "
+                         f"supported: {sorted(_ACTIVATIONS)}")
+    return _ACTIVATIONS[name](g, x)
+
+
+# -- layers -----------------------------------------------------------------------------
+def _w(var) -> np.ndarray:
+    return np.asarray(var.data)
+
+
+def _dense(g: _Graph, layer: Dense, x: str, shape) -> str:
+    y = g.op("MatMul", [x, g.const(_w(layer.kernel), "kernel")])
+    if layer.use_bias:
+        y = g.op("Add", [y, g.const(_w(layer.bias), "bias")])
+    return _activation(g, layer.activation, y, layer)
+
+
+def _same_pads(sizes, kernel, strides, dilation) -> list[int] | None:
+    """Keras's "same" padding (the odd extra cell at the end), as begin and end lists."""
+    if any(n is None for n in sizes):
+        return None
+    before, after = [], []
+    for n, k, s, d in zip(sizes, kernel, strides, dilation):
+        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        before.append(total // 2)
+        after.append(total - total // 2)
+    return before + after
+
+
+def _pad_attrs(padding: str, sizes, kernel, strides, dilation) -> dict:
+    if padding == "valid":
+        return {"pads": [0] * (2 * len(kernel))}
+    pads = _same_pads(sizes, kernel, strides, dilation)
+    return {"auto_pad": "SAME_UPPER"} if pads is None else {"pads": pads}
+
+
+def _conv2d(g: _Graph, layer: Conv2D, x: str, shape) -> str:
+    last = layer.data_format == "channels_last"
+    sizes = shape[1:3] if last else shape[2:4]
+    if last:
+        x = g.op("Transpose", [x], perm=[0, 3, 1, 2])
+    kernel = _w(layer.kernel).transpose(3, 2, 0, 1)  # (kh, kw, in, out) -> (out, in, kh, kw)
+    inputs = [x, g.const(kernel, "kernel")] + ([g.const(_w(layer.bias), "bias")] if layer.use_bias else [])
+    y = g.op("Conv", inputs, kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
+             dilations=list(layer.dilation_rate),
+             **_pad_attrs(layer.padding, sizes, layer.kernel_size, layer.strides, layer.dilation_rate))
+    y = _activation(g, layer.activation, y, layer)  # element-wise: the same in either layout
+    return g.op("Transpose", [y], perm=[0, 2, 3, 1]) if last else y
+
+
+def _conv1d(g: _Graph, layer: Conv1D, x: str, shape) -> str:
+    last = layer.data_format_1d == "channels_last"
+    if last:
+        x = g.op("Transpose", [x], perm=[0, 2, 1])
+    steps = shape[1] if last else shape[2]
+    k, s, d = layer.kernel_size[1], layer.strides[1], layer.dilation_rate[1]
+    kernel = _w(layer.kernel)[0].transpose(2, 1, 0)  # (1, k, in, out) -> (out, in, k)
+    inputs = [x, g.const(kernel, "kernel")] + ([g.const(_w(layer.bias), "bias")] if layer.use_bias else [])
+    y = g.op("Conv", inputs, kernel_shape=[k], strides=[s], dilations=[d],
+             **_pad_attrs(layer.padding, [steps], [k], [s], [d]))
+    y = _activation(g, layer.activation, y, layer)
+    return g.op("Transpose", [y], perm=[0, 2, 1]) if last else y
+
+
+def _pool2d(g: _Graph, layer, x: str, shape) -> str:
+    last = layer.data_format == "channels_last"
+    sizes = shape[1:3] if last else shape[2:4]
+    if last:
+        x = g.op("Transpose", [x], perm=[0, 3, 1, 2])
+    attrs = _pad_attrs(layer.padding, sizes, layer.pool_size, layer.strides, (1, 1))
+    if isinstance(layer, MaxPooling2D):
+        y = g.op("MaxPool", [x], kernel_shape=list(layer.pool_size), strides=list(layer.strides), **attrs)
+    else:  # Keras's average over "same" windows counts only the cells inside the image
+        y = g.op("AveragePool", [x], kernel_shape=list(layer.pool_size), strides=list(layer.strides),
+                 count_include_pad=0, **attrs)
+    return g.op("Transpose", [y], perm=[0, 2, 3, 1]) if last else y
+
+
+def _global_pool(g: _Graph, layer, x: str, shape) -> str:
+    axes = [2, 3] if layer.data_format == "channels_first" else [1, 2]
+    op = "ReduceMax" if isinstance(layer, GlobalMaxPooling2D) else "ReduceMean"
+    return g.op(op, [x], axes=axes, keepdims=int(bool(layer.keepdims)))
+
+
+def _reshape(g: _Graph, layer: Reshape, x: str, shape) -> str:
+    return g.op("Reshape", [x, g.const([0] + list(layer.target_shape), "shape", np.int64)])
+
+
+def _flatten(g: _Graph, layer: Flatten, x: str, shape) -> str:
+    return g.op("Flatten", [x], axis=1)
+
+
+def _batch_norm(g: _Graph, layer: BatchNormalization, x: str, shape) -> str:
+    # The inference form, operation by operation as BatchNormalization.call computes it,
+    # so that ONNX Runtime's float32 results round as predict's do.
+    bshape = [1] * len(shape)
+    axis = layer.axis % len(shape)
+    bshape[axis] = -1
+    mean = _w(layer.moving_mean).reshape(bshape)
+    std = np.sqrt(_w(layer.moving_variance).reshape(bshape) + np.float32(layer.epsilon))
+    y = g.op("Div", [g.op("Sub", [x, g.const(mean, "moving_mean")]), g.const(std, "moving_std")])
+    if layer.scale:
+        y = g.op("Mul", [y, g.const(_w(layer.gamma).reshape(bshape), "gamma")])
+    if layer.center:
+        y = g.op("Add", [y, g.const(_w(layer.beta).reshape(bshape), "beta")])
+    return y
+
+
+def _normalization(g: _Graph, layer: Normalization, x: str, shape) -> str:
+    std = np.sqrt(np.maximum(_w(layer.variance), np.float32(1e-7)))
+    return g.op("Div", [g.op("Sub", [x, g.const(_w(layer.mean), "mean")]), g.const(std, "std")])
+
+
+def _zero_padding(g: _Graph, layer: ZeroPadding2D, x: str, shape) -> str:
+    (t, b), (l, r) = layer.padding
+    if layer.data_format == "channels_last":
+        pads = [0, t, l, 0, 0, b, r, 0]
+    else:
+        pads = [0, 0, t, l, 0, 0, b, r]
+    return g.op("Pad", [x, g.const(pads, "pads", np.int64)], mode="constant")
+
+
+def _upsampling(g: _Graph, layer: UpSampling2D, x: str, shape) -> str:
+    sh, sw = layer.size
+    last = layer.data_format == "channels_last"
+    if not last:
+        x = g.op("Transpose", [x], perm=[0, 2, 3, 1])
+    _, h, w, c = shape if last else (shape[0], shape[2], shape[3], shape[1])
+    y = g.op("Reshape", [x, g.const([0, h, 1, w, 1, c], "shape", np.int64)])
+    y = g.op("Expand", [y, g.const([1, 1, sh, 1, sw, 1], "shape", np.int64)])
+    y = g.op("Reshape", [y, g.const([0, h * sh, w * sw, c], "shape", np.int64)])
+    return y if last else g.op("Transpose", [y], perm=[0, 3, 1, 2])
+
+
+def _embedding(g: _Graph, layer: Embedding, x: str, shape) -> str:
+    ids = g.op("Cast", [x], to=g.onnx.TensorProto.INT64)
+    return g.op("Gather", [g.const(_w(layer.embeddings), "embeddings"), ids], axis=0)
+
+
+def _passthrough(g: _Graph, layer, x: str, shape) -> str:
+    return x
+
+
+def _activation_layer(g: _Graph, layer: Activation, x: str, shape) -> str:
+    return _activation(g, layer.activation, x, layer)
+
+
+CONVERTERS: dict[type, Callable] = {
+    Dense: _dense, Conv2D: _conv2d, Conv1D: _conv1d, MaxPooling2D: _pool2d, AveragePooling2D: _pool2d,
+    GlobalAveragePooling2D: _global_pool, GlobalMaxPooling2D: _global_pool, Reshape: _reshape, Flatten: _flatten,
+    BatchNormalization: _batch_norm, Normalization: _normalization, ZeroPadding2D: _zero_padding,
+    UpSampling2D: _upsampling, Embedding: _embedding, Dropout: _passthrough, InputLayer: _passthrough,
+    Activation: _activation_layer,
+}
+"""One converter per built-in layer class: ``(graph, layer, input_name, input_shape) -> output_name``."""
+
+
+# -- models -----------------------------------------------------------------------------
+def _sequential_class():
+    return builtin_classes().get("Sequential")
+
+
+def _emit(g: _Graph, layer: Layer, x: str, shape: tuple) -> tuple[str, tuple]:
+    """Emit ``layer`` applied to ``x`` (of ``shape``, batch axis ``None``); return the output and its shape."""
+    seq = _sequential_class()
+    if seq is not None and type(layer) is seq:
+        for inner in layer.layers:
+            x, shape = _emit(g, inner, x, shape)
+        return x, shape
+    convert = CONVERTERS.get(type(layer))
+    if convert is None:
+        raise ValueError(f"ONNX export: layer '{layer.name}' of type {type(layer).__name__} is not supported; "
+                         f"supported layers: {sorted(c.__name__ for c in CONVERTERS)} and Sequential models of them")
+    out = convert(g, layer, x, shape)
+    return out, tuple(layer.compute_output_shape(shape))
+
+
+def _input_spec(model) -> tuple[tuple, np.dtype]:
+    spec = getattr(model, "_input_layer", None)
+    if spec is None or not model.built:
+        raise ValueError(f"ONNX export: model '{model.name}' has no known input shape; build it first "
+                         "(give it a tg.Input, call it on data, or call model.build(input_shape))")
+    return (None,) + tuple(spec.shape), spec.dtype
+
+
+def to_onnx(model, opset: int = OPSET):
+    """The model as an ``onnx.ModelProto`` (checked with ``onnx.checker``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input((3,)), tg.layers.Dense(2, activation="relu")])
+        >>> proto = tg.export.to_onnx(model)
+        >>> [n.op_type for n in proto.graph.node]
+        ['MatMul', 'Add', 'Relu', 'Identity']
+    """
+    onnx = _onnx()
+    seq = _sequential_class()
+    if seq is None or not isinstance(model, seq):
+        raise ValueError(f"ONNX export: expected a Sequential model, received {type(model).__name__}")
+    shape, dtype = _input_spec(model)
+    g = _Graph(onnx)
+    out, out_shape = _emit(g, model, "input", shape)
+    out = g.op("Identity", [out], hint="output")
+    elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    out_elem = onnx.helper.np_dtype_to_tensor_dtype(model.dtype)
+    graph = onnx.helper.make_graph(
+        g.nodes, model.name,
+        [onnx.helper.make_tensor_value_info("input", elem, ["batch"] + list(shape[1:]))],
+        [onnx.helper.make_tensor_value_info(out, out_elem, ["batch"] + [None if s is None else int(s)
+                                                                         for s in out_shape[1:]])],
+        g.initializers)
+    proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
+                                   producer_name="tapegrad")
+    proto.ir_version = min(proto.ir_version, 8)  # readable by ONNX Runtime releases since 1.12
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export_onnx(model, filepath: str | os.PathLike, opset: int = OPSET) -> None:
+    """Write ``model`` as an ONNX file (atomically); see :func:`to_onnx`.
+
+    Example:
+        >>> import tapegrad as tg, tempfile, os
+        >>> model = tg.Sequential([tg.Input((3,)), tg.layers.Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+        >>> tg.export.export_onnx(model, path)
+        >>> os.path.getsize(path) > 0
+        True
+    """
+    data = to_onnx(model, opset).SerializeToString()
+    with atomic_path(os.fspath(filepath)) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
