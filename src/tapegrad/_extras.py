@@ -2,7 +2,8 @@
 
 Core features (training, the progress bar, saving) need only the core dependencies;
 pictures need matplotlib (``tapegrad[viz]``), the CSV command line pandas
-(``tapegrad[cli]``), the scikit-learn wrappers scikit-learn (``tapegrad[sklearn]``).
+(``tapegrad[cli]``), the scikit-learn wrappers scikit-learn (``tapegrad[sklearn]``), ONNX
+export the onnx package (``tapegrad[onnx]``).
 """
 
 from __future__ import annotations
@@ -50,3 +51,8 @@ def require_pandas() -> ModuleType:
 def require_sklearn(feature: str) -> ModuleType:
     """scikit-learn's ``base`` module, for the wrappers of ``tg.wrappers`` (``tapegrad[sklearn]``)."""
     return require("sklearn.base", "sklearn", feature, package="scikit-learn")
+
+
+def require_onnx() -> ModuleType:
+    """The onnx package, for ``model.export(..., format="onnx")`` (``tapegrad[onnx]``)."""
+    return require("onnx", "onnx", "ONNX export")

@@ -94,3 +94,15 @@ def test_core_dependencies_are_declared():
     core = {r.split(">")[0].split("=")[0].strip() for r in requires("tapegrad") if "extra ==" not in r}
     assert {"numpy", "safetensors", "tqdm"} <= core
     assert np.__version__  # numpy itself imports
+
+
+def test_onnx_export_without_onnx_is_one_line(tmp_path):
+    code = ("import tapegrad as tg\n"
+            "m = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])\n"
+            "try:\n    m.export('m.onnx', format='onnx')\n"
+            "except ImportError as exc:\n    print(type(exc).__name__, exc)\n")
+    out = run_without(["onnx"], code, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ('MissingExtraError onnx is not installed (needed for ONNX export): '
+                                  'pip install "tapegrad[onnx]"')
+    assert not (tmp_path / "m.onnx").exists()
