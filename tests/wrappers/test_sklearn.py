@@ -250,3 +250,11 @@ def test_sample_weight_goes_to_model_fit():
                             fit_kwargs={"epochs": 40, "verbose": 0}, random_state=0)
     clf.fit(X, y, sample_weight=weights)
     assert (clf.predict(X) == 1).all()
+
+
+def test_random_state_wins_over_a_callers_thread_generator():
+    X, y = blobs(40)
+    a = classifier().fit(X, y).predict_proba(X)
+    with tg.random.use(np.random.default_rng(99)):
+        b = classifier().fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)

@@ -51,10 +51,12 @@ def _seeded(random_state: Any) -> Iterator[None]:
         yield
         return
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    saved = dict(_random._state)
-    _random.set_seed(seed)
+    saved = dict(_random._state)  # the global generator and seed, as tg.random keeps them
+    _random.set_seed(seed)  # fit's epochs draw from generators forked from this seed
     try:
-        yield
+        # and the model's initializers from this one, even inside a caller's tg.random.use block
+        with _random.use(np.random.default_rng(seed)):
+            yield
     finally:
         _random._state.update(saved)
 
