@@ -7,17 +7,19 @@ it can later differentiate it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import tapegrad as tg
 
 
-def func(a, b):
+def func(a: tg.Tensor, b: tg.Tensor) -> tg.Tensor:
     """The lab's example: e = (a + b) * (b - 1), drawn as a graph of c = a + b, d = b - 1, e = c * d."""
     c = tg.add(a, b)
     d = tg.subtract(b, 1)
     return tg.multiply(c, d)
 
 
-def main(quick: bool = False, out: str | None = None) -> dict:
+def main(quick: bool = False, out: str | None = None) -> dict[str, Any]:
     sport = tg.constant("Tennis" == "Tennis", dtype=tg.bool)  # 0-d
     number = tg.constant(1.41421356237)
     print(f"a 0-d tensor: {number.numpy()} of rank {int(tg.rank(number))}")

@@ -5,12 +5,16 @@ y = g(w0 + x . w): a weighted sum of the inputs, plus a bias, through an activat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 import tapegrad as tg
 
 
-def perceptron(x, w, w0, g=tg.sigmoid):
+def perceptron(x: tg.Tensor, w: tg.Tensor, w0: float,
+               g: Callable[[tg.Tensor], tg.Tensor] = tg.sigmoid) -> tg.Tensor:
     """One neuron, written out: the lecture's y = g(w0 + X^T W)."""
     return g(w0 + tg.reduce_sum(x * w))
 
@@ -18,21 +22,21 @@ def perceptron(x, w, w0, g=tg.sigmoid):
 class OurDenseLayer(tg.layers.Layer):
     """The lab's dense layer: many perceptrons at once, weights made in build."""
 
-    def __init__(self, n_output_nodes):
+    def __init__(self, n_output_nodes: int) -> None:
         super().__init__()
         self.n_output_nodes = n_output_nodes
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int, ...]) -> None:
         d = int(input_shape[-1])
         self.W = self.add_weight("weight", shape=[d, self.n_output_nodes])
         self.b = self.add_weight("bias", shape=[1, self.n_output_nodes])
 
-    def call(self, x):
+    def call(self, x: tg.Tensor) -> tg.Tensor:
         z = tg.matmul(x, self.W) + self.b
         return tg.sigmoid(z)
 
 
-def main(quick: bool = False) -> dict:
+def main(quick: bool = False) -> dict[str, Any]:
     x = tg.constant([-1.0, 2.0])
     w = tg.constant([3.0, -2.0])
     y = perceptron(x, w, w0=1.0)

@@ -2,43 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tapegrad as tg
 
 
 class SubclassModel(tg.Model):
     """The lab's subclassed model: layers made in __init__, used in call."""
 
-    def __init__(self, n_output_nodes):
+    def __init__(self, n_output_nodes: int) -> None:
         super().__init__()
         self.dense_layer = tg.layers.Dense(n_output_nodes, activation="sigmoid")
 
-    def call(self, inputs, training=False):
-        return self.dense_layer(inputs)
+    def call(self, inputs: tg.Tensor, training: bool = False) -> tg.Tensor:
+        out: tg.Tensor = self.dense_layer(inputs)  # a layer's output follows its call: annotate it
+        return out
 
 
 class IdentityModel(tg.Model):
     """A model whose behaviour changes with a flag: return the input unchanged when asked."""
 
-    def __init__(self, n_output_nodes):
+    def __init__(self, n_output_nodes: int) -> None:
         super().__init__()
         self.dense_layer = tg.layers.Dense(n_output_nodes, activation="sigmoid")
 
-    def call(self, inputs, isidentity=False, training=False):
+    def call(self, inputs: tg.Tensor, isidentity: bool = False, training: bool = False) -> tg.Tensor:
         return inputs if isidentity else self.dense_layer(inputs)
 
 
 class TwoOutputs(tg.layers.Layer):
     """A multi-output layer: one input, two differently shaped outputs."""
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         self.score = tg.layers.Dense(1)
         self.classes = tg.layers.Dense(3, activation="softmax")
 
-    def call(self, x):
+    def call(self, x: tg.Tensor) -> tuple[tg.Tensor, tg.Tensor]:
         return self.score(x), self.classes(x)
 
 
-def main(quick: bool = False) -> dict:
+def main(quick: bool = False) -> dict[str, Any]:
     tg.random.set_seed(0)
     x = tg.constant([[1, 2.0]])
     model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(3, activation="sigmoid")])

@@ -6,10 +6,12 @@ dL/dx = 2 (x - x_f), and each step moves x against it, scaled by the learning ra
 
 from __future__ import annotations
 
+from typing import Any
+
 import tapegrad as tg
 
 
-def main(quick: bool = False, out: str | None = None) -> dict:
+def main(quick: bool = False, out: str | None = None) -> dict[str, Any]:
     tg.random.set_seed(1)
     x = tg.Variable([tg.random.normal([1]).numpy()[0]])
     print(f"Initializing x = {x.numpy()[0]:.4f}")

@@ -7,10 +7,12 @@ label. An untrained network's answer is a guess; after training on the empirical
 
 from __future__ import annotations
 
+from typing import Any
+
 from tapegrad.cli.demo import run_demo
 
 
-def main(quick: bool = False, out: str = "tapegrad-demo") -> dict:
+def main(quick: bool = False, out: str = "tapegrad-demo") -> dict[str, Any]:
     return run_demo(out, seed=0, epochs=10 if quick else 60, verbose=0 if quick else 1)
 
 

@@ -8,18 +8,19 @@ lecture's first answer to "how do I pick the rate?" is to try many: the sweep do
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
 import tapegrad as tg
 
 
-def main(quick: bool = False, out: str = "lr-pictures") -> dict:
+def main(quick: bool = False, out: str = "lr-pictures") -> dict[str, Any]:
     x, y = tg.data.make_pass_fail(300, seed=0)
     xs = ((x - x.mean(0)) / x.std(0)).astype(np.float64)
     bce = tg.losses.BinaryCrossentropy(from_logits=True)
 
-    def loss_fn(w):  # logistic regression with two weights: its loss surface can be drawn
+    def loss_fn(w: tg.Tensor) -> tg.Tensor:  # logistic regression with two weights: its loss surface can be drawn
         return bce(y.astype(np.float64), tg.matmul(xs, tg.reshape(w, (2, 1))))
 
     w_star = tg.viz.optimizer_path(loss_fn, (0.0, 0.0), tg.optimizers.Adam(0.1), 300)[-1]

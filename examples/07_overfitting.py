@@ -8,13 +8,14 @@ generalize better; early stopping keeps the weights of the best validation epoch
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import tapegrad as tg
 
 
-def build(dropout=0.0, l2=0.0):
+def build(dropout: float = 0.0, l2: float = 0.0) -> tg.Sequential:
     reg = tg.regularizers.L2(l2) if l2 else None
-    layers = [tg.Input(shape=(2,))]
+    layers: list[tg.layers.Layer] = [tg.Input(shape=(2,))]
     for _ in range(2):
         layers.append(tg.layers.Dense(256, activation="relu", kernel_regularizer=reg))
         if dropout:
@@ -23,7 +24,7 @@ def build(dropout=0.0, l2=0.0):
     return tg.Sequential(layers)
 
 
-def main(quick: bool = False, out: str = "overfitting-pictures") -> dict:
+def main(quick: bool = False, out: str = "overfitting-pictures") -> dict[str, Any]:
     x, y = tg.data.make_moons(60, noise=0.35, seed=3)
     xv, yv = tg.data.make_moons(400, noise=0.35, seed=4)
     y, yv = y.reshape(-1, 1).astype("float32"), yv.reshape(-1, 1).astype("float32")

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 import numpy as np
 
 import tapegrad as tg
 
 
-def load(data: str, dataset: str, limit: int | None = None):
+def load(data: str, dataset: str,
+         limit: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     module = getattr(tg.datasets, dataset)
     (x, y), (xt, yt) = module.load_data(data)
     if limit:
@@ -26,7 +28,7 @@ def load(data: str, dataset: str, limit: int | None = None):
 
 
 def main(data: str | None = None, dataset: str = "mnist", epochs: int = 20, quick: bool = False,
-         seed: int = 0, verbose: int = 2) -> dict:
+         seed: int = 0, verbose: int = 2) -> dict[str, Any]:
     data = data or os.environ.get("TAPEGRAD_DATA") or os.path.join("..", "shared", "data", dataset.replace("_", "-"))
     x, y, xt, yt = load(data, dataset, limit=3000 if quick else None)
     epochs = 3 if quick else epochs

@@ -16,15 +16,18 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+from typing import Any
 
 import tapegrad as tg
 
 _spec = importlib.util.spec_from_file_location("mlp_example", os.path.join(os.path.dirname(__file__), "08_mnist_mlp.py"))
+if _spec is None or _spec.loader is None:
+    raise ImportError("09_mnist_cnn.py needs 08_mnist_mlp.py beside it")
 _mlp = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mlp)
 
 
-def build(dataset: str):
+def build(dataset: str) -> tg.Sequential:
     f1, f2 = (32, 64) if dataset == "fashion_mnist" else (16, 32)  # clothing needs more filters than digits
     return tg.Sequential([
         tg.Input(shape=(28, 28, 1)),
@@ -41,7 +44,7 @@ def build(dataset: str):
 
 
 def main(data: str | None = None, dataset: str = "mnist", epochs: int = 12, quick: bool = False, seed: int = 0,
-         out: str = "cnn-pictures", verbose: int = 2) -> dict:
+         out: str = "cnn-pictures", verbose: int = 2) -> dict[str, Any]:
     data = data or os.environ.get("TAPEGRAD_DATA") or os.path.join("..", "shared", "data", dataset.replace("_", "-"))
     x, y, xt, yt = _mlp.load(data, dataset, limit=3000 if quick else None)
     x, xt = x[..., None], xt[..., None]

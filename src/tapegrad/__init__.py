@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as _np
 
-from . import (activations, backend, callbacks, config, data, export, initializers, layers, losses, math, metrics, models,
-               nn, optimizers, random, regularizers, saving, utils)
+from . import (activations, backend, callbacks, config, data, export, initializers, layers, losses, math, metrics,
+               models, nn, optimizers, random, regularizers, saving, utils)
 from .autodiff.engine import unbroadcast
 from .autodiff.function import Function
 from .autodiff.grad_mode import enable_grad, is_grad_enabled, no_grad
@@ -23,7 +23,7 @@ from .autodiff.gradcheck import GradcheckError, gradcheck
 from .autodiff.tape import GradientTape
 from .autodiff.tensor import Tensor, Variable
 from .ops import (abs, add, arange, argmax, argmin, broadcast_to, cast, clip, concat, constant, convert_to_tensor,
-                  divide, elu, exp, expand_dims, expm1, eye, fill, flatten, full, gelu, leaky_relu, linspace, log,
+                  divide, elu, exp, expand_dims, expm1, eye, fill, flatten, from_dlpack, full, gelu, leaky_relu, linspace, log,
                   log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply, negative,
                   one_hot, ones, ones_like, pad, power, prod, rank, reduce_all, reduce_any, relu, reshape, selu,
                   sigmoid, sign, softmax, softplus, softsign, split, sqrt, square, squeeze, stack, std,
@@ -52,7 +52,7 @@ silu = swish
 
 def __getattr__(name: str):
     # Modules with heavier dependencies load on first use: nothing runs or prints on import.
-    if name in ("viz", "datasets"):
+    if name in ("viz", "datasets", "wrappers"):
         import importlib
 
         module = importlib.import_module(f".{name}", __name__)
@@ -62,12 +62,13 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "export", "initializers", "layers",
-    "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "viz",
+    "Input", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "export",
+    "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "viz",
+    "wrappers",
     "Function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",
     "argmin", "backend", "bool", "broadcast_to", "cast", "clip", "clip_by_value", "concat", "constant",
     "convert_to_tensor", "divide", "elu", "enable_grad", "exp", "expand_dims", "expm1", "eye", "fill", "flatten",
-    "float16", "float32", "float64", "full", "gelu", "gradcheck", "int32", "int64", "is_grad_enabled",
+    "float16", "from_dlpack", "float32", "float64", "full", "gelu", "gradcheck", "int32", "int64", "is_grad_enabled",
     "leaky_relu", "linspace", "log", "log1p", "log_softmax", "logsumexp", "math", "matmul", "max", "maximum",
     "mean", "min", "minimum", "multiply", "negative", "nn", "no_grad", "one_hot", "ones", "ones_like", "pad",
     "power", "prod", "random", "rank", "reduce_all", "reduce_any", "reduce_max", "reduce_mean", "reduce_min",

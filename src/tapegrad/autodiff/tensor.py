@@ -4,18 +4,34 @@ A tensor holds a backend array in ``data``. When it is the result of an operatio
 that must be differentiated, ``_ctx`` points to the :class:`~tapegrad.autodiff.function.Function`
 node that made it; that node holds the inputs (``parents``) and whatever arrays its
 backward pass needs, and never the output, so there is no reference cycle from a node
-to its own output. Operators (``+``, ``@``, ``[]`` ...) are attached in ``tapegrad.ops``.
+to its own output. The operators (``+``, ``@``, ``[]`` ...) and methods (``sum``, ``reshape``
+...) are defined in the class body and call the operations of ``tapegrad.ops`` through
+``OPS``, the table ``tapegrad.ops`` fills when it is imported (ops sit above autodiff).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from ..backend import to_numpy, xp
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
 _FLOAT_DEFAULT = np.dtype("float32")
+
+TensorLike: "TypeAlias" = Union["Tensor", npt.ArrayLike]
+"""What an operation accepts as a tensor: a Tensor, a NumPy array, a number or nested lists."""
+Axis: "TypeAlias" = Union[int, Sequence[int], None]
+"""One axis, several axes, or None for all of them."""
+
+OPS: dict[str, Callable[..., "Tensor"]] = {}
+"""The operations behind Tensor's operators and methods, by their ``tapegrad.ops`` name
+(``"add"``, ``"getitem"``, ``"sum"`` ...); ``tapegrad.ops`` fills it when it is imported."""
 _INT_DEFAULT = np.dtype("int32")
 
 
@@ -133,6 +149,44 @@ class Tensor:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
 
+    # -- DLPack: hand the array to another library (NumPy, PyTorch, JAX, CuPy) without a copy ------
+    def __dlpack__(self, *, stream: Any = None, max_version: tuple[int, int] | None = None,
+                   dl_device: tuple[int, int] | None = None, copy: bool | None = None) -> Any:
+        """Export the tensor's array as a DLPack capsule (the array API's protocol), sharing memory.
+
+        ``np.from_dlpack(t)`` and ``torch.from_dlpack(t)`` call this: the result is a view of
+        ``t.data``, so writing to it changes ``t`` (and an optimizer's in-place update of a
+        ``Variable`` is seen by it). Differs from PyTorch: a tensor that requires gradients is
+        exported too; no gradient flows through the other library.
+
+        Example:
+            >>> import numpy as np, tapegrad as tg
+            >>> t = tg.Tensor([1.0, 2.0])
+            >>> a = np.from_dlpack(t)
+            >>> a[0] = 5.0
+            >>> t.tolist()
+            [5.0, 2.0]
+        """
+        kwargs = {"stream": stream}
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """The DLPack device of the array: ``(1, 0)`` (CPU) on the NumPy backend, ``(2, id)`` for CUDA.
+
+        Example:
+            >>> import tapegrad as tg
+            >>> tg.Tensor([1.0]).__dlpack_device__()
+            (1, 0)
+        """
+        device_type, device_id = self.data.__dlpack_device__()
+        return int(device_type), int(device_id)
+
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -207,6 +261,196 @@ class Tensor:
             if seed.shape != self.shape:
                 raise ValueError(f"backward: gradient shape {seed.shape} does not match tensor shape {self.shape}")
         backward([self], [seed], retain_graph=retain_graph)
+
+    # -- operators and methods: the operations of tapegrad.ops (through OPS) -------------------
+    def __add__(self, other: TensorLike) -> Tensor:
+        return OPS["add"](self, other)
+
+    def __radd__(self, other: TensorLike) -> Tensor:
+        return OPS["add"](other, self)
+
+    def __sub__(self, other: TensorLike) -> Tensor:
+        return OPS["subtract"](self, other)
+
+    def __rsub__(self, other: TensorLike) -> Tensor:
+        return OPS["subtract"](other, self)
+
+    def __mul__(self, other: TensorLike) -> Tensor:
+        return OPS["multiply"](self, other)
+
+    def __rmul__(self, other: TensorLike) -> Tensor:
+        return OPS["multiply"](other, self)
+
+    def __truediv__(self, other: TensorLike) -> Tensor:
+        return OPS["divide"](self, other)
+
+    def __rtruediv__(self, other: TensorLike) -> Tensor:
+        return OPS["divide"](other, self)
+
+    def __matmul__(self, other: TensorLike) -> Tensor:
+        return OPS["matmul"](self, other)
+
+    def __rmatmul__(self, other: TensorLike) -> Tensor:
+        return OPS["matmul"](other, self)
+
+    def __pow__(self, other: TensorLike) -> Tensor:
+        return OPS["power"](self, other)
+
+    def __rpow__(self, other: TensorLike) -> Tensor:
+        return OPS["power"](other, self)
+
+    def __neg__(self) -> Tensor:
+        return OPS["negative"](self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return OPS["abs"](self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return OPS["getitem"](self, index)
+
+    # Comparisons are element-wise (boolean tensors, no gradient), as in NumPy; so tensors hash
+    # by identity (``__hash__`` above), and ``__eq__``/``__ne__`` differ from ``object``'s.
+    def __lt__(self, other: TensorLike) -> Tensor:
+        return OPS["less"](self, other)
+
+    def __le__(self, other: TensorLike) -> Tensor:
+        return OPS["less_equal"](self, other)
+
+    def __gt__(self, other: TensorLike) -> Tensor:
+        return OPS["greater"](self, other)
+
+    def __ge__(self, other: TensorLike) -> Tensor:
+        return OPS["greater_equal"](self, other)
+
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return OPS["equal"](self, other)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return OPS["not_equal"](self, other)
+
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """``tg.sum(self, axis, keepdims)``."""
+        return OPS["sum"](self, axis, keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """``tg.mean(self, axis, keepdims)``."""
+        return OPS["mean"](self, axis, keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """``tg.max(self, axis, keepdims)``."""
+        return OPS["max"](self, axis, keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """``tg.min(self, axis, keepdims)``."""
+        return OPS["min"](self, axis, keepdims)
+
+    def prod(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """``tg.prod(self, axis, keepdims)``."""
+        return OPS["prod"](self, axis, keepdims)
+
+    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        """``tg.var(self, axis, keepdims, ddof)``."""
+        return OPS["var"](self, axis, keepdims, ddof)
+
+    def std(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        """``tg.std(self, axis, keepdims, ddof)``."""
+        return OPS["std"](self, axis, keepdims, ddof)
+
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """``tg.logsumexp(self, axis, keepdims)``."""
+        return OPS["logsumexp"](self, axis, keepdims)
+
+    def argmax(self, axis: int | None = None) -> Tensor:
+        """``tg.argmax(self, axis)``."""
+        return OPS["argmax"](self, axis)
+
+    def argmin(self, axis: int | None = None) -> Tensor:
+        """``tg.argmin(self, axis)``."""
+        return OPS["argmin"](self, axis)
+
+    def exp(self) -> Tensor:
+        """``tg.exp(self)``."""
+        return OPS["exp"](self)
+
+    def log(self) -> Tensor:
+        """``tg.log(self)``."""
+        return OPS["log"](self)
+
+    def sqrt(self) -> Tensor:
+        """``tg.sqrt(self)``."""
+        return OPS["sqrt"](self)
+
+    def square(self) -> Tensor:
+        """``tg.square(self)``."""
+        return OPS["square"](self)
+
+    def abs(self) -> Tensor:
+        """``tg.abs(self)``."""
+        return OPS["abs"](self)
+
+    def clip(self, clip_value_min: TensorLike, clip_value_max: TensorLike) -> Tensor:
+        """``tg.clip(self, clip_value_min, clip_value_max)``."""
+        return OPS["clip"](self, clip_value_min, clip_value_max)
+
+    def matmul(self, other: TensorLike) -> Tensor:
+        """``tg.matmul(self, other)``."""
+        return OPS["matmul"](self, other)
+
+    def sigmoid(self) -> Tensor:
+        """``tg.sigmoid(self)``."""
+        return OPS["sigmoid"](self)
+
+    def tanh(self) -> Tensor:
+        """``tg.tanh(self)``."""
+        return OPS["tanh"](self)
+
+    def relu(self) -> Tensor:
+        """``tg.relu(self)``."""
+        return OPS["relu"](self)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """``tg.softmax(self, axis)``."""
+        return OPS["softmax"](self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """``tg.log_softmax(self, axis)``."""
+        return OPS["log_softmax"](self, axis)
+
+    def astype(self, dtype: npt.DTypeLike) -> Tensor:
+        """``tg.cast(self, dtype)``."""
+        return OPS["cast"](self, dtype)
+
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        """``tg.reshape``, with the shape as one sequence or as separate ints: ``t.reshape(2, 3)``."""
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            return OPS["reshape"](self, shape[0])
+        return OPS["reshape"](self, shape)
+
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        """``tg.transpose``, with the axes as one sequence or separate ints; none reverses them."""
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            return OPS["transpose"](self, axes[0])
+        return OPS["transpose"](self, axes or None)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - NumPy's name
+        """The tensor with its axes reversed (``tg.transpose``)."""
+        return OPS["transpose"](self)
+
+    def squeeze(self, axis: Axis = None) -> Tensor:
+        """``tg.squeeze(self, axis)``."""
+        return OPS["squeeze"](self, axis)
+
+    def expand_dims(self, axis: int) -> Tensor:
+        """``tg.expand_dims(self, axis)``."""
+        return OPS["expand_dims"](self, axis)
+
+    def flatten(self) -> Tensor:
+        """``tg.flatten(self)``."""
+        return OPS["flatten"](self)
 
 
 class Variable(Tensor):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import numpy as np
+
+from .._extras import MissingExtraError, require_matplotlib
 
 
 def build_model():
@@ -52,11 +55,16 @@ def run_demo(out_dir: str = "tapegrad-demo", seed: int = 0, epochs: int = 60, ve
     result = {"before": before, "after": after, "test_accuracy": test_acc, "test_loss": test_loss,
               "epochs_run": len(history.history["loss"]), "files": []}
     if pictures:
-        os.makedirs(out_dir, exist_ok=True)
-        result["files"] = write_pictures(model, history, stop, x_train, y_train, out_dir, seed)
-        print("\nPictures:")
-        for f in result["files"]:
-            print(f"  {f}")
+        try:
+            require_matplotlib()
+        except MissingExtraError as exc:  # the story is told; only the pictures need the extra
+            print(f"No pictures: {exc}", file=sys.stderr)
+        else:
+            os.makedirs(out_dir, exist_ok=True)
+            result["files"] = write_pictures(model, history, stop, x_train, y_train, out_dir, seed)
+            print("\nPictures:")
+            for f in result["files"]:
+                print(f"  {f}")
     result["seconds"] = time.perf_counter() - start
     print(f"\nDone in {result['seconds']:.1f} s.")
     return result

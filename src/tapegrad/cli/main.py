@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from .._extras import MissingExtraError
 from .tabular import CliError
 
 EXAMPLES = {
@@ -120,21 +121,27 @@ def cmd_fit(a) -> int:
     final = {k: v[stop.best_epoch - history.epoch[0]] if stop and stop.best_weights is not None else v[-1]
              for k, v in history.history.items()}
     plot = os.path.join(a.out, "training_curves.png")
-    tg.viz.plot_history(history, path=plot, best_epoch=stop.best_epoch if stop else None)
+    try:
+        tg.viz.plot_history(history, path=plot, best_epoch=stop.best_epoch if stop else None)
+    except MissingExtraError as exc:  # the model is trained and saved all the same, without its picture
+        print(f"No training curves: {exc}", file=sys.stderr)
+        plot = None
     lines = [f"# tapegrad model for {os.path.basename(a.data)}", "",
              f"- target: `{t['name']}` ({t['task']})", f"- rows used: {len(x)}; features: {x.shape[1]}",
              f"- network: {x.shape[1]} -> {' -> '.join(map(str, a.hidden))} -> output, {a.activation}, "
              f"dropout {a.dropout}, L2 {a.l2}", f"- optimizer: {a.optimizer}, learning rate {a.lr}, "
              f"batch size {a.batch_size}", f"- epochs run: {len(history.epoch)}" +
              (f"; weights kept from epoch {stop.best_epoch + 1}" if stop else ""), "", "| metric | value |",
-             "|---|---|"] + [f"| {k} | {v:.4g} |" for k, v in final.items()] + ["", "![training curves](training_curves.png)"]
+             "|---|---|"] + [f"| {k} | {v:.4g} |" for k, v in final.items()]
+    if plot is not None:
+        lines += ["", "![training curves](training_curves.png)"]
     from ..saving.atomic import atomic_path
 
     with atomic_path(os.path.join(a.out, "report.md")) as tmp:
         with open(tmp, "w") as fh:
             fh.write("\n".join(lines) + "\n")
     print("Metrics (kept epoch): " + ", ".join(f"{k} {v:.4g}" for k, v in final.items()))
-    print(f"Wrote {a.out}/model.tapegrad, preprocessing.json, training_curves.png, report.md")
+    print(f"Wrote {a.out}/model.tapegrad, preprocessing.json, " + ("training_curves.png, " if plot else "") + "report.md")
     return 0
 
 
@@ -150,12 +157,11 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_predict(a) -> int:
-    import pandas as pd
-
     from . import tabular as T
 
     model, prep = T.load(a.model_dir)
     df = T.read_csv(a.data, a.drop_missing)
+    import pandas as pd  # read_csv has checked that it is installed
     T.check_columns(df, prep, need_target=False)
     out = pd.DataFrame(T.decode_predictions(model.predict(T.transform_x(df, prep), verbose=0), prep))
     if a.output:
@@ -198,6 +204,9 @@ def main(argv=None) -> int:
     except CliError as exc:
         print(f"tapegrad {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MissingExtraError as exc:  # one line naming the extra to install, not a traceback
+        print(f"tapegrad {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -13,16 +13,15 @@ import sys
 
 import numpy as np
 
+from .._extras import require_pandas
+
 
 class CliError(Exception):
     """Bad input: reported as one clear message and exit code 2."""
 
 
 def read_csv(path: str, drop_missing: bool = False):
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pragma: no cover
-        raise CliError("reading CSV files needs pandas: pip install 'tapegrad[cli]'") from exc
+    pd = require_pandas()
     if not os.path.exists(path):
         raise CliError(f"no such file: {path}")
     try:

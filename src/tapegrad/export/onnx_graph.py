@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .. import activations as _act
+from .._extras import require_onnx
 from ..layers import (Activation, AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Dropout, Embedding,
                       Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer, MaxPooling2D, Normalization,
                       Reshape, UpSampling2D, ZeroPadding2D)
@@ -25,16 +26,6 @@ from ..saving.registry import builtin_classes
 
 OPSET = 17
 """The ONNX opset of exported graphs (ONNX 1.12 and later, ONNX Runtime 1.12 and later)."""
-
-_MISSING = 'ONNX export needs the onnx package: pip install "tapegrad[onnx]"'
-
-
-def _onnx():
-    try:
-        import onnx
-    except ImportError:
-        raise ImportError(_MISSING) from None
-    return onnx
 
 
 class _Graph:
@@ -287,7 +278,7 @@ def to_onnx(model, opset: int = OPSET):
         >>> [n.op_type for n in proto.graph.node]
         ['MatMul', 'Add', 'Relu', 'Identity']
     """
-    onnx = _onnx()
+    onnx = require_onnx()
     seq = _sequential_class()
     if seq is None or not isinstance(model, seq):
         raise ValueError(f"ONNX export: expected a Sequential model, received {type(model).__name__}")

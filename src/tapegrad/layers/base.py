@@ -92,7 +92,7 @@ class Layer:
     """True for a layer whose ``call`` checks its input itself (a convolution, whose channels
     need not be the last axis); otherwise a built layer with weights checks the last axis."""
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_tapegrad_wrapped", False):
@@ -106,8 +106,9 @@ class Layer:
 
             wrapped._tapegrad_wrapped = True
             cls.build = wrapped
-        cls._call_takes_training = _accepts(cls.call, "training")
-        cls._call_takes_mask = _accepts(cls.call, "mask")
+        if cls.call is not Layer.call:  # Layer.call (which raises) takes anything: keep the defaults
+            cls._call_takes_training = _accepts(cls.call, "training")
+            cls._call_takes_mask = _accepts(cls.call, "mask")
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, **kwargs) -> None:
         allowed = {"input_shape", "input_dim", "batch_input_shape", "activity_regularizer"}
@@ -310,7 +311,7 @@ class Layer:
             stack.extend(layer._layers)
 
     # -- calling ---------------------------------------------------------------------------
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Create weights from the input shape; the default creates none."""
         self.built = True
 
@@ -320,10 +321,14 @@ class Layer:
         if self._build_shape is None:
             self._build_shape = shape
 
-    def call(self, inputs, training=None):
+    # Typed as taking anything, so that a subclass's call(self, x) or call(self, inputs, mask=None,
+    # training=False) is a valid override for type checkers; __call__ inspects the real signature.
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """The layer's computation on its inputs; subclasses implement it (``call(self, inputs)``,
+        optionally with ``training`` and ``mask`` parameters)."""
         raise NotImplementedError(f"{type(self).__name__} must implement call(inputs)")
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         inputs = self._convert(inputs)
         if not self.built:
             self._build_from_call(_input_shape(inputs))

@@ -1,6 +1,7 @@
 """Models (``tg.Model``, ``tg.Sequential``) and loading (``tg.models.load_model``)."""
 
 from ..saving.registry import register_builtin_model
+from .cloning import clone_model
 from .model import Model
 from .sequential import Sequential
 
@@ -15,4 +16,4 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
     return _load(filepath, custom_objects=custom_objects, compile=compile)
 
 
-__all__ = ["Model", "Sequential", "load_model"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model"]

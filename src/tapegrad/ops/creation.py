@@ -37,6 +37,33 @@ def convert_to_tensor(value: Any, dtype=None) -> Tensor:
     return Tensor(value, dtype=dtype)
 
 
+def from_dlpack(x: Any) -> Tensor:
+    """A tensor that shares memory with ``x``, any DLPack producer (the array API's protocol).
+
+    Args:
+        x: an object with ``__dlpack__`` and ``__dlpack_device__``: a NumPy array, a PyTorch
+            tensor (detached: PyTorch refuses to export one that requires gradients), a JAX or
+            CuPy array, or a ``tg.Tensor``. It must live on the backend's device (the CPU for
+            the NumPy backend).
+
+    Returns:
+        A ``Tensor`` whose ``data`` is a view of ``x``'s memory, with ``x``'s dtype (no float32
+        cast, unlike ``tg.Tensor``): writing to one changes the other.
+
+    Example:
+        >>> import numpy as np, tapegrad as tg
+        >>> a = np.arange(3.0)
+        >>> t = tg.from_dlpack(a)
+        >>> a[0] = 7.0
+        >>> t.tolist(), t.dtype.name
+        ([7.0, 1.0, 2.0], 'float64')
+    """
+    if not hasattr(x, "__dlpack__"):
+        raise TypeError(f"from_dlpack: expected an object with __dlpack__ (a NumPy array, a PyTorch tensor, ...), "
+                        f"received {type(x).__name__}")
+    return Tensor._wrap(xp.from_dlpack(x))
+
+
 def zeros(shape, dtype=None) -> Tensor:
     return Tensor._wrap(xp.zeros(shape, dtype=_dtype(dtype)))
 

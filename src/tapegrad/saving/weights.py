@@ -15,14 +15,6 @@ from ..backend import to_numpy
 from .atomic import atomic_path
 
 
-def _require():
-    try:
-        from safetensors.numpy import load_file, save_file
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("saving weights needs safetensors: pip install 'tapegrad[io]'") from exc
-    return load_file, save_file
-
-
 def weight_keys(model) -> list[str]:
     """``"<position>/<weight name>"`` for each of ``model.weights`` (independent of layer names)."""
     return [f"{i:04d}/{w.name}" for i, w in enumerate(model.weights)]
@@ -38,13 +30,15 @@ def save_weights(model, filepath) -> None:
         raise ValueError(f"save_weights: the filename must end in '.weights.safetensors', received {filepath!r}")
     if not model.built:
         raise ValueError(f"save_weights: model '{model.name}' has not been built, so it has no weights yet")
-    _, save_file = _require()
+    from safetensors.numpy import save_file
+
     with atomic_path(filepath) as tmp:
         save_file(weights_dict(model), tmp, metadata={"format": "tapegrad-weights", "version": "1"})
 
 
 def read_safetensors(filepath) -> dict[str, np.ndarray]:
-    load_file, _ = _require()
+    from safetensors.numpy import load_file
+
     try:
         return load_file(os.fspath(filepath))
     except FileNotFoundError:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 
+from .._extras import require_matplotlib
 from ..saving.atomic import atomic_path
 
 
 def new_figure(width: float = 7.0, height: float = 5.0):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("tapegrad's pictures need matplotlib: pip install 'tapegrad[viz]'") from exc
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
