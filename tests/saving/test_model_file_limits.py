@@ -323,3 +323,27 @@ def test_own_save_in_progress_is_kept_and_old_unnamed_temporaries_removed(tmp_pa
         with open(tmp, "w") as f:
             f.write("done")
     assert unrelated.exists() and (tmp_path / "m.tapegrad").read_text() == "done"
+
+
+def test_threads_saving_into_one_folder_never_remove_each_others_files(tmp_path):
+    import threading
+
+    model = trained_model()
+    for i in range(4):
+        model.save(str(tmp_path / f"m{i}.tapegrad"))
+    errors = []
+
+    def save(i):
+        try:
+            for j in range(8):
+                model.save(str(tmp_path / f"m{i}.tapegrad"))
+                tg.models.load_model(str(tmp_path / f"m{(i + j) % 4}.tapegrad"))
+        except Exception as exc:  # collected and reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and temporaries(tmp_path) == []

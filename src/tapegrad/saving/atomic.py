@@ -21,7 +21,7 @@ _PREFIX = ".tmp-tg"
 _OURS = re.compile(r"^\.tmp-tg(\d+)-[a-z0-9_]{8}-.+$")
 _LEGACY = re.compile(r"^\.tmp-[a-z0-9_]{8}-.+\.(tapegrad|safetensors|json|md|csv|png)$")
 _STARTED = time.time()  # this process has written nothing before this module was imported
-_LIVE: set[str] = set()  # the temporary files this process is writing now (several threads may save)
+_LIVE: set[str] = set()  # names of the temporary files this process is writing now (threads may save at once)
 _LIVE_LOCK = threading.Lock()
 
 
@@ -55,8 +55,9 @@ def remove_stale_temporaries(folder: str) -> list[str]:
         []
     """
     removed = []
+    folder = os.path.abspath(folder or ".")
     try:
-        entries = list(os.scandir(folder or "."))
+        entries = list(os.scandir(folder))
     except OSError:
         return removed
     me = os.getpid()
@@ -67,7 +68,7 @@ def remove_stale_temporaries(folder: str) -> list[str]:
         if m:
             pid = int(m.group(1))
             with _LIVE_LOCK:
-                live = entry.path in _LIVE
+                live = entry.name in _LIVE
             stale = (pid == me and not live) or (pid != me and not _alive(pid))
         elif _LEGACY.match(entry.name):
             try:
@@ -104,10 +105,11 @@ def atomic_path(path: str) -> Iterator[str]:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     remove_stale_temporaries(folder)
-    fd, tmp = tempfile.mkstemp(prefix=f"{_PREFIX}{os.getpid()}-", suffix="-" + os.path.basename(path), dir=folder)
+    with _LIVE_LOCK:  # created and registered at once, so that another thread's clean-up never sees it unregistered
+        fd, tmp = tempfile.mkstemp(prefix=f"{_PREFIX}{os.getpid()}-", suffix="-" + os.path.basename(path),
+                                   dir=folder)
+        _LIVE.add(os.path.basename(tmp))
     os.close(fd)
-    with _LIVE_LOCK:
-        _LIVE.add(tmp)
     try:
         yield tmp
         with open(tmp, "rb") as f:
@@ -120,4 +122,4 @@ def atomic_path(path: str) -> Iterator[str]:
         raise
     finally:
         with _LIVE_LOCK:
-            _LIVE.discard(tmp)
+            _LIVE.discard(os.path.basename(tmp))
