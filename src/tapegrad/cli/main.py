@@ -9,6 +9,21 @@ import sys
 from .._extras import MissingExtraError
 from .tabular import CliError
 
+
+def check_out(path: str, option: str, folder: bool) -> None:
+    """An output path that can be written, checked before any work: a folder (``folder``) or a file."""
+    if folder and os.path.exists(path) and not os.path.isdir(path):
+        raise CliError(f"{option} {path} is an existing file; expected a folder to write into (or a new name)")
+    if not folder and os.path.isdir(path):
+        raise CliError(f"{option} {path} is a folder; expected a file name")
+    parent = os.path.abspath(path if folder and os.path.isdir(path) else os.path.dirname(os.path.abspath(path)))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise CliError(f"{option} {path}: {parent} is a file, so nothing can be written under it")
+    if not os.access(parent, os.W_OK):
+        raise CliError(f"{option} {path}: the folder {parent} is not writable")
+
 EXAMPLES = {
     "demo": "example:\n  tapegrad demo --out tapegrad-demo --epochs 60",
     "fit": "example:\n  tapegrad fit data/penguins.csv --target species --drop-missing --out penguin-model",
@@ -91,6 +106,7 @@ def cmd_fit(a) -> int:
     for name, value in (("--lr", a.lr), ("--batch-size", a.batch_size), ("--epochs", a.epochs)):
         if value <= 0:
             raise CliError(f"{name} must be positive, received {value}")
+    check_out(a.out, "--out", folder=True)
     df = T.read_csv(a.data, a.drop_missing)
     prep = T.fit_preprocessing(df, a.target, a.task)
     x, y = T.transform_x(df, prep), T.transform_y(df, prep)
@@ -159,6 +175,8 @@ def cmd_evaluate(a) -> int:
 def cmd_predict(a) -> int:
     from . import tabular as T
 
+    if a.output:
+        check_out(a.output, "--output", folder=False)
     model, prep = T.load(a.model_dir)
     df = T.read_csv(a.data, a.drop_missing)
     import pandas as pd  # read_csv has checked that it is installed
@@ -178,6 +196,7 @@ def cmd_predict(a) -> int:
 def cmd_plot(a) -> int:
     import tapegrad as tg
 
+    check_out(a.out, "--out", folder=False)
     if a.what == "activations":
         tg.viz.plot_activations(path=a.out)
     else:
@@ -198,6 +217,7 @@ def main(argv=None) -> int:
 
             if args.epochs <= 0:
                 raise CliError(f"--epochs must be positive, received {args.epochs}")
+            check_out(args.out, "--out", folder=True)
             run_demo(args.out, args.seed, args.epochs)
             return 0
         return {"fit": cmd_fit, "evaluate": cmd_evaluate, "predict": cmd_predict, "plot": cmd_plot}[args.command](args)
@@ -207,9 +227,27 @@ def main(argv=None) -> int:
     except MissingExtraError as exc:  # one line naming the extra to install, not a traceback
         print(f"tapegrad {args.command}: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        return _closed_pipe()
+    except OSError as exc:  # a disk full, a permission denied: the user's environment, said in one line
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"tapegrad {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``tapegrad predict ... | head -1``): stop quietly, as Unix
+    tools do, with the status of a process ended by SIGPIPE. Standard output is pointed at
+    /dev/null so that Python's final flush does not complain about the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - no file descriptor behind stdout (captured in tests)
+        pass
+    return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,12 +24,17 @@ def read_csv(path: str, drop_missing: bool = False):
     pd = require_pandas()
     if not os.path.exists(path):
         raise CliError(f"no such file: {path}")
+    if os.path.isdir(path):
+        raise CliError(f"{path} is a folder; expected a CSV file")
+    _check_header(path)
     try:
         df = pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise CliError(f"{path} is empty: expected a header row and at least one data row") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CliError(f"{path} is not a readable CSV file: {exc}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise CliError(f"{path} is not a readable CSV file: {_one_line(exc)}") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(df) == 0:
         raise CliError(f"{path} has a header but no data rows")
     missing = df.isna().sum()
@@ -49,13 +54,45 @@ def read_csv(path: str, drop_missing: bool = False):
     return df
 
 
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())
+
+
+def _check_header(path: str) -> None:
+    """Duplicate column names are an error (pandas would rename the second ``a`` to ``a.1``)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), [])
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path} is not a readable CSV file: it is not UTF-8 text ({_one_line(exc)})") from None
+    except csv.Error as exc:
+        raise CliError(f"{path} is not a readable CSV file: {_one_line(exc)}") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    names = [h.strip() for h in header]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise CliError(f"{path} has duplicate column names {dupes} in its header; each column needs its own name")
+
+
+def _finite_or_error(values: np.ndarray, column: str) -> np.ndarray:
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        i = int(bad[0])
+        raise CliError(f"non-finite value {values[i]} in numeric column {column!r} at data row {i + 1} (line {i + 2} "
+                       f"of the file; {bad.size} such values in the column); expected finite numbers")
+    return values
+
+
 def _numeric_or_error(df, column: str):
     """Numeric values of a column, or CliError naming the first bad row when the column is mostly numeric."""
     import pandas as pd
 
     col = df[column]
     if pd.api.types.is_numeric_dtype(col):
-        return col.to_numpy(dtype=np.float64)
+        return _finite_or_error(col.to_numpy(dtype=np.float64), column)
     parsed = pd.to_numeric(col, errors="coerce")
     ok = parsed.notna().mean()
     if ok >= 0.9:  # a numeric column with a few bad values
@@ -103,7 +140,7 @@ def fit_preprocessing(df, target: str, task: str) -> dict:
                            "at least two")
         tgt = {"name": target, "task": task, "classes": classes}
     else:
-        values = df[target].to_numpy(dtype=np.float64)
+        values = _numeric_or_error(df, target)
         tgt = {"name": target, "task": task, "mean": float(values.mean()), "std": float(values.std()) or 1.0}
     return {"features": features, "target": tgt}
 
@@ -146,7 +183,9 @@ def transform_y(df, prep: dict) -> np.ndarray:
         index = {c: i for i, c in enumerate(t["classes"])}
         y = np.array([index[v] for v in values])
         return y.reshape(-1, 1).astype(np.float32) if len(t["classes"]) == 2 else y.astype(np.int64)
-    values = df[t["name"]].to_numpy(dtype=np.float64)
+    values = _numeric_or_error(df, t["name"])
+    if values is None:
+        raise CliError(f"target {t['name']!r} was numeric in training but is not numeric here")
     return ((values - t["mean"]) / t["std"]).reshape(-1, 1).astype(np.float32)
 
 
@@ -190,12 +229,58 @@ def load(model_dir: str):
         if not os.path.exists(p):
             raise CliError(f"{model_dir} is not a model folder made by 'tapegrad fit': {os.path.basename(p)} is missing")
     try:
-        with open(prep_path) as f:
+        with open(prep_path, encoding="utf-8") as f:
             prep = json.load(f)
         model = tg.models.load_model(model_path)
-    except (ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise CliError(f"cannot load the model in {model_dir}: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # ModelFileError is a ValueError, as are JSON errors
+        raise CliError(f"cannot load the model in {model_dir}: {_one_line(exc)}") from None
+    except OSError as exc:
+        raise CliError(f"cannot read the model in {model_dir}: {exc.strerror or exc}") from None
+    _check_prep(prep, model, model_dir)
     return model, prep
+
+
+def _check_prep(prep, model, model_dir: str) -> None:
+    """``preprocessing.json`` well formed, and describing the inputs and outputs of the model beside it."""
+    def bad(what):
+        return CliError(f"{model_dir}/preprocessing.json {what}; was it written by 'tapegrad fit' with this model?")
+
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+    if not isinstance(prep, dict) or not isinstance(prep.get("features"), list) or not isinstance(
+            prep.get("target"), dict):
+        raise bad("lacks the 'features' list or the 'target' object")
+    width = 0
+    for f in prep["features"]:
+        if not isinstance(f, dict) or not isinstance(f.get("name"), str):
+            raise bad(f"has a malformed feature {str(f)[:80]}")
+        if f.get("kind") == "numeric" and number(f.get("mean")) and number(f.get("std")) and f["std"] != 0:
+            width += 1
+        elif f.get("kind") == "categorical" and isinstance(f.get("categories"), list) and f["categories"] and all(
+                isinstance(c, str) for c in f["categories"]):
+            width += len(f["categories"])
+        else:
+            raise bad(f"has a malformed feature {str(f)[:80]}")
+    t = prep["target"]
+    if not isinstance(t.get("name"), str):
+        raise bad("has a malformed target")
+    if t.get("task") == "classification" and isinstance(t.get("classes"), list) and len(t["classes"]) >= 2 and all(
+            isinstance(c, str) for c in t["classes"]):
+        outputs = 1 if len(t["classes"]) == 2 else len(t["classes"])
+    elif t.get("task") == "regression" and number(t.get("mean")) and number(t.get("std")) and t["std"] != 0:
+        outputs = 1
+    else:
+        raise bad("has a malformed target")
+    build = getattr(model, "_build_shape", None)
+    takes = build[-1] if isinstance(build, tuple) and build else None
+    try:
+        gives = model.compute_output_shape((None, width))[-1] if takes == width else None
+    except ValueError:
+        gives = None
+    if takes != width or gives != outputs:
+        raise bad(f"describes {width} input features and {outputs} outputs, but model.tapegrad takes "
+                  f"{takes} inputs" + (f" and gives {gives} outputs" if gives is not None else ""))
 
 
 def decode_predictions(p: np.ndarray, prep: dict) -> dict:

@@ -7,6 +7,8 @@ attributes (also inside lists and dicts) are tracked automatically.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
 import re
@@ -20,6 +22,22 @@ from ..autodiff.tensor import Tensor, Variable
 from ..backend import to_numpy
 
 _COUNTS: dict[str, int] = {}
+
+# While a model is rebuilt from a file, the bytes its weights may still take (see ``weight_budget``).
+_WEIGHT_BUDGET: contextvars.ContextVar = contextvars.ContextVar("tapegrad_weight_budget", default=None)
+
+
+@contextlib.contextmanager
+def weight_budget(max_bytes: int, error):
+    """Within the block, ``add_weight`` refuses, before allocating, a weight that would bring the
+    total of the weights created in the block past ``max_bytes``: it raises
+    ``error(requested_bytes, total_bytes)``. Loading a model uses it so that a config asking for
+    ``units=10**9`` is refused instead of allocating gigabytes."""
+    token = _WEIGHT_BUDGET.set([int(max_bytes), 0, error])
+    try:
+        yield
+    finally:
+        _WEIGHT_BUDGET.reset(token)
 
 
 def _snake(name: str) -> str:
@@ -179,6 +197,12 @@ class Layer:
                     name: str | None = None) -> Variable:
         shape = () if shape is None else tuple(int(s) for s in shape)
         dtype = np.dtype(dtype or self.dtype)
+        budget = _WEIGHT_BUDGET.get()
+        if budget is not None:
+            nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            budget[1] += nbytes
+            if budget[1] > budget[0]:
+                raise budget[2](nbytes, budget[1])
         if initializer is None:
             initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
         init = _init.get(initializer)

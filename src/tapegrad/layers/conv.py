@@ -53,9 +53,9 @@ class Conv2D(Layer):
         if not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError(f"Conv2D: filters must be a positive integer, received {filters!r}")
         self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size, "Conv2D kernel_size")
-        self.strides = _pair(strides, "Conv2D strides")
-        self.dilation_rate = _pair(dilation_rate, "Conv2D dilation_rate")
+        self.kernel_size = _pair(kernel_size, f"{type(self).__name__} kernel_size")
+        self.strides = _pair(strides, f"{type(self).__name__} strides")
+        self.dilation_rate = _pair(dilation_rate, f"{type(self).__name__} dilation_rate")
         if self.dilation_rate != (1, 1) and self.strides != (1, 1):
             raise ValueError("Conv2D: strides > 1 together with dilation_rate > 1 is not supported (as Keras)")
         self.padding = _check_padding(padding, "Conv2D")

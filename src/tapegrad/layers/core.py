@@ -78,7 +78,8 @@ class Flatten(Layer):
     """Flatten every axis but the batch axis: ``(N, 28, 28) -> (N, 784)``."""
 
     def call(self, inputs):
-        return ops.reshape(inputs, (inputs.shape[0], -1)) if inputs.ndim != 2 else inputs
+        # the width spelled out rather than -1, which NumPy cannot infer for a batch of zero rows
+        return ops.reshape(inputs, (inputs.shape[0], math.prod(inputs.shape[1:]))) if inputs.ndim != 2 else inputs
 
 
 class Reshape(Layer):

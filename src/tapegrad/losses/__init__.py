@@ -1,6 +1,9 @@
 """Losses: how wrong a prediction is, averaged over the data (the empirical loss).
 
 Each loss computes one value per sample (the mean over the last axis, as Keras),
+after checking that target and prediction have the same shape (a missing or extra
+trailing axis of 1 is allowed; Keras 3 would broadcast a ``(20, 1)`` target against a
+``(20, 3)`` prediction silently, tapegrad refuses it),
 multiplies by ``sample_weight`` if given, then reduces: ``"sum_over_batch_size"``
 (the default: sum divided by the number of values), ``"sum"`` or ``"none"``.
 
@@ -47,11 +50,14 @@ def _match_rank(y, pred: Tensor):
 
 
 def _check(name, y, pred):
+    """After a trailing axis of 1 is added or dropped (``_match_rank``), the shapes must be equal.
+
+    Differs from Keras 3, which lets NumPy-style broadcasting pair a ``(20, 1)`` target with a
+    ``(20, 3)`` prediction and averages the wrong thing without a word.
+    """
     if y.shape != pred.shape:
-        try:
-            np.broadcast_shapes(y.shape, pred.shape)
-        except ValueError:
-            raise ValueError(f"{name}: y_true shape {y.shape} is incompatible with y_pred shape {pred.shape}") from None
+        raise ValueError(f"{name}: y_true shape {tuple(y.shape)} does not match y_pred shape {tuple(pred.shape)}; "
+                         "expected equal shapes (a missing or extra trailing axis of 1 is allowed)")
 
 
 # -- per-sample functions ------------------------------------------------------------
@@ -86,6 +92,7 @@ def hinge(y_true, y_pred) -> Tensor:
     """mean(max(1 - y * p, 0)); labels in {0, 1} are mapped to {-1, 1} as Keras does."""
     p = _pred(y_pred)
     y = _match_rank(_true(y_true, p), p)
+    _check("hinge", y, p)
     if y.size and xp.all((y == 0) | (y == 1)):
         y = 2 * y - 1
     return ops.mean(ops.relu(1.0 - p * Tensor._wrap(y)), axis=-1)
@@ -94,7 +101,9 @@ def hinge(y_true, y_pred) -> Tensor:
 def kl_divergence(y_true, y_pred) -> Tensor:
     """sum(y * log(y / p)) with both clipped to [1e-7, 1]."""
     p = _pred(y_pred)
-    y = xp.clip(_match_rank(_true(y_true, p), p), EPSILON, 1)
+    y = _match_rank(_true(y_true, p), p)
+    _check("kl_divergence", y, p)
+    y = xp.clip(y, EPSILON, 1)
     pc = ops.clip(p, EPSILON, 1.0)
     return ops.sum(Tensor._wrap(y) * (Tensor._wrap(xp.log(y)) - ops.log(pc)), axis=-1)
 

@@ -20,6 +20,7 @@ from ..autodiff.tape import GradientTape
 from ..autodiff.tensor import Tensor
 from ..fast import TrainStep
 from ..data.dataset import DataLoader, Dataset, num_samples, take, to_numpy_tree
+from . import checks
 
 
 def _as_tensor(x, dtype=None):
@@ -65,6 +66,7 @@ class Trainer:
         """
         if kwargs:
             raise TypeError(f"compile: unexpected keyword arguments {sorted(kwargs)}")
+        checks.check_compile(metrics)
         self.optimizer = _opt.get(optimizer)
         if isinstance(loss, (list, tuple)):
             self.loss = [_losses.get(l) for l in loss]
@@ -224,6 +226,8 @@ class Trainer:
         batch losses; validation values carry a ``val_`` prefix.
         """
         self._check_compiled("fit")
+        checks.check_fit(self, x, y, batch_size, epochs, verbose, validation_split, validation_data, sample_weight,
+                         initial_epoch, steps_per_epoch, validation_freq)
         if x is None:
             raise ValueError("fit: x is required")
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size <= 0):
@@ -293,6 +297,7 @@ class Trainer:
                  return_dict: bool = False, callbacks=None, _callbacks=None):
         """The loss (and metrics) over the data, without training; Dropout is off."""
         self._check_compiled("evaluate")
+        checks.check_evaluate(self, x, y, batch_size, verbose, sample_weight)
         if not isinstance(x, (Dataset, DataLoader)):
             x, y, sample_weight = to_numpy_tree(x), to_numpy_tree(y), to_numpy_tree(sample_weight)
         loader, steps = self._batches(x, y, sample_weight, batch_size, shuffle=False)
@@ -317,7 +322,10 @@ class Trainer:
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size: int | None = None, verbose="auto", callbacks=None) -> np.ndarray:
-        """Model outputs for ``x`` as NumPy arrays, in batches, with ``training=False``."""
+        """Model outputs for ``x`` as NumPy arrays, in batches, with ``training=False``.
+
+        Zero rows give an empty array of the output's shape, ``(0, units)`` (Keras 3 fails on them)."""
+        checks.check_predict(self, x, batch_size, verbose)
         if isinstance(x, DataLoader):
             loader, steps = x, len(x)
         else:
@@ -332,12 +340,15 @@ class Trainer:
             out = self.predict_step(self._to_batch(batch))
             outs.append(out)
             cblist.on_predict_batch_end(step, {"outputs": out})
+        if not outs and not isinstance(x, (Dataset, DataLoader)):  # zero rows: the model's output for them
+            outs.append(self.predict_step(self._to_batch((x, None, None))))
         cblist.on_predict_end()
         return _concat_outputs(outs)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
         """One gradient step on one batch; returns the loss (and metrics) of that batch."""
         self._check_compiled("train_on_batch")
+        checks.check_batch("train_on_batch", self, x, y, sample_weight)
         if class_weight is not None:
             sample_weight = _class_weights(to_numpy_tree(y), class_weight, sample_weight)
         self.reset_metrics()
@@ -346,11 +357,13 @@ class Trainer:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         self._check_compiled("test_on_batch")
+        checks.check_batch("test_on_batch", self, x, y, sample_weight)
         self.reset_metrics()
         logs = self.test_step((_as_tensor(x, self.dtype), y, sample_weight))
         return _return(logs, return_dict)
 
     def predict_on_batch(self, x) -> np.ndarray:
+        checks.check_batch("predict_on_batch", self, x)
         return _concat_outputs([self.predict_step((_as_tensor(x, self.dtype),))])
 
 

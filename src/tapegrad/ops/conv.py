@@ -361,12 +361,15 @@ class AvgPool2D(Function):
 
 
 def _pair(v, name):
-    if isinstance(v, (int, np.integer)):
+    """``(a, b)`` from a positive int or a pair of them (kernel sizes, strides, dilations, pool sizes)."""
+    def ok(a):
+        return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) and a >= 1
+
+    if ok(v):
         return (int(v), int(v))
-    v = tuple(int(a) for a in v)
-    if len(v) != 2:
-        raise ValueError(f"{name}: expected an int or a pair, received {v}")
-    return v
+    if isinstance(v, (tuple, list)) and len(v) == 2 and all(ok(a) for a in v):
+        return (int(v[0]), int(v[1]))
+    raise ValueError(f"{name}: expected a positive integer or a pair of positive integers, received {v!r}")
 
 
 def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1) -> Tensor:

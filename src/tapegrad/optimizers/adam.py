@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..backend import xp
-from .base import Optimizer
+from .base import Optimizer, check_number
 
 
 class Adam(Optimizer):
@@ -28,6 +28,8 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
                  amsgrad: bool = False, **kwargs) -> None:
+        for arg, val in (("beta_1", beta_1), ("beta_2", beta_2), ("epsilon", epsilon)):
+            check_number(type(self).__name__, arg, val)
         for arg, val in (("beta_1", beta_1), ("beta_2", beta_2)):
             if not 0.0 <= val < 1.0:  # as PyTorch: beta = 1 would divide by zero in alpha
                 raise ValueError(f"{type(self).__name__}: {arg} must be in [0, 1), received {val}")

@@ -20,6 +20,8 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from typing import Any, Iterable
 
 import numpy as np
@@ -29,6 +31,15 @@ from ..backend import to_numpy, xp
 from .schedules import LearningRateSchedule
 
 
+def check_number(owner: str, name: str, value, allow_none: bool = False) -> None:
+    """A hyperparameter must be a real number (or None where allowed), not a string or a bool."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a number{' or None' if allow_none else ''}, received {value!r} of "
+                        f"type {type(value).__name__}")
+
+
 class Optimizer:
     slot_names: tuple[str, ...] = ()
 
@@ -36,6 +47,12 @@ class Optimizer:
                  global_clipnorm=None, name: str | None = None, **kwargs) -> None:
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
+        owner = type(self).__name__
+        for arg, val in (("weight_decay", weight_decay), ("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                         ("global_clipnorm", global_clipnorm)):
+            check_number(owner, arg, val, allow_none=True)
+        if not isinstance(learning_rate, LearningRateSchedule) and not callable(learning_rate):
+            check_number(owner, "learning_rate (the first argument)", learning_rate)
         if clipnorm is not None and global_clipnorm is not None:
             raise ValueError("Only one of clipnorm and global_clipnorm can be set, received both")
         for arg, val in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
@@ -140,7 +157,10 @@ class Optimizer:
     # -- applying gradients -----------------------------------------------------------------
     def apply_gradients(self, grads_and_vars) -> int:
         """Update each variable from its gradient; pairs with a None gradient are skipped.
-        The gradients are left as they are (as Keras's and PyTorch's optimizers leave them)."""
+        The gradients are left as they are (as Keras's and PyTorch's optimizers leave them).
+        ``zip(grads, variables)`` of lists of different lengths is an error (zip would drop the rest)."""
+        if type(grads_and_vars) is zip:
+            self._check_zip_lengths(grads_and_vars)
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
             return self.iterations
@@ -160,6 +180,25 @@ class Optimizer:
         self.iterations += 1
         return self.iterations
 
+    def _check_zip_lengths(self, pairs: zip) -> None:
+        """``zip(grads, variables)`` silently drops what one list has beyond the other: refuse that
+        when both are sized (lists, tuples), before any variable changes."""
+        try:
+            parts = pairs.__reduce__()[1]
+            lengths = [operator.length_hint(p, -1) for p in parts]
+        except Exception:  # pragma: no cover - an exotic zip: nothing to compare
+            return
+        if len(lengths) == 2 and -1 not in lengths and lengths[0] != lengths[1]:
+            raise ValueError(f"{self.name}: apply_gradients received {lengths[0]} gradients for {lengths[1]} "
+                             "variables; expected one gradient (or None) per variable")
+
+    def apply(self, grads, trainable_variables) -> int:
+        grads, trainable_variables = list(grads), list(trainable_variables)
+        if len(grads) != len(trainable_variables):
+            raise ValueError(f"{self.name}: apply received {len(grads)} gradients for {len(trainable_variables)} "
+                             "variables; expected one gradient (or None) per variable")
+        return self.apply_gradients(zip(grads, trainable_variables))
+
     def _conform(self, grads: list, variables: list) -> list:
         """The gradients as arrays of their variables' dtypes; a wrong variable or shape is an error."""
         out = []
@@ -172,9 +211,6 @@ class Optimizer:
                                  f"of shape {v.shape}")
             out.append(arr if arr.dtype == v.dtype else arr.astype(v.dtype))
         return out
-
-    def apply(self, grads, trainable_variables) -> int:
-        return self.apply_gradients(zip(grads, trainable_variables))
 
     def minimize(self, loss, var_list, tape=None) -> int:
         """Differentiate ``loss`` (a callable, or a tensor recorded on ``tape``) and apply the gradients."""

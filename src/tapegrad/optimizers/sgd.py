@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import xp
-from .base import Optimizer
+from .base import Optimizer, check_number
 
 
 class SGD(Optimizer):
@@ -23,6 +23,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
+        check_number("SGD", "momentum", momentum)
         if not 0 <= momentum <= 1:
             raise ValueError(f"SGD: momentum must be in [0, 1], received {momentum}")
         self.momentum, self.nesterov = float(momentum), nesterov
