@@ -305,7 +305,8 @@ def test_validation_data_as_a_source():
         m = model()
         h = m.fit(x, y, batch_size=B, epochs=1, validation_data=make(), verbose=0)
         expected = m.evaluate(xv, yv, batch_size=8, return_dict=True, verbose=0)
-        assert h.history["val_loss"][-1] == expected["loss"] and h.history["val_mean_absolute_error"][-1] == expected["mean_absolute_error"]
+        assert h.history["val_loss"][-1] == expected["loss"]
+        assert h.history["val_mean_absolute_error"][-1] == expected["mean_absolute_error"]
     m = model()
     h = m.fit(x, y, batch_size=B, epochs=2, validation_data=Squares(xv, yv, 8), verbose=0)
     assert h.history["val_loss"][-1] == m.evaluate(xv, yv, batch_size=8, verbose=0)[0]

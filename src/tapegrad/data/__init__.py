@@ -5,5 +5,5 @@ from .lecture import make_pass_fail
 from .py_dataset import PyDataset
 from .synthetic import make_blobs, make_circles, make_moons, make_spirals, make_xor, train_test_split
 
-__all__ = ["DataLoader", "Dataset", "INFINITE_CARDINALITY", "PyDataset", "make_blobs", "make_pass_fail", "make_circles", "make_moons", "make_spirals", "make_xor",
-           "train_test_split"]
+__all__ = ["DataLoader", "Dataset", "INFINITE_CARDINALITY", "PyDataset", "make_blobs", "make_pass_fail",
+           "make_circles", "make_moons", "make_spirals", "make_xor", "train_test_split"]

@@ -257,13 +257,14 @@ def stack_elements(items: list, where: str):
     if isinstance(first, dict):
         for k, item in enumerate(items):
             if not isinstance(item, dict) or set(item) != set(first):
-                raise ValueError(f"{where}: element {k} has keys {sorted(item) if isinstance(item, dict) else type(item).__name__}"
-                                 f" where element 0 has {sorted(first)}")
+                got = f"keys {sorted(item)}" if isinstance(item, dict) else f"a {type(item).__name__}"
+                raise ValueError(f"{where}: element {k} has {got} where element 0 has keys {sorted(first)}")
         return {key: stack_elements([item[key] for item in items], f"{where}, key {key!r}") for key in first}
     if isinstance(first, (tuple, list)):
         for k, item in enumerate(items):
             if not isinstance(item, (tuple, list)) or len(item) != len(first):
-                got = f"a {type(item).__name__} of {len(item)}" if isinstance(item, (tuple, list)) else type(item).__name__
+                got = (f"a {type(item).__name__} of {len(item)}" if isinstance(item, (tuple, list))
+                       else f"a {type(item).__name__}")
                 raise ValueError(f"{where}: element {k} is {got} where element 0 is a {type(first).__name__} of "
                                  f"{len(first)}")
         return type(first)(stack_elements([item[i] for item in items], f"{where}, part {i}")
