@@ -2,7 +2,9 @@
 
 ``verbose=1`` on a terminal redraws a bar (steps done/total, ETA, then elapsed
 time, time per step, loss and metrics to 4 significant figures); when stdout is
-not a terminal, or with ``verbose=2``, it prints one line per epoch instead.
+not a terminal, or with ``verbose=2``, it prints one line per epoch instead. When the
+number of steps is unknown (a generator's first epoch) it counts them ("5/Unknown", as
+Keras) and knows the number from the next epoch on.
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ class ProgbarLogger(Callback):
         if self.interactive:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.steps, file=out, leave=True, dynamic_ncols=True, ascii=False,
-                             bar_format="{n_fmt}/{total_fmt} {bar:20} {elapsed}<{remaining} {postfix}")
+            fmt = ("{n_fmt}/{total_fmt} {bar:20} {elapsed}<{remaining} {postfix}" if self.steps is not None
+                   else "{n_fmt}/Unknown {elapsed} {postfix}")
+            self._bar = tqdm(total=self.steps, file=out, leave=True, dynamic_ncols=True, ascii=False, bar_format=fmt)
 
     def on_train_batch_end(self, batch, logs=None):
         self._seen = batch + 1
@@ -68,6 +71,10 @@ class ProgbarLogger(Callback):
         elapsed = time.perf_counter() - self._start
         steps = self._seen or (self.steps or 1)
         text = format_logs(logs or {})
+        if self.steps is None and self._seen:  # an input of unknown length: its first epoch tells (as Keras)
+            self.steps = self._seen
+            if self._bar is not None:
+                self._bar.total = self._seen
         if self._bar is not None:
             self._bar.bar_format = "{n_fmt}/{total_fmt} {bar:20} " + \
                 f"{_fmt_time(elapsed)} {_per_step(elapsed, steps)} - {text}"

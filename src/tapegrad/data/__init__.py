@@ -1,8 +1,9 @@
 """Data: in-memory datasets, mini-batch loaders, and small synthetic data sets (``tg.data``)."""
 
-from .dataset import DataLoader, Dataset
+from .dataset import INFINITE_CARDINALITY, DataLoader, Dataset
 from .lecture import make_pass_fail
+from .py_dataset import PyDataset
 from .synthetic import make_blobs, make_circles, make_moons, make_spirals, make_xor, train_test_split
 
-__all__ = ["DataLoader", "Dataset", "make_blobs", "make_pass_fail", "make_circles", "make_moons", "make_spirals", "make_xor",
-           "train_test_split"]
+__all__ = ["DataLoader", "Dataset", "INFINITE_CARDINALITY", "PyDataset", "make_blobs", "make_pass_fail",
+           "make_circles", "make_moons", "make_spirals", "make_xor", "train_test_split"]

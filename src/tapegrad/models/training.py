@@ -20,6 +20,7 @@ from ..autodiff.tape import GradientTape
 from ..autodiff.tensor import Tensor
 from ..fast import TrainStep
 from ..data.dataset import DataLoader, Dataset, num_samples, take, to_numpy_tree
+from ..data import adapters as _adapters
 from . import checks
 
 
@@ -200,8 +201,19 @@ class Trainer:
             return self(x, training=False)
 
     # -- data --------------------------------------------------------------------------------
-    def _batches(self, x, y, sample_weight, batch_size, shuffle):
-        """An iterable of ``(x, y, sw)`` NumPy batches, and the number of batches."""
+    def _batches(self, x, y, sample_weight, batch_size, shuffle, steps=None, class_weight=None, who="fit",
+                 steps_name="steps"):
+        """An iterable of ``(x, y, sw)`` NumPy batches, and the number of batches (None while unknown).
+
+        Generators, iterables, torch DataLoaders, PyDatasets and Dataset pipelines go through
+        ``tapegrad.data.adapters`` (which reads ``steps``, ``class_weight``, ``who`` and
+        ``steps_name``); arrays and a Dataset or DataLoader of arrays are batched here.
+        """
+        if _adapters.is_batch_source(x):
+            weigh = None if class_weight is None else (lambda y_, sw_: _class_weights(y_, class_weight, sw_))
+            it = _adapters.epoch_iterator(x, y, sample_weight, batch_size=batch_size, steps=steps, shuffle=shuffle,
+                                          class_weight=weigh, who=who, steps_name=steps_name)
+            return it, it.num_batches
         if isinstance(x, DataLoader):
             return x, len(x)
         if isinstance(x, Dataset):
@@ -218,12 +230,38 @@ class Trainer:
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
             sample_weight=None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
-            validation_freq: int = 1) -> "_cb.History":
+            validation_freq: int = 1, validation_steps: int | None = None) -> "_cb.History":
         """Train for ``epochs`` passes over the data in mini-batches; returns a ``History``.
 
         ``validation_split`` takes the *last* fraction of the samples, before any
         shuffling (as Keras). The epoch's loss is the sample-weighted mean of the
         batch losses; validation values carry a ``val_`` prefix.
+
+        Besides arrays, ``x`` may be a source of batches ``(x, y)`` or ``(x, y, sample_weight)``
+        (then ``y`` and ``sample_weight`` stay None, and ``validation_data`` may be one too):
+        a Python generator or any other iterable (a list or tuple is read as arrays), a
+        ``torch.utils.data.DataLoader``, a ``tg.data.PyDataset`` or a ``tg.data.Dataset``
+        pipeline. Without ``steps_per_epoch`` an epoch runs until the source ends;
+        with it, each epoch takes that many batches, carrying on where the last one stopped
+        (needed for a source without end; ``validation_steps`` for validation). A generator runs
+        only once: as in Keras 3, epochs after it is exhausted warn that the input ran out of
+        data and train on just the first two batches, which Keras reads ahead; use a PyDataset,
+        a re-iterable object or ``Dataset.repeat`` with ``steps_per_epoch`` for several epochs.
+        ``shuffle`` reorders a PyDataset's batches every epoch; the other sources keep their
+        order. ``class_weight`` applies to PyDataset and Dataset batches (as Keras).
+
+        Example:
+            >>> import numpy as np, tapegrad as tg
+            >>> model = tg.Sequential([tg.Input(shape=(3,)), tg.layers.Dense(1)])
+            >>> model.compile(optimizer="sgd", loss="mse")
+            >>> def batches():
+            ...     rng = np.random.default_rng(0)
+            ...     while True:
+            ...         x = rng.normal(size=(8, 3)).astype("float32")
+            ...         yield x, x.sum(axis=1, keepdims=True)
+            >>> history = model.fit(batches(), steps_per_epoch=5, epochs=2, verbose=0)
+            >>> len(history.history["loss"])
+            2
         """
         self._check_compiled("fit")
         checks.check_fit(self, x, y, batch_size, epochs, verbose, validation_split, validation_data, sample_weight,
@@ -234,7 +272,10 @@ class Trainer:
             raise ValueError(f"fit: batch_size must be a positive integer, received {batch_size!r}")
         if not 0 <= validation_split < 1:
             raise ValueError(f"fit: validation_split must be in [0, 1), received {validation_split}")
-        is_loader = isinstance(x, (Dataset, DataLoader))
+        is_loader = isinstance(x, (Dataset, DataLoader)) or _adapters.is_batch_source(x)
+        if is_loader and validation_split:
+            raise ValueError(f"fit: validation_split is only supported for arrays; received x of type "
+                             f"{type(x).__name__}: pass validation_data instead")
         if not is_loader:
             x, y, sample_weight = to_numpy_tree(x), to_numpy_tree(y), to_numpy_tree(sample_weight)
             n = num_samples(x)
@@ -252,9 +293,14 @@ class Trainer:
                                    take(sample_weight, slice(cut, None)))
                 x, y, sample_weight = take(x, slice(0, cut)), take(y, slice(0, cut)), take(sample_weight,
                                                                                              slice(0, cut))
-        loader, steps = self._batches(x, y, sample_weight, batch_size, shuffle)
+        loader, steps = self._batches(x, y, sample_weight, batch_size, shuffle, steps=steps_per_epoch,
+                                      class_weight=class_weight if is_loader else None,
+                                      steps_name="steps_per_epoch")
         if steps_per_epoch is not None:
-            steps = min(steps, int(steps_per_epoch))
+            steps = min(steps, int(steps_per_epoch)) if steps is not None else int(steps_per_epoch)
+        if validation_data is not None and _adapters.is_batch_source(validation_data):
+            validation_data = self._batches(validation_data, None, None, batch_size, False, steps=validation_steps,
+                                            who="fit: validation_data", steps_name="validation_steps")[0]
         verbose = 1 if verbose == "auto" else int(verbose)
         history = getattr(self, "history", None)
         if not isinstance(history, _cb.History) or initial_epoch == 0:
@@ -271,7 +317,7 @@ class Trainer:
             cblist.on_epoch_begin(epoch)
             with _random.use(_random.fork(0x5EED, epoch)):  # shuffling and dropout of this epoch
                 for step, batch in enumerate(loader):
-                    if step >= steps:
+                    if steps is not None and step >= steps:
                         break
                     cblist.on_train_batch_begin(step)
                     logs = self._train_batch(*self._to_batch(batch))
@@ -294,21 +340,29 @@ class Trainer:
         return history
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto", sample_weight=None,
-                 return_dict: bool = False, callbacks=None, _callbacks=None):
-        """The loss (and metrics) over the data, without training; Dropout is off."""
+                 return_dict: bool = False, callbacks=None, _callbacks=None, steps: int | None = None):
+        """The loss (and metrics) over the data, without training; Dropout is off.
+
+        ``x`` may be any source of batches that ``fit`` takes (a generator, an iterable, a torch
+        DataLoader, a PyDataset, a Dataset pipeline), read to its end or for ``steps`` batches.
+        """
         self._check_compiled("evaluate")
         checks.check_evaluate(self, x, y, batch_size, verbose, sample_weight)
-        if not isinstance(x, (Dataset, DataLoader)):
+        if not isinstance(x, (Dataset, DataLoader)) and not _adapters.is_batch_source(x):
             x, y, sample_weight = to_numpy_tree(x), to_numpy_tree(y), to_numpy_tree(sample_weight)
-        loader, steps = self._batches(x, y, sample_weight, batch_size, shuffle=False)
+        loader, steps = self._batches(x, y, sample_weight, batch_size, shuffle=False, steps=steps, who="evaluate")
         cblist = _callbacks or _cb.CallbackList(callbacks, model=self, steps=steps)
         self.reset_metrics()
         cblist.on_test_begin()
         logs = {}
+        seen = 0
         for step, batch in enumerate(loader):
             cblist.on_test_batch_begin(step)
             logs = self.test_step(self._to_batch(batch))
             cblist.on_test_batch_end(step, logs)
+            seen = step + 1
+        if steps is None:  # a source of unknown length: as many as it gave
+            steps = seen
         logs = self.get_metrics_result()
         cblist.on_test_end(logs)
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -321,17 +375,21 @@ class Trainer:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size: int | None = None, verbose="auto", callbacks=None) -> np.ndarray:
+    def predict(self, x, batch_size: int | None = None, verbose="auto", callbacks=None,
+                steps: int | None = None) -> np.ndarray:
         """Model outputs for ``x`` as NumPy arrays, in batches, with ``training=False``.
 
-        Zero rows give an empty array of the output's shape, ``(0, units)`` (Keras 3 fails on them)."""
+        ``x`` may be any source of batches that ``fit`` takes, read to its end or for ``steps``
+        batches; a batch's targets, if any, are ignored. Zero rows give an empty array of the
+        output's shape, ``(0, units)`` (Keras 3 fails on them).
+        """
         checks.check_predict(self, x, batch_size, verbose)
         if isinstance(x, DataLoader):
             loader, steps = x, len(x)
         else:
-            if not isinstance(x, Dataset):
+            if not isinstance(x, Dataset) and not _adapters.is_batch_source(x):
                 x = to_numpy_tree(x)
-            loader, steps = self._batches(x, None, None, batch_size, shuffle=False)
+            loader, steps = self._batches(x, None, None, batch_size, shuffle=False, steps=steps, who="predict")
         cblist = _cb.CallbackList(callbacks, model=self, steps=steps)
         cblist.on_predict_begin()
         outs = []
@@ -340,7 +398,7 @@ class Trainer:
             out = self.predict_step(self._to_batch(batch))
             outs.append(out)
             cblist.on_predict_batch_end(step, {"outputs": out})
-        if not outs and not isinstance(x, (Dataset, DataLoader)):  # zero rows: the model's output for them
+        if not outs and not isinstance(x, (Dataset, DataLoader)) and not _adapters.is_batch_source(x):  # zero rows
             outs.append(self.predict_step(self._to_batch((x, None, None))))
         cblist.on_predict_end()
         return _concat_outputs(outs)
