@@ -384,7 +384,8 @@ def test_bad_batch_from_a_pydataset_names_its_index():
             return 3
 
         def __getitem__(self, idx):
-            return (np.ones((2, 3), "float32"),) * (2 if idx != 2 else 4)
+            x, y = np.ones((2, 3), "float32"), np.ones((2, 1), "float32")
+            return (x, y) if idx != 2 else (x, y, y, y)
 
     with pytest.raises(ValueError, match="fit: batch 2 of the PyDataset is a tuple of 4"):
         model().fit(Bad(), shuffle=False, verbose=0)
