@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..autodiff.tensor import Tensor
 from ..layers.base import Layer
 from ..layers.core import InputLayer
+from ..layers.symbolic import KerasTensor
 from .model import Model
 
 
@@ -31,6 +32,8 @@ class Sequential(Model):
 
     def add(self, layer: Layer) -> None:
         """Append a layer; the model is built as soon as its input shape is known."""
+        if isinstance(layer, KerasTensor) and layer.node is not None and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer  # tg.Input(...) as the first item, as in Keras
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError(f"Sequential '{self.name}': an Input must come first")
