@@ -3,9 +3,11 @@
 from ..saving.registry import register_builtin_model
 from .model import Model
 from .sequential import Sequential
+from .functional import Functional
 
 register_builtin_model(Model)
 register_builtin_model(Sequential)
+register_builtin_model(Functional)
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002 - Keras's name
@@ -15,4 +17,4 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
     return _load(filepath, custom_objects=custom_objects, compile=compile)
 
 
-__all__ = ["Model", "Sequential", "load_model"]
+__all__ = ["Functional", "Model", "Sequential", "load_model"]

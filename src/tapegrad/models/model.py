@@ -21,13 +21,22 @@ class Model(Trainer, Layer):
         >>> TwoLayers()(tg.ones((4, 2))).shape
         (4, 1)
 
-    Differs from Keras: there is no functional API (``Model(inputs, outputs)``);
-    use ``Sequential`` or subclassing.
+    ``tg.Model(inputs, outputs)`` makes a functional model instead (see ``tg.models.Functional``).
+    Differs from Keras: a subclass cannot call ``super().__init__(inputs, outputs)``.
     """
 
+    _functional_class = None  # set by models.functional: the class of tg.Model(inputs, outputs)
+
+    def __new__(cls, *args, **kwargs):
+        # tg.Model(inputs, outputs) is a functional model, as Keras's Model.__new__ makes it
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            return object.__new__(Model._functional_class)
+        return object.__new__(cls)
+
     def __init__(self, *args, **kwargs) -> None:
-        if args:
-            raise TypeError("tg.Model has no functional API: subclass it and define call(), or use tg.Sequential")
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise TypeError(f"{type(self).__name__}: a subclass of tg.Model takes no inputs and outputs; build a "
+                            "functional model with tg.Model(inputs, outputs), or define call() in the subclass")
         super().__init__(**kwargs)
         self.compiled = False
         self.optimizer = None
