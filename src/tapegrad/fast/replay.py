@@ -41,8 +41,12 @@ from ..autodiff.tensor import Tensor
 from ..backend import xp
 from ..layers.conv import (AveragePooling2D, BatchNormalization, Conv1D, Conv2D, GlobalAveragePooling2D,
                            GlobalMaxPooling2D, MaxPooling2D, UpSampling2D, ZeroPadding2D)
-from ..layers.core import Activation, Dense, Dropout, Flatten, Reshape
+from ..layers.core import Activation, Dense, Dropout, Flatten, InputLayer, Reshape
+from ..layers.merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from ..layers.normalization import LayerNormalization
+from ..layers.pooling1d import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from ..layers.preprocessing import Normalization
+from ..layers.reshaping import Identity, Permute, RepeatVector
 from . import fusion, machine
 from .losses import loss_rules
 from .nodes import Chain
@@ -50,9 +54,13 @@ from .update import Updater
 
 REPLAYABLE = (Dense, Activation, Flatten, Reshape, Dropout, Conv2D, Conv1D, MaxPooling2D, AveragePooling2D,
               GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, UpSampling2D, Normalization,
-              BatchNormalization)
+              BatchNormalization, InputLayer, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot,
+              LayerNormalization, Identity, RepeatVector, Permute, MaxPooling1D, AveragePooling1D,
+              GlobalAveragePooling1D, GlobalMaxPooling1D)
 """Layer types whose ``call`` only applies primitive ops to its input and weights (the
-moving statistics of BatchNormalization too: their update is a node, ``moving_average_update``)."""
+moving statistics of BatchNormalization too: their update is a node, ``moving_average_update``).
+A mask is made outside the recorded nodes, so a masked pooling's step trains eagerly. Models
+nested in the model (a plain ``Sequential`` or functional one) are looked into."""
 
 _SETTINGS = (type(None), bool, int, float, str, np.integer, np.floating, np.dtype, np.random.Generator)
 _BUILTIN_ACTIVATIONS = tuple(_act.ALL.values())
@@ -274,7 +282,13 @@ def _recording(nodes: list):
 
 def _why_not_replayable(model) -> str | None:
     """None when each layer's forward pass can be recorded; otherwise the reason."""
-    for layer in model._layers:
+    layers = list(model._layers)
+    while layers:
+        layer = layers.pop(0)
+        nested = getattr(layer, "_why_not_a_chain", None)  # a model inside the model: its layers decide
+        if nested is not None and nested() is None and layer.activity_regularizer is None:
+            layers.extend(layer._layers)
+            continue
         if type(layer) not in REPLAYABLE:
             return f"layer '{layer.name}' ({type(layer).__name__}) is not one of the built-in layers recorded"
         if layer.activity_regularizer is not None:
