@@ -452,3 +452,25 @@ def test_models_that_cannot_be_replayed_train_eagerly():
     x, y = ticket_data(8)
     model.train_on_batch(x, y)
     assert model._fast_step.recorded == 0 and model._fast_step.reason
+
+
+def test_several_inputs_replay_bit_for_bit_as_list_or_dict():
+    def build():
+        a, b = keras.Input(shape=(6,), name="a"), keras.Input(shape=(4,), name="b")
+        merged = layers.concatenate([layers.Dense(8, activation="relu")(a), layers.Dense(8, activation="relu")(b)])
+        return keras.Model([a, b], layers.Dense(2)(layers.multiply([merged, merged])))
+
+    rng = np.random.default_rng(10)
+    xa, xb, y = rng.normal(size=(40, 6)), rng.normal(size=(40, 4)), rng.integers(2, size=40)
+    for data in ([xa, xb], {"b": xb, "a": xa}):
+        runs = []
+        for eager in (True, False):
+            tg.random.set_seed(11)
+            model = build()
+            model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                          run_eagerly=eager)
+            history = model.fit(data, y, epochs=2, batch_size=8, verbose=0).history
+            runs.append((history, model.get_weights(), model._fast_step))
+        (h1, w1, _), (h2, w2, step) = runs
+        assert step.recorded == 1 and step.replayed == 9 and step.reason is None
+        assert h1 == h2 and all(np.array_equal(p, q) for p, q in zip(w1, w2))

@@ -58,7 +58,7 @@ class Trainer:
         """Set the optimizer, the loss (names or objects) and the metrics to report.
 
         ``run_eagerly=False`` (the default, as Keras) lets ``fit`` and ``train_on_batch``
-        record a ``Sequential`` model of built-in layers once per input shape and replay
+        record a ``Sequential`` or functional model of built-in layers once per input shape and replay
         its forward and backward passes on later steps, with the same results bit for bit
         (``tapegrad.fast``); ``True`` runs every step through the layers' Python, for
         stepping through it in a debugger. Models that cannot be recorded run eagerly
