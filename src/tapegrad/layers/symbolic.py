@@ -190,4 +190,4 @@ def broadcast_shapes(shape1, shape2, owner: str):
     return tuple(out)
 
 
-__all__ = ["KerasTensor", "Node"]
+__all__ = ["KerasTensor"]  # the rest serves Layer.__call__ and the functional model

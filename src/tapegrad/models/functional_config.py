@@ -164,3 +164,6 @@ def _resolve_refs(refs, resolve):
     if isinstance(refs, dict):
         return {k: resolve(v) for k, v in refs.items()}
     return [resolve(r) for r in refs]
+
+
+__all__: list[str] = []  # used by the training loop and Functional, not a public API

@@ -52,3 +52,6 @@ def summary_text(model, line_length: int = 98) -> str:
               f"Non-trainable params: {total - trainable:,} ({_fmt_bytes(nbytes - tbytes)})",
               "_" * line_length]
     return "\n".join(lines)
+
+
+__all__: list[str] = []  # used by the training loop and Functional, not a public API

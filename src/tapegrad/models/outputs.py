@@ -174,3 +174,6 @@ def serializable_metrics(metrics):
                 if isinstance(v, (str, list, tuple))}
     return [m if isinstance(m, str) else serializable_metrics(m) for m in metrics or []
             if isinstance(m, str) or isinstance(m, (list, tuple))]
+
+
+__all__: list[str] = []  # used by the training loop and Functional, not a public API
