@@ -473,3 +473,15 @@ def test_several_inputs_replay_bit_for_bit_as_list_or_dict():
         (h1, w1, _), (h2, w2, step) = runs
         assert step.recorded == 1 and step.replayed == 9 and step.reason is None
         assert h1 == h2 and all(np.array_equal(p, q) for p, q in zip(w1, w2))
+
+
+def test_masks_pass_through_dense_as_in_keras():
+    ids_in = keras.Input(shape=(None,), dtype="int32")
+    emb = layers.Embedding(6, 3, mask_zero=True)
+    dense = layers.Dense(2, activation="relu")
+    model = keras.Model(ids_in, layers.GlobalAveragePooling1D()(layers.Dropout(0.1)(dense(emb(ids_in)))))
+    ids = np.array([[5, 1, 0], [2, 0, 0]])
+    k, b = dense.get_weights()
+    h = np.maximum(emb.embeddings.numpy()[ids] @ k + b, 0)
+    expected = np.stack([h[0, :2].mean(0), h[1, :1].mean(0)])  # Dense keeps the mask: padding is left out
+    np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-7)

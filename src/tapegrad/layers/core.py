@@ -25,6 +25,8 @@ class Dense(Layer):
         (4, 3)
     """
 
+    supports_masking = True  # a mask passes through, as Keras's Dense
+
     def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, **kwargs) -> None:
@@ -69,6 +71,8 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    supports_masking = True
+
     def __init__(self, activation, **kwargs) -> None:
         super().__init__(**kwargs)
         self.activation = _act.get(activation)
@@ -131,6 +135,8 @@ class Dropout(Layer):
     don't). Masks come from the global generator (``tg.random.set_seed``) or from
     the layer's own ``seed``.
     """
+
+    supports_masking = True
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
