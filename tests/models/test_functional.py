@@ -485,3 +485,25 @@ def test_masks_pass_through_dense_as_in_keras():
     h = np.maximum(emb.embeddings.numpy()[ids] @ k + b, 0)
     expected = np.stack([h[0, :2].mean(0), h[1, :1].mean(0)])  # Dense keeps the mask: padding is left out
     np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_guide_feature_extraction_from_a_sequential_model():
+    initial_model = keras.Sequential([
+        keras.Input(shape=(64, 64, 3)),  # 250 x 250 in the guide
+        layers.Conv2D(32, 5, strides=2, activation="relu"),
+        layers.Conv2D(32, 3, activation="relu", name="my_intermediate_layer"),
+        layers.Conv2D(32, 3, activation="relu"),
+    ])
+    feature_extractor = keras.Model(inputs=initial_model.inputs,
+                                    outputs=[layer.output for layer in initial_model.layers])
+    x = tg.ones((1, 64, 64, 3))
+    features = feature_extractor(x)
+    assert [f.shape for f in features] == [(1, 30, 30, 32), (1, 28, 28, 32), (1, 26, 26, 32)]
+    np.testing.assert_allclose(features[-1].numpy(), initial_model(x).numpy(), rtol=1e-6)
+    middle = keras.Model(inputs=initial_model.inputs,
+                         outputs=initial_model.get_layer(name="my_intermediate_layer").output)
+    np.testing.assert_allclose(middle(x).numpy(), features[1].numpy(), rtol=1e-6)
+    initial_model.add(layers.Flatten())  # the trace follows the layers
+    assert initial_model.output.shape == (None, 26 * 26 * 32) and len(initial_model.layers[0]._inbound_nodes) == 1
+    clone = tg.models.Functional.from_config(feature_extractor.get_config())  # made from the earlier trace
+    assert [t.shape for t in clone.outputs] == [t.shape for t in feature_extractor.outputs]

@@ -224,20 +224,6 @@ class Functional(Model):
         shapes = map_structure(lambda t: t.shape, self._outputs_struct)
         return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
 
-    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
-        """The layer called ``name`` (or at ``index`` in ``layers``)."""
-        if index is not None:
-            if name is not None:
-                raise ValueError("get_layer: give a name or an index, not both")
-            if not -len(self._layers) <= index < len(self._layers):
-                raise ValueError(f"get_layer: index {index} is out of range for a model of {len(self._layers)} "
-                                 f"layers")
-            return self._layers[index]
-        for layer in self._layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"get_layer: no layer named {name!r}; the layers are {[l.name for l in self._layers]}")
-
     # -- running ---------------------------------------------------------------------------
     def _convert(self, inputs):
         return inputs  # each input is converted to its Input's dtype in call

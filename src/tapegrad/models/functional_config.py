@@ -20,13 +20,19 @@ def _class_name(layer) -> str:
     return getattr(type(layer), "_registered_name", type(layer).__name__)
 
 
+def model_nodes(model) -> dict:
+    """Each layer's calls in this model (by the layer's id), in the order the graph runs them,
+    and each call's index among its layer's: what ``[layer name, node index, tensor index]`` counts.
+    A valid order to call the layers again in, whatever other graphs the layers are part of."""
+    per_layer: dict = {}
+    for node in [t.node for t in model._input_tensors] + list(model._nodes):
+        per_layer.setdefault(id(node.layer), []).append(node)
+    return per_layer
+
+
 def functional_config(model) -> dict:
-    kept = {id(t.node) for t in model._input_tensors} | {id(n) for n in model._nodes}
-    node_index: dict = {}
-    for layer in model._layers:
-        nodes = [n for n in layer.__dict__.get("_inbound_nodes", []) if id(n) in kept]
-        for i, node in enumerate(nodes):
-            node_index[id(node)] = i
+    per_layer = model_nodes(model)
+    node_index = {id(n): i for nodes in per_layer.values() for i, n in enumerate(nodes)}
 
     def history(t: KerasTensor) -> list:
         return [t.node.layer.name, node_index[id(t.node)], t.index]
@@ -42,7 +48,7 @@ def functional_config(model) -> dict:
 
     layers = []
     for layer in model._layers:
-        nodes = [n for n in layer.__dict__.get("_inbound_nodes", []) if id(n) in kept and not n.is_input]
+        nodes = [n for n in per_layer.get(id(layer), []) if not n.is_input]
         inbound = []
         for node in nodes:
             inputs, args, kwargs = node.arguments

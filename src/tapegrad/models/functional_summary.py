@@ -13,11 +13,10 @@ def _shape_text(structure) -> str:
 
 
 def summary_text(model, line_length: int = 98) -> str:
-    kept = {id(t.node) for t in model._input_tensors} | {id(n) for n in model._nodes}
-    index = {}
-    for layer in model._layers:
-        for i, node in enumerate(n for n in layer.__dict__.get("_inbound_nodes", []) if id(n) in kept):
-            index[id(node)] = i
+    from .functional_config import model_nodes
+
+    per_layer = model_nodes(model)
+    index = {id(n): i for nodes in per_layer.values() for i, n in enumerate(nodes)}
     cuts = [int(line_length * p) for p in (0.3, 0.55, 0.67)]
     widths = [cuts[0], cuts[1] - cuts[0], cuts[2] - cuts[1], line_length - cuts[2]]
 
@@ -32,7 +31,7 @@ def summary_text(model, line_length: int = 98) -> str:
     lines = [f'Model: "{model.name}"', "_" * line_length, row("Layer (type)", "Output Shape", "Param #", "Connected to"),
              "=" * line_length]
     for i, layer in enumerate(model._layers):
-        nodes = [n for n in layer.__dict__.get("_inbound_nodes", []) if id(n) in kept]
+        nodes = per_layer.get(id(layer), [])
         shape = _shape_text(nodes[0].output_structure) if nodes else "?"
         sources = []
         for node in nodes:

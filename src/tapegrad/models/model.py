@@ -68,6 +68,27 @@ class Model(Trainer, Layer):
         self.built = True
         self._build_shape = (None,) + tuple(shape[1:]) if isinstance(shape, tuple) else shape
 
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name`` (or at ``index`` in ``layers``), as Keras's ``get_layer``.
+
+        Example:
+            >>> import tapegrad as tg
+            >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(3, name="hidden")])
+            >>> model.get_layer("hidden").units
+            3
+        """
+        if index is not None:
+            if name is not None:
+                raise ValueError("get_layer: give a name or an index, not both")
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"get_layer: index {index} is out of range for a model of {len(self._layers)} "
+                                 f"layers")
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: no layer named {name!r}; the layers are {[l.name for l in self._layers]}")
+
     def summary(self, print_fn=print, line_length: int = 72) -> None:
         """Print a table of layers, output shapes and parameter counts, then the totals."""
         from .summary import summary_text
