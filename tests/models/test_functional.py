@@ -317,13 +317,46 @@ def test_subclassing_and_sequential_with_input_still_work():
     assert type(Tiny()) is Tiny and Tiny()(np.ones((1, 3))).shape == (1, 2)
     seq = tg.Sequential([keras.Input(shape=(3,)), layers.Dense(2)])
     assert seq.built and [type(l).__name__ for l in seq.layers] == ["Dense"]
-    class FunctionalSubclass(tg.Model):  # Keras allows this; tapegrad says what to do instead
-        def __init__(self):
-            inputs = keras.Input((3,))
-            super().__init__(inputs, layers.Dense(1)(inputs))
+    with pytest.raises(TypeError, match="received 1 positional arguments"):
+        tg.Model(np.ones(3))
 
-    with pytest.raises(TypeError, match="takes no inputs and outputs"):
-        FunctionalSubclass()
+
+def test_guide_custom_train_step_on_a_functional_subclass(tmp_path):
+    class CustomModel(keras.Model):  # "Customizing what happens in fit()", with keras -> tapegrad
+        def train_step(self, data):
+            x, y = data[:2]  # tapegrad passes (x, y, sample_weight); Keras passes (x, y) without weights
+            with tg.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+            trainable_vars = self.trainable_variables
+            gradients = tape.gradient(loss, trainable_vars)
+            self.optimizer.apply_gradients(zip(gradients, trainable_vars))
+            self.steps_seen = getattr(self, "steps_seen", 0) + 1
+            return self.compute_metrics(x, y, y_pred, loss=loss)
+
+    inputs = keras.Input(shape=(32,))
+    outputs = keras.layers.Dense(1)(inputs)
+    model = CustomModel(inputs, outputs)
+    assert isinstance(model, CustomModel) and isinstance(model, tg.models.Functional)
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    rng = np.random.default_rng(12)
+    x, y = rng.random((64, 32)).astype("float32"), rng.random((64, 1)).astype("float32")
+    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert model.steps_seen == 8 and set(history.history) == {"loss", "mean_absolute_error"}
+
+    class Built(keras.Model):  # the graph made in __init__
+        def __init__(self, width=4):
+            inputs = keras.Input(shape=(3,))
+            super().__init__(inputs, layers.Dense(width)(inputs))
+
+    built = Built()
+    assert type(built).__name__ == "Built" and isinstance(built, Built) and built.output_shape == (None, 4)
+    tg.saving.register_serializable(package="test_functional")(CustomModel)
+    path = str(tmp_path / "custom_model.tapegrad")
+    model.save(path)
+    loaded = tg.models.load_model(path)
+    assert isinstance(loaded, CustomModel)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
 # -- errors at construction -------------------------------------------------------------------
