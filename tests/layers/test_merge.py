@@ -172,7 +172,8 @@ def test_merge_masks_follow_keras():
     a, b = tg.ones((2, 3, 1)), tg.ones((2, 3, 1))
     tg.layers.base.set_mask(a, tg.constant([[True, True, False], [True, False, False]]))
     tg.layers.base.set_mask(b, tg.constant([[True, False, False], [True, True, False]]))
-    added = tg.layers.Add()([a, b])
-    assert tg.layers.base.get_mask(added).numpy().tolist() == [[True, False, False], [True, False, False]]
+    added = tg.layers.Add()([a, b])  # Keras 3's Merge: a step kept by any input is kept
+    assert tg.layers.base.get_mask(added).numpy().tolist() == [[True, True, False], [True, True, False]]
+    assert tg.layers.base.get_mask(tg.layers.Add()([a, tg.ones((2, 3, 1))])) is None  # one input without a mask
     joined = tg.layers.Concatenate()([a, b])  # Keras 3: a step is kept where any input keeps it
     assert tg.layers.base.get_mask(joined).numpy().tolist() == [[True, True, False], [True, True, False]]

@@ -2,9 +2,10 @@
 
 Elementwise merges (``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``,
 ``Minimum``) broadcast as Keras does: inputs of lower rank get axes of size 1 inserted
-after the batch axis, then sizes of 1 stretch. Masks of the inputs are combined: an
-elementwise merge keeps a step where every input's mask keeps it, ``Concatenate``
-concatenates them (a step is kept where any input keeps it).
+after the batch axis, then sizes of 1 stretch. Masks of the inputs are combined as
+Keras 3 combines them: an elementwise merge of masked inputs keeps a step that any of
+them keeps (no mask if an input has none); ``Concatenate`` concatenates the masks (an
+input without one counts as all kept) and keeps a step that any part keeps.
 """
 
 from __future__ import annotations
@@ -86,10 +87,11 @@ class _Merge(Layer):
         raise NotImplementedError
 
     def compute_mask(self, inputs, mask=None):
-        if mask is None or not isinstance(mask, (list, tuple)) or all(m is None for m in mask):
+        # As Keras's Merge: a step is kept where any input keeps it, and only when every input has a mask.
+        if mask is None or not isinstance(mask, (list, tuple)) or any(m is None for m in mask):
             return None
-        kept = [np.asarray(m.data if isinstance(m, Tensor) else m, dtype=bool) for m in mask if m is not None]
-        return Tensor(np.logical_and.reduce(np.broadcast_arrays(*kept)))
+        kept = [np.asarray(m.data if isinstance(m, Tensor) else m, dtype=bool) for m in mask]
+        return Tensor(np.logical_or.reduce(np.broadcast_arrays(*kept)))
 
 
 class Add(_Merge):

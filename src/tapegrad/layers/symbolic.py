@@ -181,8 +181,7 @@ def broadcast_shapes(shape1, shape2, owner: str):
     out = []
     for x, y in zip(a, b):
         if x is None or y is None:
-            out.append(None if (x is None and y in (None, 1)) or (y is None and x in (None, 1)) else
-                       (x if y is None else y))
+            out.append(None)  # as Keras: unknown on either side is unknown
         elif x == 1 or y == 1 or x == y:
             out.append(max(x, y) if 1 in (x, y) else x)
         else:
