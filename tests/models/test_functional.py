@@ -540,3 +540,34 @@ def test_guide_feature_extraction_from_a_sequential_model():
     assert initial_model.output.shape == (None, 26 * 26 * 32) and len(initial_model.layers[0]._inbound_nodes) == 1
     clone = tg.models.Functional.from_config(feature_extractor.get_config())  # made from the earlier trace
     assert [t.shape for t in clone.outputs] == [t.shape for t in feature_extractor.outputs]
+
+
+def test_guide_custom_layer_config_round_trip_and_a_dataframe_input():
+    class CustomDense(layers.Layer):
+        def __init__(self, units=32):
+            super().__init__()
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal", trainable=True)
+            self.b = self.add_weight(shape=(self.units,), initializer="random_normal", trainable=True)
+
+        def call(self, inputs):
+            return tg.matmul(inputs, self.w) + self.b
+
+        def get_config(self):
+            return {"units": self.units}
+
+    inputs = keras.Input((4,))
+    outputs = CustomDense(10)(inputs)
+    model = keras.Model(inputs, outputs)
+    config = model.get_config()
+    new_model = keras.Model.from_config(config, custom_objects={"CustomDense": CustomDense})
+    assert isinstance(new_model, tg.models.Functional) and new_model.output_shape == (None, 10)
+    assert isinstance(new_model.layers[1], CustomDense) and new_model.layers[1].units == 10
+
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(np.random.default_rng(13).normal(size=(12, 4)), columns=list("abcd"))
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(frame, np.zeros((12, 10), "float32"), epochs=1, verbose=0)
+    assert len(history.history["loss"]) == 1 and model.predict(frame, verbose=0).shape == (12, 10)
