@@ -282,8 +282,7 @@ class Functional(Model):
     def compute_output_spec(self, inputs, *args, **kwargs):
         """Symbolic outputs for a call on symbolic tensors: the model's own outputs' shapes, once the
         inputs are checked against its inputs."""
-        flat = self._flatten_inputs(inputs)
-        del flat
+        self._flatten_inputs(inputs)  # the same checks as a call on data: a clear error for a mismatch
         fresh = iter([KerasTensor(t.shape, t.dtype) for t in self._output_tensors])
         return map_structure(lambda _: next(fresh), self._outputs_struct)
 
