@@ -571,3 +571,14 @@ def test_guide_custom_layer_config_round_trip_and_a_dataframe_input():
     model.compile(optimizer="sgd", loss="mse")
     history = model.fit(frame, np.zeros((12, 10), "float32"), epochs=1, verbose=0)
     assert len(history.history["loss"]) == 1 and model.predict(frame, verbose=0).shape == (12, 10)
+
+
+def test_a_graph_deeper_than_pythons_recursion_limit_builds_runs_and_rebuilds():
+    x = inputs = keras.Input(shape=(2,))
+    for _ in range(1500):  # more calls than Python's default recursion limit of 1000
+        x = layers.Dense(2)(x)
+    model = keras.Model(inputs, x)
+    with tg.GradientTape() as tape:
+        out = model(np.ones((1, 2)))
+    assert tape.gradient(tg.sum(out), model.trainable_weights[0]).shape == (2, 2)
+    assert len(tg.models.Functional.from_config(model.get_config()).layers) == 1501
