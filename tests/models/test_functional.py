@@ -349,6 +349,9 @@ def test_guide_custom_train_step_on_a_functional_subclass(tmp_path):
             inputs = keras.Input(shape=(3,))
             super().__init__(inputs, layers.Dense(width)(inputs))
 
+    frozen_in = keras.Input((2,))
+    frozen = keras.Model(frozen_in, layers.Dense(1)(frozen_in), trainable=False)
+    assert frozen.trainable_weights == [] and not frozen.layers[1].trainable
     built = Built()
     assert type(built).__name__ == "Built" and isinstance(built, Built) and built.output_shape == (None, 4)
     tg.saving.register_serializable(package="test_functional")(CustomModel)

@@ -142,6 +142,8 @@ class Functional(Model):
             if layer is self:
                 raise ValueError(f"Model '{self.name}': a model cannot contain itself")
             self._layers.append(layer)
+        if not trainable:
+            self.trainable = False  # freezes the layers too, as setting it later would
         self._compile_plan()
         self.built = True
         shapes = [t.shape for t in flat_in]
