@@ -6,7 +6,8 @@ import tapegrad as tg
 from workloads import WORKLOADS, input_shape, layers_of, weights
 
 
-def build(key: str):
+def build(key: str, functional: bool = False):
+    """The workload's model: a ``Sequential`` one, or the same layers as a functional model."""
     spec = WORKLOADS[key]
     if spec["kind"] == "mlp":
         s = spec["sizes"]
@@ -23,7 +24,13 @@ def build(key: str):
                 layers.append(tg.layers.Flatten())
             else:
                 layers.append(tg.layers.Dense(layer[2], activation=None if len(layer) > 3 else "relu"))
-    model = tg.Sequential(layers)
+    if functional:
+        x = inputs = layers[0]
+        for layer in layers[1:]:
+            x = layer(x)
+        model = tg.Model(inputs, x)
+    else:
+        model = tg.Sequential(layers)
     model.set_weights(weights(key))
     opt = tg.optimizers.Adam(spec["lr"]) if spec["opt"] == "adam" else tg.optimizers.SGD(spec["lr"])
     loss = tg.losses.BinaryCrossentropy(from_logits=True) if spec["loss"] == "bce" else \
@@ -33,8 +40,8 @@ def build(key: str):
 
 
 def make_step(key: str, mode: str = "train_on_batch"):
-    model = build(key)
-    if mode == "train_on_batch":
+    model = build(key, functional=mode == "functional")
+    if mode in ("train_on_batch", "functional"):
         return lambda x, y: float(model.train_on_batch(x, y))
     loss_fn, opt = model.loss, model.optimizer
 

@@ -213,6 +213,8 @@ def main(argv=None) -> int:
     p.add_argument("--keep-openblas-env", action="store_true",
                    help="keep this machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (by default they are unset "
                         "for the timed processes, so OpenBLAS picks its kernels for this CPU)")
+    p.add_argument("--functional", action="store_true",
+                   help="also time the workload's layers as a functional model (tg.Model(inputs, outputs))")
     p.add_argument("--out", default=os.path.join(HERE, "results", "latest.json"))
     a = p.parse_args(argv)
     global KEEP_OPENBLAS_ENV
@@ -238,6 +240,8 @@ def main(argv=None) -> int:
                     raise SystemExit(f"{key}: {other}'s losses differ from PyTorch's by {err:.2e} (relative): "
                                      f"{ours[:3]} vs {ref[:3]}")
         impls = [(name, impl, mode) for name, impl, mode in IMPLEMENTATIONS if runs_here(impl, key)]
+        if a.functional:
+            impls.append(("tapegrad_functional", "tapegrad", "functional"))
         workers = {name: Worker(impl, key, mode, a.threads) for name, impl, mode in impls}
         row["kernels"] = {name: w.kernel for name, w in workers.items()}
         runs: dict[str, list] = {name: [] for name in workers}
@@ -272,6 +276,9 @@ def main(argv=None) -> int:
             row["ratios_to_numpy_ref_per_round"] = per_round("tapegrad", "numpy_ref")
             row["ratio_to_numpy_ref"] = statistics.median(row["ratios_to_numpy_ref_per_round"])
             row["memory_ratio_to_numpy_ref"] = row["tapegrad"]["peak_mb"] / max(row["numpy_ref"]["peak_mb"], 1e-9)
+        if a.functional:  # the same layers as a functional model, against the Sequential one
+            row["functional_ratio_to_sequential"] = statistics.median(per_round("tapegrad_functional", "tapegrad"))
+            print(f"{key}: functional / Sequential step {row['functional_ratio_to_sequential']:.3f}", flush=True)
         if key == "W2":
             row["fit_overhead"] = child("tapegrad", key, "fit", a.repeats, a.threads)["overhead"]
         results["workloads"][key] = row

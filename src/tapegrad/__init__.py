@@ -30,6 +30,7 @@ from .ops import (abs, add, arange, argmax, argmin, broadcast_to, cast, clip, co
                   stop_gradient, subtract, sum, swish, tanh, tile, transpose, var, where, zeros, zeros_like)
 from .ops import shape_of as shape
 from .layers import Input
+from .layers.symbolic import KerasTensor
 from .models import Model, Sequential
 
 __version__ = "0.1.0"
@@ -62,7 +63,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "export",
+    "Input", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "export",
     "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "viz",
     "wrappers",
     "Function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",

@@ -41,8 +41,12 @@ from ..autodiff.tensor import Tensor
 from ..backend import xp
 from ..layers.conv import (AveragePooling2D, BatchNormalization, Conv1D, Conv2D, GlobalAveragePooling2D,
                            GlobalMaxPooling2D, MaxPooling2D, UpSampling2D, ZeroPadding2D)
-from ..layers.core import Activation, Dense, Dropout, Flatten, Reshape
+from ..layers.core import Activation, Dense, Dropout, Flatten, InputLayer, Reshape
+from ..layers.merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from ..layers.normalization import LayerNormalization
+from ..layers.pooling1d import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from ..layers.preprocessing import Normalization
+from ..layers.reshaping import Identity, Permute, RepeatVector
 from . import fusion, machine
 from .losses import loss_rules
 from .nodes import Chain
@@ -50,9 +54,13 @@ from .update import Updater
 
 REPLAYABLE = (Dense, Activation, Flatten, Reshape, Dropout, Conv2D, Conv1D, MaxPooling2D, AveragePooling2D,
               GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, UpSampling2D, Normalization,
-              BatchNormalization)
+              BatchNormalization, InputLayer, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot,
+              LayerNormalization, Identity, RepeatVector, Permute, MaxPooling1D, AveragePooling1D,
+              GlobalAveragePooling1D, GlobalMaxPooling1D)
 """Layer types whose ``call`` only applies primitive ops to its input and weights (the
-moving statistics of BatchNormalization too: their update is a node, ``moving_average_update``)."""
+moving statistics of BatchNormalization too: their update is a node, ``moving_average_update``).
+A mask is made outside the recorded nodes, so a masked pooling's step trains eagerly. Models
+nested in the model (a plain ``Sequential`` or functional one) are looked into."""
 
 _SETTINGS = (type(None), bool, int, float, str, np.integer, np.floating, np.dtype, np.random.Generator)
 _BUILTIN_ACTIVATIONS = tuple(_act.ALL.values())
@@ -108,10 +116,11 @@ class _Plan:
     a weight has a regularizer; ``plain_loss``: the model computes its loss as
     ``Trainer.compute_loss`` does."""
 
-    __slots__ = ("nodes", "output", "steps", "weights", "penalized", "plain_loss", "fused")
+    __slots__ = ("nodes", "output", "steps", "weights", "penalized", "plain_loss", "fused", "holders")
 
-    def __init__(self, nodes, output, steps, weights, penalized, plain_loss, fused) -> None:
+    def __init__(self, nodes, output, steps, weights, penalized, plain_loss, fused, holders=()) -> None:
         self.nodes, self.output, self.steps, self.weights = nodes, output, steps, weights
+        self.holders = holders
         self.penalized, self.plain_loss, self.fused = penalized, plain_loss, fused
 
 
@@ -162,30 +171,31 @@ class TrainStep:
 
     def _step(self, x, y, sample_weight) -> dict:
         model = self.model
-        if self.why_eager is not None or not isinstance(x, Tensor):
-            self.reason = self.why_eager or "the input is not a single array"
+        first, extra, key = _batch_key(x)
+        if self.why_eager is not None or first is None:
+            self.reason = self.why_eager or "the input is not an array, or a list or dict of arrays"
             return model.train_step((x, y, sample_weight))
         if self.snapshot is None or not self.snapshot.holds():
             self.plans.clear()
             self.snapshot = None
-        plan = self.plans.get((x.data.shape, x.data.dtype))
+        plan = self.plans.get(key)
         if plan is None:
-            return self._record(x, y, sample_weight)
+            return self._record(x, first, extra, key, y, sample_weight)
         if isinstance(plan, str):
             self.reason = plan
             return model.train_step((x, y, sample_weight))
         self.replayed += 1
         self.reason = None
-        return self._replay(plan, x, y, sample_weight)
+        return self._replay(plan, x, first, extra, y, sample_weight)
 
     # -- recording -------------------------------------------------------------------------
-    def _record(self, x, y, sample_weight) -> dict:
+    def _record(self, x, first, extra, key, y, sample_weight) -> dict:
         model = self.model
         reason = _why_not_replayable(model)
         if reason is not None:
             logs = model.train_step((x, y, sample_weight))
             self.snapshot = _Snapshot(model, list(model._iter_layers())[1:])
-            self._store(x, reason)
+            self._store(key, reason)
             self.reason = reason
             return logs
         nodes: list = []
@@ -193,13 +203,13 @@ class TrainStep:
             with _recording(nodes):
                 y_pred = model(x, training=True)
             loss = model.compute_loss(x, y, y_pred, sample_weight)
-        plan = _plan(model, x, y_pred, nodes, self.plain_loss)
+        plan = _plan(model, first, extra, y_pred, nodes, self.plain_loss)
         nodes.clear()  # the recorded tensors: the plan keeps what it needs
         weights = model.trainable_weights
         grads = [None if g is None else g.data for g in tape.gradient(loss, weights)]
         self.updater.apply(model.optimizer, grads, weights, spare=True)
         self.snapshot = _Snapshot(model, list(model._iter_layers())[1:])  # after the first call built the model
-        self._store(x, plan)
+        self._store(key, plan)
         if isinstance(plan, _Plan):
             self.recorded += 1
             self.reason = None
@@ -207,15 +217,17 @@ class TrainStep:
             self.reason = plan
         return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
 
-    def _store(self, x, plan) -> None:
+    def _store(self, key, plan) -> None:
         if len(self.plans) >= _MAX_PLANS:
             self.plans.clear()
-        self.plans[(x.data.shape, x.data.dtype)] = plan
+        self.plans[key] = plan
 
     # -- replaying -------------------------------------------------------------------------
-    def _replay(self, plan: _Plan, x, y, sample_weight) -> dict:
+    def _replay(self, plan: _Plan, x, first, extra, y, sample_weight) -> dict:
         model = self.model
-        vals = [x.data]
+        vals = [first.data]
+        for holder, t in zip(plan.holders, extra):  # the batch's other inputs, where the nodes read them
+            holder.data = t.data
         fns = []
         for rule, inputs, settings, needs in plan.nodes:
             fn = rule()
@@ -274,7 +286,13 @@ def _recording(nodes: list):
 
 def _why_not_replayable(model) -> str | None:
     """None when each layer's forward pass can be recorded; otherwise the reason."""
-    for layer in model._layers:
+    layers = list(model._layers)
+    while layers:
+        layer = layers.pop(0)
+        nested = getattr(layer, "_why_not_a_chain", None)  # a model inside the model: its layers decide
+        if nested is not None and nested() is None and layer.activity_regularizer is None:
+            layers.extend(layer._layers)
+            continue
         if type(layer) not in REPLAYABLE:
             return f"layer '{layer.name}' ({type(layer).__name__}) is not one of the built-in layers recorded"
         if layer.activity_regularizer is not None:
@@ -285,11 +303,16 @@ def _why_not_replayable(model) -> str | None:
     return None
 
 
-def _plan(model, x, y_pred, nodes, plain_loss):
-    """A ``_Plan`` from the recorded nodes, or the reason they cannot be replayed."""
+def _plan(model, x, extra, y_pred, nodes, plain_loss):
+    """A ``_Plan`` from the recorded nodes, or the reason they cannot be replayed. ``x`` is the
+    batch (slot 0); ``extra`` are a model's other inputs, read by the nodes from holder tensors
+    whose data each replay sets to the batch's."""
     if not isinstance(y_pred, Tensor):
         return "the model's output is not a single tensor"
     slot = {id(x): 0}
+    holders = {id(t): Tensor._wrap(t.data) for t in extra}
+    if len(holders) != len(extra) or id(x) in holders:
+        return "the same array is given for two of the model's inputs"
     weights = {id(w) for w in model.weights}
     records = []
     for k, (fn, inputs, params, out) in enumerate(nodes):
@@ -300,6 +323,8 @@ def _plan(model, x, y_pred, nodes, plain_loss):
                 refs.append(s)
             elif id(t) in weights:
                 refs.append(t)
+            elif id(t) in holders:
+                refs.append(holders[id(t)])
             elif t._ctx is None and not t.requires_grad and t.data.ndim == 0:
                 refs.append(Tensor._wrap(t.data.copy()))
             else:
@@ -336,7 +361,25 @@ def _plan(model, x, y_pred, nodes, plain_loss):
     trainable = model.trainable_weights
     penalized = any(w.regularizer is not None and layer._trainable
                     for layer in model._iter_layers() for w in layer._own_weights)
-    return _Plan(plan_nodes, output, steps, trainable, penalized, plain_loss, fused)
+    return _Plan(plan_nodes, output, steps, trainable, penalized, plain_loss, fused,
+                 tuple(holders[id(t)] for t in extra))
+
+
+def _batch_key(x):
+    """``(first input, other inputs, plan key)`` of a batch: one tensor, or a list, tuple or dict
+    of them (a dict's inputs by sorted key); ``(None, (), None)`` for anything else."""
+    if isinstance(x, Tensor):
+        return x, (), (x.data.shape, x.data.dtype)
+    if isinstance(x, dict) and x:
+        names = tuple(sorted(x))
+        items = [x[k] for k in names]
+    elif isinstance(x, (list, tuple)) and x:
+        names, items = None, list(x)
+    else:
+        return None, (), None
+    if not all(isinstance(t, Tensor) for t in items):
+        return None, (), None
+    return items[0], tuple(items[1:]), (names,) + tuple((t.data.shape, t.data.dtype) for t in items)
 
 
 def _is_setting(value) -> bool:

@@ -20,6 +20,7 @@ from .. import initializers as _init
 from .. import regularizers as _reg
 from ..autodiff.tensor import Tensor, Variable
 from ..backend import to_numpy
+from .symbolic import KerasTensor, Node, is_shape, is_symbolic, probe_output_spec, shapes_of, spec_from_shapes
 
 _COUNTS: dict[str, int] = {}
 
@@ -353,6 +354,8 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__} must implement call(inputs)")
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if inputs.__class__ is KerasTensor or (inputs.__class__ in (list, tuple, dict) and is_symbolic(inputs)):
+            return self._symbolic_call(inputs, args, kwargs)
         inputs = self._convert(inputs)
         if not self.built:
             self._build_from_call(_input_shape(inputs))
@@ -423,14 +426,63 @@ class Layer:
                 return cls()
             raise
 
-    def compute_output_shape(self, input_shape):
-        from ..autodiff.grad_mode import no_grad
-        from ..ops import zeros
+    def _symbolic_call(self, inputs, args, kwargs):
+        """A call on symbolic tensors (the functional API): build the layer from their shapes,
+        check them, and return symbolic outputs of the inferred shape, recording the call."""
+        shapes = shapes_of(inputs)
+        if not self.built:
+            self._build_from_call(shapes)
+        elif self._own_weights and not self._checks_own_input and isinstance(inputs, KerasTensor):
+            expected = self._build_shape
+            if expected and inputs.ndim and expected[-1] is not None and inputs.shape[-1] is not None \
+                    and inputs.shape[-1] != expected[-1]:
+                raise ValueError(f"{type(self).__name__} '{self.name}': expected input with last dimension "
+                                 f"{expected[-1]}, received shape {inputs.shape}")
+        outputs = self.compute_output_spec(inputs, *args, **kwargs)
+        Node(self, (inputs, tuple(args), dict(kwargs)), outputs)
+        if isinstance(outputs, KerasTensor):
+            self._output_shape = outputs.shape
+        return outputs
 
-        shape = tuple(1 if s is None else s for s in input_shape)
-        with no_grad():
-            out = self(zeros(shape, dtype=self.dtype))
-        return (input_shape[0],) + tuple(out.shape[1:])
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        """Symbolic outputs for symbolic ``inputs``: from ``compute_output_shape`` where the layer
+        defines it, otherwise by running the layer on small batches of zeros (see
+        ``compute_output_shape``)."""
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            return spec_from_shapes(self.compute_output_shape(shapes_of(inputs)), self.dtype)
+        return probe_output_spec(self, inputs, args, kwargs)
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for an input of ``input_shape`` (``None`` for unknown sizes).
+
+        Built-in layers compute it; for a layer that does not define it, the layer is run on
+        batches of zeros twice, with different sizes for the unknown axes, and an output axis
+        whose size follows them is unknown (``None``) too.
+        """
+        if is_shape(input_shape):
+            spec = KerasTensor(input_shape, self.dtype)
+        else:
+            spec = spec_from_shapes(input_shape, self.dtype)
+        out = probe_output_spec(self, spec)
+        return shapes_of(out)
+
+    @property
+    def input(self):
+        """The symbolic input of this layer's first call on symbolic tensors, as Keras's ``layer.input``."""
+        return self._single_node("input").arguments[0]
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call on symbolic tensors, as Keras's ``layer.output``
+        (what ``tg.Model(model.input, model.get_layer("h2").output)`` takes for feature extraction)."""
+        return self._single_node("output").output_structure
+
+    def _single_node(self, what: str):
+        nodes = self.__dict__.get("_inbound_nodes") or []
+        if not nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on symbolic tensors (tg.Input), so it "
+                                 f"has no {what}")
+        return nodes[0]
 
     @property
     def output_shape(self):

@@ -27,6 +27,27 @@ def _from_last(x, fmt):
     return ops.transpose(x, (0, 3, 1, 2)) if fmt == "channels_first" else x
 
 
+def conv_length(n, k, stride, padding, dilation=1):
+    """The output length of a convolution or pooling window over ``n`` steps (None stays None)."""
+    if n is None:
+        return None
+    if padding == "same":
+        return -(-n // stride)
+    span = dilation * (k - 1) + 1
+    return max(0, (n - span) // stride + 1) if n >= span else 0
+
+
+def _spatial(shape, fmt):
+    """``(batch, height, width, channels)`` of a 4-d shape in ``fmt``."""
+    if fmt == "channels_first":
+        return shape[0], shape[2], shape[3], shape[1]
+    return tuple(shape)
+
+
+def _unspatial(n, h, w, c, fmt):
+    return (n, c, h, w) if fmt == "channels_first" else (n, h, w, c)
+
+
 def _check_padding(padding, owner):
     padding = padding.lower()
     if padding not in ("valid", "same"):
@@ -86,6 +107,21 @@ class Conv2D(Layer):
         out = conv2d(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
         return _from_last(self.activation(out), self.data_format)
 
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"Conv2D '{self.name}': expected a 4-d input (batch, height, width, channels), "
+                             f"received shape {tuple(input_shape)}")
+        n, h, w, c = _spatial(input_shape, self.data_format)
+        if c is not None and c != self._in_channels:
+            raise ValueError(f"Conv2D '{self.name}': expected {self._in_channels} input channels, received "
+                             f"shape {tuple(input_shape)}")
+        oh = conv_length(h, self.kernel_size[0], self.strides[0], self.padding, self.dilation_rate[0])
+        ow = conv_length(w, self.kernel_size[1], self.strides[1], self.padding, self.dilation_rate[1])
+        if 0 in (oh, ow):
+            raise ValueError(f"Conv2D '{self.name}': the input of shape {tuple(input_shape)} is smaller than the "
+                             f"kernel {self.kernel_size}")
+        return _unspatial(n, oh, ow, self.filters, self.data_format)
+
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
@@ -125,6 +161,21 @@ class Conv1D(Conv2D):
         out = ops.squeeze(out, 1)
         return ops.transpose(out, (0, 2, 1)) if self.data_format_1d == "channels_first" else out
 
+    def compute_output_shape(self, input_shape):
+        first = self.data_format_1d == "channels_first"
+        if len(input_shape) != 3:
+            raise ValueError(f"Conv1D '{self.name}': expected a 3-d input (batch, steps, channels), received "
+                             f"shape {tuple(input_shape)}")
+        n, t, c = (input_shape[0], input_shape[2], input_shape[1]) if first else tuple(input_shape)
+        if c is not None and c != self._in_channels:
+            raise ValueError(f"Conv1D '{self.name}': expected {self._in_channels} input channels, received "
+                             f"shape {tuple(input_shape)}")
+        out = conv_length(t, self.kernel_size[1], self.strides[1], self.padding, self.dilation_rate[1])
+        if out == 0:
+            raise ValueError(f"Conv1D '{self.name}': the input of shape {tuple(input_shape)} is shorter than the "
+                             f"kernel ({self.kernel_size[1]})")
+        return (n, self.filters, out) if first else (n, out, self.filters)
+
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(kernel_size=self.kernel_size[1], strides=self.strides[1], dilation_rate=self.dilation_rate[1],
@@ -149,6 +200,18 @@ class _Pool2D(Layer):
         out = type(self).fn(_to_last(inputs, self.data_format), self.pool_size, self.strides, self.padding)
         return _from_last(out, self.data_format)
 
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"{type(self).__name__} '{self.name}': expected a 4-d input, received shape "
+                             f"{tuple(input_shape)}")
+        n, h, w, c = _spatial(input_shape, self.data_format)
+        oh = conv_length(h, self.pool_size[0], self.strides[0], self.padding)
+        ow = conv_length(w, self.pool_size[1], self.strides[1], self.padding)
+        if 0 in (oh, ow):
+            raise ValueError(f"{type(self).__name__} '{self.name}': the input of shape {tuple(input_shape)} is "
+                             f"smaller than the pool {self.pool_size}")
+        return _unspatial(n, oh, ow, c, self.data_format)
+
     def get_config(self) -> dict:
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
                 "padding": self.padding, "data_format": self.data_format}
@@ -172,6 +235,13 @@ class GlobalAveragePooling2D(Layer):
     def call(self, inputs):
         axes = (2, 3) if self.data_format == "channels_first" else (1, 2)
         return ops.mean(inputs, axis=axes, keepdims=self.keepdims)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"{type(self).__name__} '{self.name}': expected a 4-d input, received shape "
+                             f"{tuple(input_shape)}")
+        n, h, w, c = _spatial(input_shape, self.data_format)
+        return _unspatial(n, 1, 1, c, self.data_format) if self.keepdims else (n, c)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
@@ -201,6 +271,11 @@ class ZeroPadding2D(Layer):
             [[0, 0], [0, 0], [t, b], [l, r]]
         return ops.pad(inputs, spec)
 
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = _spatial(input_shape, self.data_format)
+        (t, b), (l, r) = self.padding
+        return _unspatial(n, None if h is None else h + t + b, None if w is None else w + l + r, c, self.data_format)
+
     def get_config(self) -> dict:
         return {**super().get_config(), "padding": [list(p) for p in self.padding], "data_format": self.data_format}
 
@@ -221,6 +296,11 @@ class UpSampling2D(Layer):
         sh, sw = self.size
         x = ops.broadcast_to(ops.reshape(x, (n, h, 1, w, 1, c)), (n, h, sh, w, sw, c))
         return _from_last(ops.reshape(x, (n, h * sh, w * sw, c)), self.data_format)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = _spatial(input_shape, self.data_format)
+        sh, sw = self.size
+        return _unspatial(n, None if h is None else h * sh, None if w is None else w * sw, c, self.data_format)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "size": list(self.size), "data_format": self.data_format,
@@ -271,6 +351,9 @@ class BatchNormalization(Layer):
         if self.center:
             out = out + ops.reshape(self.beta, self._bshape)
         return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,

@@ -12,6 +12,7 @@ from .. import ops
 from .. import random as _random
 from .. import regularizers as _reg
 from .base import Layer
+from .symbolic import KerasTensor, Node
 
 
 class Dense(Layer):
@@ -23,6 +24,8 @@ class Dense(Layer):
         >>> layer(tg.ones((4, 2))).shape
         (4, 3)
     """
+
+    supports_masking = True  # a mask passes through, as Keras's Dense
 
     def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -53,6 +56,11 @@ class Dense(Layer):
             x = ops.add(x, self.bias)
         return self.activation(x)
 
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) < 1:
+            raise ValueError(f"Dense '{self.name}': expected an input of rank >= 1, received shape {tuple(input_shape)}")
+        return tuple(input_shape[:-1]) + (self.units,)
+
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units, "activation": _act.serialize(self.activation),
                 "use_bias": self.use_bias, "kernel_initializer": _init.serialize(self.kernel_initializer),
@@ -63,12 +71,17 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    supports_masking = True
+
     def __init__(self, activation, **kwargs) -> None:
         super().__init__(**kwargs)
         self.activation = _act.get(activation)
 
     def call(self, inputs):
         return self.activation(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "activation": _act.serialize(self.activation)}
@@ -80,6 +93,10 @@ class Flatten(Layer):
     def call(self, inputs):
         # the width spelled out rather than -1, which NumPy cannot infer for a batch of zero rows
         return ops.reshape(inputs, (inputs.shape[0], math.prod(inputs.shape[1:]))) if inputs.ndim != 2 else inputs
+
+    def compute_output_shape(self, input_shape):
+        rest = tuple(input_shape[1:])
+        return (input_shape[0], None if None in rest else math.prod(rest))
 
 
 class Reshape(Layer):
@@ -97,6 +114,17 @@ class Reshape(Layer):
                              f"into (batch,) + {self.target_shape}")
         return ops.reshape(inputs, (inputs.shape[0],) + self.target_shape)
 
+    def compute_output_shape(self, input_shape):
+        rest = tuple(input_shape[1:])
+        known = math.prod(s for s in self.target_shape if s != -1)
+        if None in rest:
+            return (input_shape[0],) + tuple(None if s == -1 else s for s in self.target_shape)
+        n = math.prod(rest)
+        if (-1 not in self.target_shape and known != n) or (known and n % known):
+            raise ValueError(f"Reshape '{self.name}': cannot reshape input of shape {tuple(input_shape)} "
+                             f"into (batch,) + {self.target_shape}")
+        return (input_shape[0],) + tuple(n // known if s == -1 else s for s in self.target_shape)
+
     def get_config(self) -> dict:
         return {**super().get_config(), "target_shape": list(self.target_shape)}
 
@@ -108,6 +136,8 @@ class Dropout(Layer):
     don't). Masks come from the global generator (``tg.random.set_seed``) or from
     the layer's own ``seed``.
     """
+
+    supports_masking = True
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -125,23 +155,47 @@ class Dropout(Layer):
             inputs.shape[i] if s is None else s for i, s in enumerate(self.noise_shape))
         return ops.nn.dropout(inputs, self.rate, noise_shape=shape, rng=self._rng)
 
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,
                 "noise_shape": list(self.noise_shape) if self.noise_shape else None}
 
 
 class InputLayer(Layer):
-    """Declares the shape of a model's input (without the batch axis)."""
+    """Declares the shape of a model's input (without the batch axis).
+
+    Its ``output`` is the symbolic tensor that ``tg.Input`` returns.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.InputLayer(shape=(3,)).output.shape
+        (None, 3)
+    """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs) -> None:
         if shape is None and "input_shape" in kwargs:
             shape = kwargs.pop("input_shape")
+        batch_shape = kwargs.pop("batch_shape", None)
+        if shape is None and batch_shape is not None:
+            shape, batch_size = tuple(batch_shape)[1:], tuple(batch_shape)[0]
         super().__init__(name=name, dtype=dtype, **kwargs)
         if shape is None:
             raise ValueError("InputLayer: shape is required, for example shape=(2,)")
-        self.shape = tuple(shape)
-        self.batch_size = batch_size
+        if isinstance(shape, (int, np.integer)):
+            shape = (shape,)
+        if not isinstance(shape, (tuple, list)) or not all(
+                s is None or (isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0) for s in shape):
+            raise ValueError(f"Input: shape must be a tuple of non-negative integers or None (without the batch "
+                             f"axis), received {shape!r}")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                       or batch_size <= 0):
+            raise ValueError(f"Input: batch_size must be a positive integer or None, received {batch_size!r}")
+        self.shape = tuple(None if s is None else int(s) for s in shape)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.built = True
+        Node(self, (None, (), {}), KerasTensor((self.batch_size,) + self.shape, self.dtype, name=self.name))
 
     def call(self, inputs):
         if inputs.ndim != len(self.shape) + 1 or any(
@@ -150,13 +204,31 @@ class InputLayer(Layer):
                              f"received shape {inputs.shape}")
         return inputs
 
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
     def get_config(self) -> dict:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype.name, "batch_size": self.batch_size}
 
 
-def Input(shape, batch_size=None, dtype=None, name=None) -> InputLayer:
-    """The input of a ``Sequential`` model: ``tg.Sequential([tg.Input(shape=(2,)), ...])``.
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None) -> KerasTensor:
+    """A model's input: a symbolic tensor of ``(batch,) + shape`` to call layers on.
 
-    Differs from Keras: it returns an ``InputLayer`` (there is no functional API).
+    Args:
+        shape: the shape of one sample, without the batch axis (``None`` for unknown sizes).
+        batch_size: a fixed batch size, or None (any).
+        dtype: the data's dtype, ``"float32"`` by default (``"int32"`` for token ids).
+        name: a name, unique in the model (the key of this input in a dict of data).
+        batch_shape: the shape with the batch axis, instead of ``shape`` and ``batch_size``.
+
+    It starts a functional model (``tg.Model(inputs, outputs)``) and, as first item, a
+    ``Sequential`` one.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> inputs = tg.Input(shape=(784,))
+        >>> outputs = tg.layers.Dense(10)(tg.layers.Dense(64, activation="relu")(inputs))
+        >>> tg.Model(inputs, outputs).output_shape
+        (None, 10)
     """
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape).output

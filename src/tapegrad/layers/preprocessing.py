@@ -58,6 +58,9 @@ class Normalization(Layer):
         std = sqrt(maximum(self.variance, 1e-7))
         return (inputs - self.mean) / std
 
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
     def get_config(self) -> dict:
         config = {**super().get_config(), "axis": self.axis}
         if self.built:

@@ -4,9 +4,11 @@ from ..saving.registry import register_builtin_model
 from .cloning import clone_model
 from .model import Model
 from .sequential import Sequential
+from .functional import Functional
 
 register_builtin_model(Model)
 register_builtin_model(Sequential)
+register_builtin_model(Functional)
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True,  # noqa: A002 - Keras's name
@@ -20,4 +22,4 @@ def load_model(filepath, custom_objects=None, compile: bool = True,  # noqa: A00
                  max_weight_bytes=MAX_WEIGHT_BYTES if max_weight_bytes is None else max_weight_bytes)
 
 
-__all__ = ["Model", "Sequential", "clone_model", "load_model"]
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model"]

@@ -3,7 +3,34 @@
 from __future__ import annotations
 
 from ..layers.base import Layer
+from ..layers.symbolic import is_symbolic
 from .training import Trainer
+
+
+def _functional_arguments(args, kwargs) -> bool:
+    """Whether a call's arguments are a functional model's: inputs and outputs, as Keras tells them."""
+    if len(args) == 2 or (len(args) == 1 and "outputs" in kwargs):
+        inputs = args[0]
+    elif not args and "inputs" in kwargs and "outputs" in kwargs:
+        inputs = kwargs["inputs"]
+    else:
+        return False
+    return is_symbolic(inputs)
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls: type) -> type:
+    """``cls`` with the functional model mixed in after it (Keras's functional subclassing)."""
+    functional = Model._functional_class
+    if issubclass(cls, functional):
+        return cls
+    made = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if made is None:
+        made = type(cls.__name__, (cls, functional), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = made
+    return made
 
 
 class Model(Trainer, Layer):
@@ -21,13 +48,32 @@ class Model(Trainer, Layer):
         >>> TwoLayers()(tg.ones((4, 2))).shape
         (4, 1)
 
-    Differs from Keras: there is no functional API (``Model(inputs, outputs)``);
-    use ``Sequential`` or subclassing.
+    ``tg.Model(inputs, outputs)`` makes a functional model instead (see ``tg.models.Functional``),
+    and so does a subclass called with inputs and outputs (``CustomModel(inputs, outputs)``, or
+    ``super().__init__(inputs, outputs)`` in its ``__init__``): as Keras, the instance's class
+    becomes the subclass with the functional model mixed in, keeping the subclass's own methods
+    (a custom ``train_step``, say).
     """
 
+    _functional_class = None  # set by models.functional: the class of tg.Model(inputs, outputs)
+
+    def __new__(cls, *args, **kwargs):
+        # tg.Model(inputs, outputs) is a functional model, as Keras's Model.__new__ makes it
+        if _functional_arguments(args, kwargs):
+            return object.__new__(Model._functional_class if cls is Model else _functional_subclass(cls))
+        return object.__new__(cls)
+
     def __init__(self, *args, **kwargs) -> None:
+        if _functional_arguments(args, kwargs):
+            functional = Model._functional_class
+            if not isinstance(self, functional):  # super().__init__(inputs, outputs) in a subclass
+                object.__setattr__(self, "__class__", _functional_subclass(type(self)))
+            functional.__init__(self, *args, **kwargs)
+            return
         if args:
-            raise TypeError("tg.Model has no functional API: subclass it and define call(), or use tg.Sequential")
+            raise TypeError(f"{type(self).__name__}: tg.Model takes inputs and outputs (symbolic tensors from "
+                            f"tg.Input and layer calls) or, in a subclass, no positional arguments; received "
+                            f"{len(args)} positional arguments")
         super().__init__(**kwargs)
         self.compiled = False
         self.optimizer = None
@@ -58,6 +104,38 @@ class Model(Trainer, Layer):
             return super()._build_from_call(shape)
         self.built = True
         self._build_shape = (None,) + tuple(shape[1:]) if isinstance(shape, tuple) else shape
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name`` (or at ``index`` in ``layers``), as Keras's ``get_layer``.
+
+        Example:
+            >>> import tapegrad as tg
+            >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(3, name="hidden")])
+            >>> model.get_layer("hidden").units
+            3
+        """
+        if index is not None:
+            if name is not None:
+                raise ValueError("get_layer: give a name or an index, not both")
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"get_layer: index {index} is out of range for a model of {len(self._layers)} "
+                                 f"layers")
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: no layer named {name!r}; the layers are {[l.name for l in self._layers]}")
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> "Model":
+        """A model from ``get_config``: a functional graph's config (``layers``, ``input_layers``,
+        ``output_layers``) rebuilds the graph and calls ``cls(inputs, outputs)``."""
+        if isinstance(config, dict) and {"layers", "input_layers", "output_layers"} <= set(config):
+            from .functional_config import functional_from_config
+
+            inputs, outputs, name, trainable = functional_from_config(config, custom_objects)
+            return cls(inputs, outputs, name=name, trainable=trainable)
+        return super().from_config(config)
 
     def summary(self, print_fn=print, line_length: int = 72) -> None:
         """Print a table of layers, output shapes and parameter counts, then the totals."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..autodiff.tensor import Tensor
 from ..layers.base import Layer
 from ..layers.core import InputLayer
+from ..layers.symbolic import KerasTensor
 from .model import Model
 
 
@@ -31,6 +32,8 @@ class Sequential(Model):
 
     def add(self, layer: Layer) -> None:
         """Append a layer; the model is built as soon as its input shape is known."""
+        if isinstance(layer, KerasTensor) and layer.node is not None and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer  # tg.Input(...) as the first item, as in Keras
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError(f"Sequential '{self.name}': an Input must come first")
@@ -48,6 +51,48 @@ class Sequential(Model):
         if self._input_layer is not None:
             self.built = False
             self.build((None,) + self._input_layer.shape)
+
+    # -- the stack as a graph (Keras's Sequential keeps one) ----------------------------------
+    def _symbolic(self):
+        """``(input, output)``: the symbolic tensors of the stack, traced when first asked for and
+        again after the layers change, so that ``model.inputs`` and each layer's ``output`` make
+        feature extractors (``tg.Model(model.inputs, [l.output for l in model.layers])``)."""
+        key = (self._input_layer,) + tuple(self._layers)
+        cached = self.__dict__.get("_trace")
+        if cached is not None and len(cached[0]) == len(key) and all(a is b for a, b in zip(cached[0], key)):
+            return cached[1], cached[2]
+        if self._input_layer is None:
+            raise AttributeError(f"Sequential '{self.name}' has no input yet, so it has no symbolic inputs: start it "
+                                 "with tg.Input(shape=...) or build it")
+        if cached is not None:  # the previous trace's calls go: each layer's output is the latest trace's
+            for node in cached[3]:
+                nodes = node.layer.__dict__.get("_inbound_nodes", [])
+                if node in nodes:
+                    nodes.remove(node)
+        x = inputs = self._input_layer.output
+        made = []
+        for layer in self._layers:
+            x = layer(x)
+            made.append(layer._inbound_nodes[-1])
+        object.__setattr__(self, "_trace", (key, inputs, x, made))
+        return inputs, x
+
+    @property
+    def inputs(self) -> list:
+        """The symbolic input, in a list (as Keras's ``model.inputs``)."""
+        return [self._symbolic()[0]]
+
+    @property
+    def outputs(self) -> list:
+        return [self._symbolic()[1]]
+
+    @property
+    def input(self):
+        return self._symbolic()[0]
+
+    @property
+    def output(self):
+        return self._symbolic()[1]
 
     def pop(self) -> Layer:
         if not self._layers:

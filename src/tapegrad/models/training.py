@@ -22,6 +22,7 @@ from ..fast import TrainStep
 from ..data.dataset import DataLoader, Dataset, num_samples, take, to_numpy_tree
 from ..data import adapters as _adapters
 from . import checks
+from . import outputs as _outputs
 
 
 def _as_tensor(x, dtype=None):
@@ -59,7 +60,7 @@ class Trainer:
         """Set the optimizer, the loss (names or objects) and the metrics to report.
 
         ``run_eagerly=False`` (the default, as Keras) lets ``fit`` and ``train_on_batch``
-        record a ``Sequential`` model of built-in layers once per input shape and replay
+        record a ``Sequential`` or functional model of built-in layers once per input shape and replay
         its forward and backward passes on later steps, with the same results bit for bit
         (``tapegrad.fast``); ``True`` runs every step through the layers' Python, for
         stepping through it in a debugger. Models that cannot be recorded run eagerly
@@ -76,7 +77,7 @@ class Trainer:
         else:
             self.loss = _losses.get(loss)
         self.loss_weights = loss_weights
-        self._metric_specs = list(metrics or [])
+        self._metric_specs = dict(metrics) if isinstance(metrics, dict) else list(metrics or [])
         self._compiled_metrics = None
         self._loss_tracker = _metrics.Mean(name="loss")
         self.compiled = True
@@ -84,8 +85,7 @@ class Trainer:
         self.run_eagerly = bool(run_eagerly)
         self._fast_step = TrainStep(self, self._why_eager(), type(self).compute_loss is Trainer.compute_loss)
         self._compile_config = {"optimizer": _opt.serialize(self.optimizer),
-                                "loss": _serialize_loss(loss), "metrics": [m for m in self._metric_specs
-                                                                            if isinstance(m, str)],
+                                "loss": _serialize_loss(loss), "metrics": _outputs.serializable_metrics(metrics),
                                 "loss_weights": loss_weights}
 
     def _check_compiled(self, what: str) -> None:
@@ -119,7 +119,7 @@ class Trainer:
         if self.loss is None:
             raise ValueError("compile() was called without a loss; pass loss=... to compile, or override "
                              "compute_loss / train_step")
-        if isinstance(self.loss, (list, dict)):
+        if _outputs.is_structured(self, y_pred):
             total = self._multi_output_loss(y, y_pred, sample_weight)
         else:
             total = self.loss(y, y_pred, sample_weight) if sample_weight is not None else self.loss(y, y_pred)
@@ -130,28 +130,15 @@ class Trainer:
         return total
 
     def _multi_output_loss(self, y, y_pred, sample_weight):
-        if isinstance(self.loss, dict):
-            names = list(self.loss)
-            preds = y_pred if isinstance(y_pred, dict) else dict(zip(names, y_pred))
-            ys = y if isinstance(y, dict) else dict(zip(names, y))
-            pairs = [(self.loss[k], ys[k], preds[k], (self.loss_weights or {}).get(k, 1.0)) for k in names]
-        else:
-            if not isinstance(y_pred, (list, tuple)) or len(y_pred) != len(self.loss):
-                raise ValueError(f"compile received {len(self.loss)} losses but the model returned "
-                                 f"{len(y_pred) if isinstance(y_pred, (list, tuple)) else 1} outputs")
-            weights = self.loss_weights or [1.0] * len(self.loss)
-            pairs = list(zip(self.loss, y, y_pred, weights))
-        total = None
-        for fn, yt, yp, w in pairs:
-            term = fn(yt, yp, sample_weight) * float(w)
-            total = term if total is None else total + term
-        return total
+        return _outputs.multi_output_loss(self, y, y_pred, sample_weight)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None, loss=None) -> dict:
         n = x.data.shape[0] if isinstance(x, Tensor) else num_samples(to_numpy_tree(x))
         if loss is not None:
             self._loss_tracker.update_state(float(loss.data), int(n))
-        if self._metric_specs and not isinstance(y_pred, (list, tuple, dict)):
+        if _outputs.is_structured(self, y_pred):
+            _outputs.update_output_metrics(self, y, y_pred, sample_weight, n)
+        elif self._metric_specs:
             self._build_metrics(y, y_pred)
             for m in self._compiled_metrics:
                 m.update_state(y, y_pred, sample_weight)

@@ -66,8 +66,8 @@ def deserialize_layer(spec: dict, custom_objects=None):
     config = dict(spec.get("config", {}))
     if hasattr(cls, "from_config"):
         try:
-            return cls.from_config(config, custom_objects) if spec["class_name"] == "Sequential" else \
-                cls.from_config(config)
+            nested = spec["class_name"] in ("Sequential", "Functional")  # models pass custom_objects on
+            return cls.from_config(config, custom_objects) if nested else cls.from_config(config)
         except TypeError as exc:
             raise ValueError(f"cannot rebuild {spec['class_name']} from its saved config {config}: {exc}") from None
     return cls(**config)
