@@ -15,7 +15,7 @@ import tapegrad as tg
 
 def build(dropout: float = 0.0, l2: float = 0.0) -> tg.Sequential:
     reg = tg.regularizers.L2(l2) if l2 else None
-    layers: list[tg.layers.Layer] = [tg.Input(shape=(2,))]
+    layers: list[tg.layers.Layer | tg.KerasTensor] = [tg.Input(shape=(2,))]
     for _ in range(2):
         layers.append(tg.layers.Dense(256, activation="relu", kernel_regularizer=reg))
         if dropout:

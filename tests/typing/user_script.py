@@ -51,7 +51,7 @@ def torch_style(x: np.ndarray) -> np.ndarray:
 def keras_style(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Keras-style: Sequential, compile, fit, evaluate, predict, save and load."""
     tg.random.set_seed(0)
-    layers: list[tg.layers.Layer] = [tg.Input(shape=(3,)), tg.layers.Dense(8, activation="relu"),
+    layers: list[tg.layers.Layer | tg.KerasTensor] = [tg.Input(shape=(3,)), tg.layers.Dense(8, activation="relu"),
                                      tg.layers.Dropout(0.1), tg.layers.Dense(1)]
     model = tg.Sequential(layers)
     model.compile(optimizer=tg.optimizers.Adam(0.01), loss="mse", metrics=["mae"])

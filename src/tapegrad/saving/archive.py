@@ -170,6 +170,14 @@ def _bad(path, entry):
 
 
 def _check_shape(value, where: str, limit: int, bad) -> None:
+    if isinstance(value, dict):  # a model with named inputs: one shape per name
+        for k, v in value.items():
+            _check_shape(v, f"{where}[{k!r}]", limit, bad)
+        return
+    if isinstance(value, list) and value and all(isinstance(v, (list, dict)) for v in value):
+        for i, v in enumerate(value):  # a model with several inputs: one shape each
+            _check_shape(v, f"{where}[{i}]", limit, bad)
+        return
     if not isinstance(value, list) or not all(v is None or (type(v) is int and v >= 0) for v in value):
         bad(f"{where} must be a list of non-negative integers or null, received {str(value)[:100]}")
     per_sample = int(np.prod([1 if v is None else v for v in value], dtype=object)) * 8
