@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as _np
 
-from . import (activations, backend, callbacks, config, data, initializers, layers, losses, math, metrics, models,
-               nn, optimizers, random, regularizers, saving, utils)
+from . import (activations, backend, callbacks, config, data, distribute, initializers, layers, losses, math, metrics,
+               models, nn, optimizers, random, regularizers, saving, utils)
 from .autodiff.engine import unbroadcast
 from .autodiff.function import Function
 from .autodiff.grad_mode import enable_grad, is_grad_enabled, no_grad
@@ -62,7 +62,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "initializers", "layers",
+    "Input", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "distribute",
+    "initializers", "layers",
     "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "viz",
     "Function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",
     "argmin", "backend", "bool", "broadcast_to", "cast", "clip", "clip_by_value", "concat", "constant",
