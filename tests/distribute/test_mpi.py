@@ -143,3 +143,25 @@ def test_a_mismatch_between_ranks_is_named_at_the_start(scenario, message, tmp_p
     r = mpirun(2, scenario, tmp_path, timeout=120)
     assert r.returncode != 0
     assert message in r.stderr, r.stderr[-3000:]
+
+
+SHARED = os.path.join(HERE, "..", "..", "..", "shared", "data")
+EXAMPLE = os.path.join(HERE, "..", "..", "examples", "11_distributed_mnist.py")
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "mnist")), reason="shared MNIST not present")
+def test_example_11_two_ranks_reach_one_process_accuracy(tmp_path):
+    args = [sys.executable, EXAMPLE, "--data", os.path.join(SHARED, "mnist"), "--quick"]
+    two = subprocess.run([LAUNCHER, "-n", "2"] + args + ["--out", str(tmp_path / "two.json")], capture_output=True,
+                         text=True, timeout=TIME_BOUND, env=_env(), cwd=str(tmp_path))
+    assert two.returncode == 0, two.stdout[-2000:] + two.stderr[-2000:]
+    one = subprocess.run(args + ["--out", str(tmp_path / "one.json")], capture_output=True, text=True,
+                         timeout=TIME_BOUND, env=_env(), cwd=str(tmp_path))
+    assert one.returncode == 0, one.stderr[-2000:]
+    r2, r1 = (json.loads((tmp_path / f"{k}.json").read_text()) for k in ("two", "one"))
+    assert (r2["ranks"], r1["ranks"]) == (2, 1)
+    assert two.stdout.count("test accuracy") == 1  # rank 0 alone prints
+    assert r1["test_accuracy"] > 0.85
+    # The same global batches: the weights agree up to float32 sums, so the accuracy does
+    # to within one of the 1000 test images.
+    assert abs(r2["test_accuracy"] - r1["test_accuracy"]) <= 1e-3
