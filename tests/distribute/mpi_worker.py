@@ -4,7 +4,9 @@ SCENARIO OUT``); ``reference(OUT)`` trains the same models in one process, witho
 Scenarios: ``fit`` (two models through fit, one replayed and one eager, with callbacks, and a
 GradientTape loop; every rank writes its weights and history to OUT), ``raise`` (rank 1 raises
 in a callback during epoch 2), ``kill`` (rank 1 kills itself during epoch 2), ``model`` (rank
-1 builds a different model), ``data`` (rank 1 has fewer samples).
+1 builds a different model), ``data`` (rank 1 has fewer samples), ``resume`` (ranks other
+than 0 lose their weights and optimizer state between two fits), ``custom`` (a train_step
+that does not reduce its gradients).
 """
 
 from __future__ import annotations
@@ -119,9 +121,14 @@ def save(models, info, path):
 
 
 def reference(out):
-    """Single-process training on the same global batches."""
+    """Single-process training on the same global batches (and for ``resume``, 3 epochs of
+    the replayed model straight through)."""
     models, info = train(None, out)
     save(models, info, os.path.join(out, "reference"))
+    x, y, _, _ = data()
+    fast, _ = compile_two()
+    fast.fit(x, y, batch_size=BATCH, epochs=EPOCHS, verbose=0)
+    np.savez(os.path.join(out, "resume.npz"), *fast.get_weights())
 
 
 def main(scenario, out):
@@ -144,6 +151,38 @@ def main(scenario, out):
         fast, _ = compile_two(strategy)
         fast.fit(x, y, batch_size=BATCH, epochs=EPOCHS, verbose=0, callbacks=[
             tg.callbacks.LambdaCallback(on_epoch_begin=epoch, on_train_batch_end=hit)])
+        return
+    if scenario == "resume":
+        # Every rank trains one epoch; then ranks other than 0 start again from other weights
+        # and a fresh optimizer, and the next fit broadcasts rank 0's weights and Adam state.
+        x, y, _, _ = data()
+        fast, _ = compile_two(strategy)
+        fast.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+        if not strategy.is_chief:
+            fast.set_weights([np.full(w.shape, 0.5, np.float32) for w in fast.get_weights()])
+            fast.compile(optimizer=tg.optimizers.Adam(1e-2),
+                         loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
+                         distribute=strategy)
+        fast.fit(x, y, batch_size=BATCH, epochs=EPOCHS, initial_epoch=1, verbose=0)
+        np.savez(os.path.join(out, f"resume{strategy.rank}.npz"), *fast.get_weights())
+        return
+    if scenario == "custom":
+        # A custom train_step that applies its own rank's gradients without reducing them.
+        class Unreduced(tg.Sequential):
+            def train_step(self, batch):
+                xb, yb, _ = batch
+                with tg.GradientTape() as tape:
+                    loss = self.compute_loss(xb, yb, self(xb, training=True))
+                grads = tape.gradient(loss, self.trainable_weights)
+                self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+                return self.compute_metrics(xb, yb, None, loss=loss)
+
+        x, y, _, _ = data()
+        tg.random.set_seed(1)
+        net = Unreduced(model().layers)
+        net.compile(optimizer="adam", loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    distribute=strategy)
+        net.fit(x, y, batch_size=BATCH, epochs=EPOCHS, verbose=0)
         return
     x, y, _, _ = data(N - 2 if scenario == "data" and strategy.rank == 1 else N)
     tg.random.set_seed(1)

@@ -64,7 +64,8 @@ def reference(tmp_path_factory):
     _worker().reference(str(out))
     weights = dict(np.load(out / "reference.npz"))
     info = json.loads((out / "reference.json").read_text())
-    return weights, info
+    resumed = np.load(out / "resume.npz")
+    return weights, info, [resumed[k] for k in sorted(resumed.files, key=lambda k: int(k.split("_")[1]))]
 
 
 # float32 tolerance: each step's gradient is a sum over the same samples in another order
@@ -81,7 +82,7 @@ ATOL, RTOL = 2e-6, 1e-5
 def test_fit_over_mpi_equals_one_process_and_ranks_agree_bit_for_bit(n, tmp_path, reference):
     r = mpirun(n, "fit", tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    ref_w, ref_info = reference
+    ref_w, ref_info, _ = reference
     ranks = [dict(np.load(tmp_path / f"rank{k}.npz")) for k in range(n)]
     infos = [json.loads((tmp_path / f"rank{k}.json").read_text()) for k in range(n)]
     assert set(ranks[0]) == set(ref_w)
@@ -121,6 +122,16 @@ def test_the_tolerance_would_catch_a_wrong_update(reference):
     assert diff > 50 * ATOL
 
 
+def test_a_second_fit_starts_from_rank_0s_weights_and_optimizer_state(tmp_path, reference):
+    r = mpirun(2, "resume", tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    ranks = [np.load(tmp_path / f"resume{k}.npz") for k in range(2)]
+    ranks = [[f[k] for k in sorted(f.files, key=lambda k: int(k.split("_")[1]))] for f in ranks]
+    for a, b, expected in zip(ranks[0], ranks[1], reference[2]):
+        assert a.tobytes() == b.tobytes()
+        np.testing.assert_allclose(a, expected, rtol=RTOL, atol=ATOL)
+
+
 def test_a_raising_rank_stops_every_rank_with_its_error(tmp_path):
     r = mpirun(2, "raise", tmp_path, timeout=120)
     assert r.returncode != 0
@@ -138,8 +149,11 @@ def test_a_killed_rank_ends_the_job(tmp_path):
     ("model", "the ranks were given different models: weight 0 is dense/kernel of shape (5, 6) (float32) on rank 0 "
               "but dense/kernel of shape (5, 4) (float32) on rank 1"),
     ("data", "the ranks disagree on samples: rank 0 has 42, rank 1 (of 2) has 40"),
+    ("custom", "after this epoch the trainable weights ['dense/kernel', 'dense/bias', 'dense_1/kernel', "
+               "'dense_1/bias'] differ between ranks; a custom train_step must pass its gradients through "
+               "strategy.allreduce_gradients"),
 ])
-def test_a_mismatch_between_ranks_is_named_at_the_start(scenario, message, tmp_path):
+def test_a_mismatch_between_ranks_is_named(scenario, message, tmp_path):
     r = mpirun(2, scenario, tmp_path, timeout=120)
     assert r.returncode != 0
     assert message in r.stderr, r.stderr[-3000:]

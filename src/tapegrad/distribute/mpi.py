@@ -336,6 +336,7 @@ class MPIStrategy:
         """Called by ``fit`` before the first epoch: checks that the ranks agree, agrees on a
         seed, broadcasts rank 0's weights and optimizer state, and returns the loader that
         yields this rank's shard of each global batch."""
+        self._shard = None
         self._weighting = _loss_weighting(model.loss)
         if not getattr(model, "built", False):
             x = getattr(getattr(loader, "dataset", None), "x", None)
@@ -358,6 +359,11 @@ class MPIStrategy:
             "optimizer state": sorted([k, list(np.shape(v)), str(np.asarray(v).dtype)] for k, v in opt_state.items()),
         }
         everyone = self._allgather_json(mine)
+        if mine["samples"] is not None and mine["samples"] < self.size:
+            # (every rank sees the same gathered values, so every rank raises alike)
+            if all(e["samples"] == mine["samples"] for e in everyone):
+                raise ValueError(f"MPIStrategy: fit received {mine['samples']} samples for {self.size} ranks; "
+                                 f"each rank needs at least one")
         if all(e["seed"] is None for e in everyone):
             # No rank set a seed: rank 0 draws one so that every rank shuffles alike.
             drawn = np.array([_random.generator().integers(2**31) if self.is_chief else 0], np.int64)
@@ -471,8 +477,9 @@ class MPIStrategy:
 
     def shard_for_evaluation(self, loader):
         """Called by ``evaluate``: ``(loader, steps, sharded)``, this rank's contiguous part
-        of the data when it is a ``DataLoader`` (then ``reduce_logs`` combines the results)."""
-        if self.size == 1 or not isinstance(loader, DataLoader):
+        of the data when it is a ``DataLoader`` with at least one sample per rank (then
+        ``reduce_logs`` combines the results); otherwise every rank evaluates all of it."""
+        if self.size == 1 or not isinstance(loader, DataLoader) or len(loader.dataset) < self.size:
             return loader, (len(loader) if hasattr(loader, "__len__") else None), False
         lo, hi = shard_bounds(len(loader.dataset), self.rank, self.size)
         ds = loader.dataset
