@@ -129,7 +129,7 @@ def main() -> None:
             out = os.path.join(results_dir, f".distributed-{key}-{ranks}.json")
             cmd = [_launcher(), "-n", str(ranks), sys.executable, os.path.abspath(__file__), "--child", key,
                    "--steps", str(a.steps), "--warmup", str(a.warmup), "--out", out]
-            subprocess.run(cmd, check=True, env=env, timeout=1800)
+            subprocess.run(cmd, check=True, env=env, timeout=1800, stdin=subprocess.DEVNULL)
             with open(out) as f:
                 rows.append(json.load(f))
             os.remove(out)

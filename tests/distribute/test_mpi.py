@@ -48,7 +48,8 @@ def _env():
 
 def mpirun(n, scenario, out, timeout=TIME_BOUND):
     cmd = [LAUNCHER, "-n", str(n), sys.executable, WORKER, scenario, str(out)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), cwd=str(out))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), cwd=str(out),
+                          stdin=subprocess.DEVNULL)
 
 
 def _worker():
@@ -167,10 +168,10 @@ EXAMPLE = os.path.join(HERE, "..", "..", "examples", "11_distributed_mnist.py")
 def test_example_11_two_ranks_reach_one_process_accuracy(tmp_path):
     args = [sys.executable, EXAMPLE, "--data", os.path.join(SHARED, "mnist"), "--quick"]
     two = subprocess.run([LAUNCHER, "-n", "2"] + args + ["--out", str(tmp_path / "two.json")], capture_output=True,
-                         text=True, timeout=TIME_BOUND, env=_env(), cwd=str(tmp_path))
+                         text=True, timeout=TIME_BOUND, env=_env(), cwd=str(tmp_path), stdin=subprocess.DEVNULL)
     assert two.returncode == 0, two.stdout[-2000:] + two.stderr[-2000:]
     one = subprocess.run(args + ["--out", str(tmp_path / "one.json")], capture_output=True, text=True,
-                         timeout=TIME_BOUND, env=_env(), cwd=str(tmp_path))
+                         timeout=TIME_BOUND, env=_env(), cwd=str(tmp_path), stdin=subprocess.DEVNULL)
     assert one.returncode == 0, one.stderr[-2000:]
     r2, r1 = (json.loads((tmp_path / f"{k}.json").read_text()) for k in ("two", "one"))
     assert (r2["ranks"], r1["ranks"]) == (2, 1)
