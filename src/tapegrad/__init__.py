@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from . import (activations, backend, callbacks, config, data, export, initializers, layers, losses, math, metrics,
+from . import (activations, backend, callbacks, config, data, distribute, export, initializers, layers, losses, math, metrics,
                models, nn, optimizers, random, regularizers, saving, utils)
 from .autodiff.engine import unbroadcast
 from .autodiff.function import Function
@@ -63,7 +63,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Input", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "export",
+    "Input", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "distribute", "export",
     "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "viz",
     "wrappers",
     "Function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",

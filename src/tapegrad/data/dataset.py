@@ -475,6 +475,19 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple]:
+        for idx in self.batch_indices():
+            yield self.dataset[idx]
+
+    def batch_indices(self) -> Iterator:
+        """The samples of each batch of one pass: a slice of the dataset without shuffling,
+        else an array of indices (the pass's permutation drawn when iteration starts).
+        ``tg.distribute`` reads these to take each rank's shard of every batch.
+
+        Example:
+            >>> import numpy as np, tapegrad as tg
+            >>> list(tg.data.DataLoader(tg.data.Dataset(np.zeros((5, 1))), batch_size=2).batch_indices())
+            [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+        """
         n = len(self.dataset)
         if self.shuffle:
             rng = self._rng if self._rng is not None else _random.generator()
@@ -483,5 +496,4 @@ class DataLoader:
             order = None
         for b in range(len(self)):
             sl = slice(b * self.batch_size, min((b + 1) * self.batch_size, n))
-            idx = order[sl] if order is not None else sl
-            yield self.dataset[idx]
+            yield order[sl] if order is not None else sl

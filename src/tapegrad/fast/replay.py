@@ -151,6 +151,9 @@ class TrainStep:
         self.recorded = 0
         self.replayed = 0
         self.reason: str | None = None  # why the last step ran eagerly (None after a replay)
+        # Set by compile under a tg.distribute strategy: (grads, weights) -> the global batch's
+        # gradients, called between the backward pass and the update, as train_step does.
+        self.reduce_gradients = None
 
     def __call__(self, x, y, sample_weight) -> dict:
         """One training step on a batch; returns the model's logs."""
@@ -207,6 +210,8 @@ class TrainStep:
         nodes.clear()  # the recorded tensors: the plan keeps what it needs
         weights = model.trainable_weights
         grads = [None if g is None else g.data for g in tape.gradient(loss, weights)]
+        if self.reduce_gradients is not None:
+            grads = self.reduce_gradients(grads, weights)
         self.updater.apply(model.optimizer, grads, weights, spare=True)
         self.snapshot = _Snapshot(model, list(model._iter_layers())[1:])  # after the first call built the model
         self._store(key, plan)
@@ -270,6 +275,8 @@ class TrainStep:
             if g is not None and (g.base is not None or not g.flags.writeable):
                 g = g.copy()  # as GradientTape.gradient: never a view of another array
             weight_grads.append(g)
+        if self.reduce_gradients is not None:
+            weight_grads = self.reduce_gradients(weight_grads, weights)
         self.updater.apply(model.optimizer, weight_grads, weights, spare=True)
         return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
 

@@ -23,6 +23,7 @@ from ..data.dataset import DataLoader, Dataset, num_samples, take, to_numpy_tree
 from ..data import adapters as _adapters
 from . import checks
 from . import outputs as _outputs
+from ..distribute.scope import get_strategy
 
 
 def _as_tensor(x, dtype=None):
@@ -56,7 +57,7 @@ class Trainer:
 
     # -- compile -------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly: bool = False,
-                **kwargs) -> None:
+                distribute=None, **kwargs) -> None:
         """Set the optimizer, the loss (names or objects) and the metrics to report.
 
         ``run_eagerly=False`` (the default, as Keras) lets ``fit`` and ``train_on_batch``
@@ -65,7 +66,15 @@ class Trainer:
         (``tapegrad.fast``); ``True`` runs every step through the layers' Python, for
         stepping through it in a debugger. Models that cannot be recorded run eagerly
         either way.
+
+        ``distribute``: a ``tg.distribute.MPIStrategy`` to train over MPI processes; by
+        default the strategy whose ``scope()`` is entered, if any (TensorFlow's Keras 2
+        spelling; Keras 3 takes the scope only).
         """
+        if distribute is None:
+            distribute = get_strategy()
+        if distribute is not None and not hasattr(distribute, "step_gradients"):
+            raise TypeError(f"compile: distribute must be a tg.distribute strategy, received {distribute!r}")
         if kwargs:
             raise TypeError(f"compile: unexpected keyword arguments {sorted(kwargs)}")
         checks.check_compile(metrics)
@@ -84,6 +93,8 @@ class Trainer:
         self.stop_training = False
         self.run_eagerly = bool(run_eagerly)
         self._fast_step = TrainStep(self, self._why_eager(), type(self).compute_loss is Trainer.compute_loss)
+        self._distribute = distribute  # its step_gradients runs between each step's backward pass and update
+        self._fast_step.reduce_gradients = None if distribute is None else distribute.step_gradients
         self._compile_config = {"optimizer": _opt.serialize(self.optimizer),
                                 "loss": _serialize_loss(loss), "metrics": _outputs.serializable_metrics(metrics),
                                 "loss_weights": loss_weights}
@@ -155,11 +166,15 @@ class Trainer:
             loss = self.compute_loss(x, y, y_pred, sample_weight)
         weights = self.trainable_weights
         grads = tape.gradient(loss, weights)
+        if getattr(self, "_distribute", None) is not None:  # the global batch's gradients (tg.distribute)
+            grads = self._distribute.step_gradients(grads, weights)
         self.optimizer.apply_gradients(zip(grads, weights))
         return self.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
 
     def _train_batch(self, x, y, sample_weight) -> dict:
         """``train_step``, or its recorded replay (see ``compile``'s ``run_eagerly``)."""
+        if getattr(self, "_distribute", None) is not None and self._distribute.idle:
+            return self._distribute.idle_step(self)  # an empty shard of a short last batch
         if self.run_eagerly:
             return self.train_step((x, y, sample_weight))
         return self._fast_step(x, y, sample_weight)
@@ -289,10 +304,15 @@ class Trainer:
             validation_data = self._batches(validation_data, None, None, batch_size, False, steps=validation_steps,
                                             who="fit: validation_data", steps_name="validation_steps")[0]
         verbose = 1 if verbose == "auto" else int(verbose)
+        strategy = getattr(self, "_distribute", None)
+        if strategy is not None:  # this rank's shard of each global batch, from rank 0's weights
+            loader = strategy.begin_fit(self, loader, steps, epochs, initial_epoch)
         history = getattr(self, "history", None)
         if not isinstance(history, _cb.History) or initial_epoch == 0:
             history = _cb.History()
         cbs = list(callbacks or [])
+        if strategy is not None:  # logs, progress bars and checkpoints from rank 0 only
+            cbs, verbose = strategy.fit_callbacks(cbs, verbose)
         if verbose and not any(isinstance(c, _cb.ProgbarLogger) for c in cbs):
             cbs.append(_cb.ProgbarLogger(verbose=verbose))
         cblist = _cb.CallbackList(cbs + [history], model=self, epochs=epochs, steps=steps, verbose=verbose)
@@ -308,9 +328,15 @@ class Trainer:
                         break
                     cblist.on_train_batch_begin(step)
                     logs = self._train_batch(*self._to_batch(batch))
+                    if strategy is not None:
+                        logs = strategy.reduce_logs(self, logs)
                     cblist.on_train_batch_end(step, logs)
+                    if strategy is not None:
+                        self.stop_training = strategy.agree_to_stop(self.stop_training)
                     if self.stop_training:
                         break
+            if strategy is not None:
+                strategy.end_epoch(self)
             epoch_logs = dict(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 vx, vy, vsw = unpack_data(validation_data) if isinstance(validation_data, tuple) else (
@@ -319,6 +345,8 @@ class Trainer:
                                     _callbacks=cblist)
                 epoch_logs.update({f"val_{k}": v for k, v in val.items()})
             cblist.on_epoch_end(epoch, epoch_logs)
+            if strategy is not None:
+                self.stop_training = strategy.agree_to_stop(self.stop_training)
             logs = epoch_logs
             if self.stop_training:
                 break
@@ -338,6 +366,10 @@ class Trainer:
         if not isinstance(x, (Dataset, DataLoader)) and not _adapters.is_batch_source(x):
             x, y, sample_weight = to_numpy_tree(x), to_numpy_tree(y), to_numpy_tree(sample_weight)
         loader, steps = self._batches(x, y, sample_weight, batch_size, shuffle=False, steps=steps, who="evaluate")
+        strategy, sharded = getattr(self, "_distribute", None), False
+        if strategy is not None:  # each rank evaluates its part; the metrics are summed at the end
+            loader, steps, sharded = strategy.shard_for_evaluation(loader)
+            verbose = verbose if strategy.is_chief else 0
         cblist = _callbacks or _cb.CallbackList(callbacks, model=self, steps=steps)
         self.reset_metrics()
         cblist.on_test_begin()
@@ -351,6 +383,8 @@ class Trainer:
         if steps is None:  # a source of unknown length: as many as it gave
             steps = seen
         logs = self.get_metrics_result()
+        if sharded:
+            logs = strategy.reduce_logs(self, logs)
         cblist.on_test_end(logs)
         verbose = 1 if verbose == "auto" else int(verbose)
         if verbose and _callbacks is None:
