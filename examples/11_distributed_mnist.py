@@ -27,7 +27,7 @@ import tapegrad as tg
 from tapegrad.saving.atomic import atomic_path
 
 
-def load(data: str, limit: int | None = None):
+def load(data: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     (x, y), (xt, yt) = tg.datasets.mnist.load_data(data)
     if limit:
         x, y, xt, yt = x[:limit], y[:limit], xt[: limit // 3], yt[: limit // 3]
@@ -35,7 +35,7 @@ def load(data: str, limit: int | None = None):
 
 
 def main(data: str | None = None, epochs: int = 10, batch_size: int = 128, quick: bool = False, seed: int = 0,
-         out: str | None = None) -> dict:
+         out: str | None = None) -> dict[str, object]:
     data = data or os.environ.get("TAPEGRAD_DATA") or os.path.join("..", "shared", "data", "mnist")
     strategy = tg.distribute.MPIStrategy()  # a job of one rank when not started by mpirun
     x, y, xt, yt = load(data, limit=3000 if quick else None)

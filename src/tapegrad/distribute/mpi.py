@@ -138,7 +138,7 @@ class MPIStrategy:
     def __repr__(self) -> str:
         return f"MPIStrategy(rank={self.rank}, size={self.size})"
 
-    def scope(self):
+    def scope(self) -> "contextlib.AbstractContextManager[MPIStrategy]":
         """A context manager: models compiled inside it train under this strategy.
 
         Example:
