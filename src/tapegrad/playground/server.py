@@ -93,6 +93,7 @@ class Session:
             self.best_epoch = self.stopped_epoch = None
             self.pictures = self.data = self.initial = self.error = None
             self.running = False
+            self.seq = 0
             parent, child = self.manager.ctx.Pipe()
             self.proc = self.manager.ctx.Process(target=W.main, args=(child, cfg), daemon=True,
                                                  name=f"tapegrad-playground-{self.id[:8]}")
@@ -156,7 +157,7 @@ class Session:
         for k, v in st["history"].items():
             self.history.setdefault(k, [])[st["history_from"]:] = v
         self.epoch, self.best_epoch, self.stopped_epoch = st["epoch"], st["best_epoch"], st["stopped_epoch"]
-        if not (self.running and st["status"] == "ready"):  # a state sent before the worker saw "start"
+        if st["seq"] == self.seq:  # not a state sent before the worker saw the latest command
             self.status = st["status"]
             self.running = st["status"] == "running"
         if "pictures" in st:
@@ -328,7 +329,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         body = await _body(request)
         extra = sorted(set(body) - {"config"})
         if extra:
-            raise ApiError(400, extra[0], "unknown field; the body may hold only \"config\"")
+            raise ApiError(400, extra[0], f"unknown field {extra[0]!r}; the body may hold only \"config\"")
         cfg = _checked(body.get("config", {}))
         session = await asyncio.to_thread(manager.create, cfg)
         return JSONResponse(session.setup(), status_code=201)
@@ -362,10 +363,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 raise ApiError(409, "action", f"the training has {'finished' if s.status == 'done' else 'failed'}; "
                                "reset to train again")
             manager.claim_training(s)
-        s.send(name)
-        if name == "pause":
-            with s.lock:
-                s.running = False
+        with s.lock:
+            s.seq += 1
+            s.send(name, s.seq)
+            s.running = name != "pause"
+            if s.status in ("ready", "running", "paused"):
+                s.status = "running" if s.running else "paused"
+        s.bump()
         return JSONResponse({"status": "running" if s.running else "paused", "action": name}, status_code=202)
 
     async def download_model(request):

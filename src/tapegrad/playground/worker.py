@@ -7,8 +7,8 @@ inside ``fit`` obeys the server's commands between batches (pause, step one epoc
 stop, save the model) and sends pictures a few times a second; it reads the model but
 never changes it, so the losses are those of the program.
 
-Messages to the worker: ``("start",)``, ``("pause",)``, ``("step",)``, ``("stop",)``,
-``("save", request_id)``. From it: ``("state", dict)``, ``("model", request_id, bytes)``,
+Messages to the worker: ``("start", n)``, ``("pause", n)``, ``("step", n)`` (``n`` numbers the
+commands; each state carries the last one seen), ``("stop",)``, ``("save", request_id)``. From it: ``("state", dict)``, ``("model", request_id, bytes)``,
 ``("error", text)``.
 """
 
@@ -93,9 +93,8 @@ class Pictures:
         if not self.perceptron:
             return None
         layer = self.model.layers[-1]
-        w = layer.kernel.numpy().ravel().astype(np.float64)
         b = float(layer.bias.numpy().ravel()[0])
-        pts = np.array(self.path + [w.tolist()])
+        pts = np.array(self.path)
         lo, hi = pts.min(0), pts.max(0)
         centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2 * 1.3, 1.0)
         ext = [centre[0] - half[0], centre[0] + half[0], centre[1] - half[1], centre[1] + half[1]]
@@ -111,7 +110,7 @@ class Pictures:
         loss = np.nan_to_num(loss, nan=np.nanmax(loss[np.isfinite(loss)], initial=1.0), posinf=1e6)
         lg = np.log10(loss + 1e-6)
         return {"res": LANDSCAPE_RES, "extent": ext, "lo": float(loss.min()), "hi": float(loss.max()),
-                "data": _u8(lg, float(lg.min()), float(lg.max())), "path": self.path + [w.tolist()]}
+                "data": _u8(lg, float(lg.min()), float(lg.max())), "path": list(self.path)}
 
     def all(self) -> dict:
         return {"boundary": self.boundary(), "units": self.hidden_units(), "landscape": self.landscape()}
@@ -172,6 +171,7 @@ class Worker:
         self.last_sent = 0.0
         self.stop_cb = None
         self.epoch_began = 0.0
+        self.seq = 0
 
     def send(self, *msg) -> None:
         self.conn.send(msg)
@@ -181,7 +181,7 @@ class Worker:
         status = ("running" if self.running else "paused") if self.status == "training" else self.status
         state = {"status": status, "epoch": self.epoch, "history_from": n,
                  "history": {k: v[n:] for k, v in self.history.items()},
-                 "best_epoch": self.best_epoch, "stopped_epoch": self.stopped_epoch}
+                 "best_epoch": self.best_epoch, "stopped_epoch": self.stopped_epoch, "seq": self.seq}
         self.sent_history = self.epoch
         if pictures:
             state["pictures"] = self.pictures.all()
@@ -190,6 +190,8 @@ class Worker:
 
     def handle(self, msg) -> None:
         kind = msg[0]
+        if kind in ("start", "step", "pause"):
+            self.seq = msg[1]  # the server's number for this command: states say which they follow
         if kind == "start":
             self.running, self.stepping = True, False
         elif kind == "step":

@@ -130,6 +130,7 @@ async function configChanged(cfg) {
   if (cfg.classes > 2 && pg.options.losses.includes("sparse_categorical_crossentropy") && cfg.loss !== "sparse_categorical_crossentropy") {
     cfg.loss = "sparse_categorical_crossentropy";
   }
+  if (!pg.expired && JSON.stringify(cfg) === JSON.stringify(pg.config)) return; // nothing changed
   try {
     const s = pg.expired ? null : await sessionCall("PUT", "/config", cfg);
     if (s) applySetup(s); else { pg.config = cfg; await newSession(); }
