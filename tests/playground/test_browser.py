@@ -4,7 +4,6 @@ driven by Selenium) against ``tapegrad playground`` started on a free local port
 Skipped where Chromium, its driver or Selenium is missing (``.ci/run`` installs them).
 """
 
-import os
 import shutil
 import tempfile
 import time
@@ -171,5 +170,3 @@ def test_perceptron_shows_its_loss_landscape(server, browser):
                    "&& window.playground.pictures.landscape.path.length > 1")
     png = js(browser, "window.playground.picturesPNG().toDataURL('image/png')")
     assert png.startswith("data:image/png;base64,") and len(png) > 5000
-    if os.environ.get("TAPEGRAD_SCREENSHOTS"):  # how the README's screenshots are made
-        browser.save_screenshot(os.path.join(os.environ["TAPEGRAD_SCREENSHOTS"], "playground-perceptron.png"))

@@ -179,7 +179,12 @@ def _optimizer_call(cfg) -> tuple[str, dict]:
 
 
 def output_layer(cfg) -> tuple[int, str]:
-    """Units and activation of the output layer for the configuration's loss and classes."""
+    """Units and activation of the output layer for the configuration's loss and classes.
+
+    Example:
+        >>> output_layer(validate({"dataset": "blobs", "classes": 3, "loss": "sparse_categorical_crossentropy"}))
+        (3, 'softmax')
+    """
     act, form = LOSSES[cfg["loss"]]
     return (1 if form == "binary" else cfg["classes"]), act
 
@@ -220,12 +225,22 @@ def build(cfg: dict):
 
 
 def fit_kwargs(cfg: dict) -> dict:
-    """The keyword arguments of ``model.fit`` other than the data and callbacks."""
+    """The keyword arguments of ``model.fit`` other than the data and callbacks.
+
+    Example:
+        >>> fit_kwargs(validate({"batch_size": 16, "epochs": 50}))
+        {'batch_size': 16, 'epochs': 50, 'verbose': 0}
+    """
     return {"batch_size": cfg["batch_size"], "epochs": cfg["epochs"], "verbose": 0}
 
 
 def early_stopping(cfg: dict):
-    """The ``EarlyStopping`` callback of the configuration, or None."""
+    """The ``EarlyStopping`` callback of the configuration (on ``val_loss``, best weights kept), or None.
+
+    Example:
+        >>> early_stopping(validate({"early_stopping": True, "patience": 5})).patience
+        5
+    """
     if not cfg["early_stopping"]:
         return None
     return tg.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)
@@ -287,14 +302,24 @@ def program(cfg: dict) -> str:
 
 
 def grid_extent(x: np.ndarray) -> list[float]:
-    """``[x0, x1, y0, y1]``: the data's bounding box with a margin, for the pictures."""
+    """``[x0, x1, y0, y1]``: the data's bounding box with a margin, for the pictures.
+
+    Example:
+        >>> [round(v, 2) for v in grid_extent(np.array([[0.0, 0.0], [1.0, 2.0]]))]
+        [-0.1, 1.1, -0.2, 2.2]
+    """
     lo, hi = x.min(0).astype(float), x.max(0).astype(float)
     pad = np.maximum((hi - lo) * 0.1, 0.1)
-    return [lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]]
+    return [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])]
 
 
 def options() -> dict:
-    """What the page may choose from, and the limits the server enforces."""
+    """What the page may choose from, and the limits the server enforces.
+
+    Example:
+        >>> options()["max_layers"], options()["max_units"]
+        (6, 16)
+    """
     return {"datasets": {k: {"label": v[0], "classes": list(v[2])} for k, v in DATASETS.items()},
             "activations": ACTIVATIONS, "losses": list(LOSSES), "optimizers": list(OPTIMIZERS),
             "max_layers": MAX_LAYERS, "max_units": MAX_UNITS, "defaults": DEFAULTS,

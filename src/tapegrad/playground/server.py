@@ -31,6 +31,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from . import config as C
 from . import worker as W
 
+__all__ = ["create_app", "serve", "Settings"]
+
 ACTIONS = ("start", "pause", "step", "reset")
 MAX_BODY = 64 * 1024
 
@@ -43,6 +45,10 @@ class Settings:
     ``max_sessions``: sessions open at once (each holds a worker process);
     ``idle_timeout``: seconds without a request from its page after which a session that is
     not training is freed; ``reap_every``: seconds between checks for idle sessions.
+
+    Example:
+        >>> Settings(max_trainings=8).max_trainings
+        8
     """
 
     max_trainings: int = 4
@@ -479,7 +485,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False,
           settings: Settings | None = None) -> None:
-    """Run the playground with uvicorn until interrupted; with ``open_browser`` open the page."""
+    """Run the playground with uvicorn until interrupted; with ``open_browser`` open the page.
+
+    Call it from a script's ``if __name__ == "__main__":`` block: the session processes start
+    from a fork server that imports the script's main module again.
+
+    Example:
+        >>> serve("127.0.0.1", 8000, open_browser=True)  # doctest: +SKIP
+        tapegrad playground on http://127.0.0.1:8000/ (Ctrl+C to stop)
+    """
     import uvicorn
 
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"

@@ -25,6 +25,8 @@ import tapegrad as tg
 
 from . import config as C
 
+__all__ = ["main"]
+
 BOUNDARY_RES = 64  # decision-boundary picture: pixels per side
 UNIT_RES = 20  # each hidden unit's heat map
 LANDSCAPE_RES = 41  # loss landscape of the perceptron: weight pairs per side
@@ -77,7 +79,8 @@ class Pictures:
         for i, a in enumerate(layers):
             for j in range(a.shape[1]):
                 lo, hi = float(a[:, j].min()), float(a[:, j].max())
-                out.append({"layer": i, "unit": j, "lo": lo, "hi": hi, "data": _u8(a[:, j], lo, hi)})
+                data = _u8(a[:, j], lo, hi) if hi > lo else bytes([128]) * len(a)  # a constant unit: neutral
+                out.append({"layer": i, "unit": j, "lo": lo, "hi": hi, "data": data})
         return out
 
     def record_step(self) -> None:
@@ -264,7 +267,17 @@ class Worker:
 
 
 def main(conn, cfg: dict) -> None:
-    """The worker process's entry point: run the session until told to stop or the server goes."""
+    """The worker process's entry point: run the session until told to stop or the server goes.
+
+    Example:
+        >>> import multiprocessing as mp
+        >>> from tapegrad.playground.config import validate
+        >>> here, there = mp.Pipe()
+        >>> t = __import__("threading").Thread(target=main, args=(there, validate({"epochs": 2, "speed": 0})))
+        >>> t.start(); here.recv()[0]
+        'ready'
+        >>> here.send(("stop",)); t.join()
+    """
     try:
         Worker(conn, cfg).run()
     except Exception:  # report it to the server rather than dying silently
