@@ -424,6 +424,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await websocket.send_json({"type": "setup", **setup})
                 view = session.view(cursor)
                 if view["generation"] != generation:
+                    waiter.cancel()
                     continue  # replaced meanwhile: start over with the new setup
                 cursor += max((len(v) for v in view["history"].values()), default=0)
                 await websocket.send_json({"type": "state", **view})
@@ -435,7 +436,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await asyncio.sleep(0.05)  # at most ~20 messages a second, however fast the worker
                 waiter.cancel()
             await websocket.close(code=4000, reason="session freed")
-        except (WebSocketDisconnect, RuntimeError):
+        except (WebSocketDisconnect, RuntimeError, KeyError):  # gone, or sent bytes where text was expected
             pass
         finally:
             receiver.cancel()
