@@ -228,13 +228,13 @@ def test_websocket_pushes_several_updates_a_second(client):
         wait(client, sid, ("ready",))
         client.post(f"/api/sessions/{sid}/start")
         t0, pictures, epochs = time.monotonic(), 0, []
-        while time.monotonic() - t0 < 1.5:
+        while time.monotonic() - t0 < 2.0:
             m = ws.receive_json()
             if m["type"] == "state" and m["status"] == "running" and m["pictures"]:
                 pictures += 1
                 epochs.append(m["epoch"])
         client.post(f"/api/sessions/{sid}/pause")
-    assert pictures >= 5  # several pictures a second
+    assert pictures >= 6  # several pictures a second (the worker sends one every 0.15 s while training)
     assert epochs == sorted(epochs) and epochs[-1] > epochs[0]
 
 
