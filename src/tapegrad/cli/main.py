@@ -1,4 +1,4 @@
-"""The ``tapegrad`` command: ``demo``, ``fit``, ``evaluate``, ``predict``, ``plot``."""
+"""The ``tapegrad`` command: ``demo``, ``fit``, ``evaluate``, ``predict``, ``plot``, ``playground``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ EXAMPLES = {
     "evaluate": "example:\n  tapegrad evaluate penguin-model data/penguins.csv --drop-missing",
     "predict": "example:\n  tapegrad predict penguin-model data/penguins.csv --drop-missing -o predictions.csv",
     "plot": "examples:\n  tapegrad plot activations --out activations.png\n  tapegrad plot landscape --out landscape.png",
+    "playground": "example:\n  tapegrad playground --open",
 }
 
 
@@ -91,7 +92,30 @@ def parser() -> argparse.ArgumentParser:
                         formatter_class=fmt, description="Draw a picture: activations or a loss landscape.")
     pl.add_argument("what", choices=["activations", "landscape"])
     pl.add_argument("--out", required=True, help="image file to write (.png, .svg, .pdf)")
+
+    g = sub.add_parser("playground", help="train networks live in a web page (needs tapegrad[playground])",
+                       description="Serve the playground: pick data and a network, watch tapegrad train it, take the "
+                                   "model and the program back to Python.", epilog=EXAMPLES["playground"],
+                       formatter_class=fmt)
+    g.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    g.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    g.add_argument("--open", action="store_true", help="open the page in the web browser")
+    g.add_argument("--max-trainings", type=int, default=4, help="sessions that may train at once (default 4)")
     return p
+
+
+def cmd_playground(a) -> int:
+    if not 0 <= a.port <= 65535:
+        raise CliError(f"--port must be in [0, 65535], received {a.port}")
+    if a.max_trainings < 1:
+        raise CliError(f"--max-trainings must be positive, received {a.max_trainings}")
+    try:
+        from ..playground.server import Settings, serve
+    except ImportError as exc:
+        raise CliError(f"the playground needs its web libraries ({exc.name} is missing): "
+                       'pip install "tapegrad[playground]"') from None
+    serve(a.host, a.port, a.open, Settings(max_trainings=a.max_trainings))
+    return 0
 
 
 def cmd_fit(a) -> int:
@@ -220,7 +244,8 @@ def main(argv=None) -> int:
             check_out(args.out, "--out", folder=True)
             run_demo(args.out, args.seed, args.epochs)
             return 0
-        return {"fit": cmd_fit, "evaluate": cmd_evaluate, "predict": cmd_predict, "plot": cmd_plot}[args.command](args)
+        return {"fit": cmd_fit, "evaluate": cmd_evaluate, "predict": cmd_predict, "plot": cmd_plot,
+                "playground": cmd_playground}[args.command](args)
     except CliError as exc:
         print(f"tapegrad {args.command}: error: {exc}", file=sys.stderr)
         return 2
