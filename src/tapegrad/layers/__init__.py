@@ -6,6 +6,10 @@ from .conv import (AveragePooling2D, BatchNormalization, Conv1D, Conv2D, GlobalA
                    GlobalMaxPooling2D, MaxPooling2D, UpSampling2D, ZeroPadding2D)
 from .embedding import Embedding, Masking
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
+from .recurrent import (GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell,
+                        TimeDistributed)
 
 __all__ = ["AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D", "GlobalAveragePooling2D",
-           "GlobalMaxPooling2D", "MaxPooling2D", "UpSampling2D", "ZeroPadding2D", "Activation", "Dense", "Dropout", "Embedding", "Flatten", "Input", "InputLayer", "Layer", "Masking", "Normalization", "Reshape"]
+           "GlobalMaxPooling2D", "MaxPooling2D", "UpSampling2D", "ZeroPadding2D", "Activation", "Dense", "Dropout", "Embedding", "Flatten", "Input", "InputLayer", "Layer", "Masking", "Normalization", "Reshape",
+           "Bidirectional", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "SimpleRNN", "SimpleRNNCell",
+           "TimeDistributed"]
