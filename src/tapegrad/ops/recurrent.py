@@ -34,9 +34,17 @@ from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor
 from ..backend import xp
 from ._util import tensor
-from .nn import _max0, _sigmoid
+from .nn import _max0
 
 GATES = {"simple": 1, "lstm": 4, "gru": 3}
+
+
+def _sigmoid_tanh(x):
+    """``1 / (1 + exp(-x))`` as ``0.5 tanh(x / 2) + 0.5``: stable for any x, three passes."""
+    y = xp.tanh(x * 0.5)
+    y *= 0.5
+    y += 0.5
+    return y
 
 
 def _hard_sigmoid(x):
@@ -46,7 +54,7 @@ def _hard_sigmoid(x):
 # name -> (function, derivative written in terms of the function's output)
 ACTIVATIONS = {
     "tanh": (xp.tanh, lambda y: 1 - y * y),
-    "sigmoid": (_sigmoid, lambda y: y * (1 - y)),
+    "sigmoid": (_sigmoid_tanh, lambda y: y * (1 - y)),
     "relu": (_max0, lambda y: y > 0),
     "linear": (lambda x: x, lambda y: 1.0),
     "hard_sigmoid": (_hard_sigmoid, lambda y: ((y > 0) & (y < 1)).astype(y.dtype) * (1.0 / 6.0)),
@@ -118,8 +126,13 @@ class Recurrence(Function):
         for s in range(steps):
             h = H[s]
             if cell == "lstm":
-                z = xz[s] + self._proj(h, 0, 4)
                 g = G[s]
+                if self.rdm is None:
+                    xp.matmul(h, recurrent_kernel, out=g)
+                else:
+                    g[...] = self._proj(h, 0, 4)
+                g += xz[s]
+                z = g
                 g[:, :2 * U] = ract(z[:, :2 * U])
                 g[:, 2 * U:3 * U] = act(z[:, 2 * U:3 * U])
                 g[:, 3 * U:] = ract(z[:, 3 * U:])
@@ -186,22 +199,40 @@ class Recurrence(Function):
             out[:, (g - g0) * U:(g - g0 + 1) * U] = self._masked(h, g) @ R[:, g * U:(g + 1) * U]
         return out
 
-    def _proj_back(self, dz, h, dR, g0, g1):
-        """Backward of ``_proj``: adds to ``dR`` and returns the gradient for ``h``."""
+    def _proj_back(self, dz, g0, g1):
+        """Backward of ``_proj`` for the state: the gradient for ``h``."""
         U, R = self.units, self.R
         if self.rdm is None or self.rdm.shape[0] == 1:
-            cols = slice(g0 * U, g1 * U)
-            hm = self._masked(h, 0)
-            dR[:, cols] += hm.T @ dz
-            dh = dz @ R[:, cols].T
+            cols = R if (g0 == 0 and g1 == self.gates) else R[:, g0 * U:g1 * U]
+            dh = dz @ cols.T
             return dh if self.rdm is None else dh * self.rdm[0]
-        dh = xp.zeros_like(h)
+        dh = xp.zeros((dz.shape[0], U), dtype=dz.dtype)
         for g in range(g0, g1):
-            cols = slice(g * U, (g + 1) * U)
             dzg = dz[:, (g - g0) * U:(g - g0 + 1) * U]
-            dR[:, cols] += self._masked(h, g).T @ dzg
-            dh += (dzg @ R[:, cols].T) * self.rdm[g]
+            dh += (dzg @ R[:, g * U:(g + 1) * U].T) * self.rdm[g]
         return dh
+
+    def _recurrent_kernel_grad(self, dW):
+        """``sum over steps of input_s^T dW_s`` in one product per block of gates, where each
+        gate's input is the (dropped-out) state, or ``r * h_prev`` for a GRU's candidate with
+        ``reset_after=False``."""
+        steps, n, _ = dW.shape
+        U = self.units
+        Hs = self.H[:steps]
+        flat = dW.reshape(steps * n, -1)
+        special = self.cell == "gru" and not self.reset_after
+        per_gate = self.rdm is not None and self.rdm.shape[0] > 1
+        if not special and not per_gate:
+            hm = Hs if self.rdm is None else Hs * self.rdm[0]
+            return hm.reshape(steps * n, U).T @ flat
+        out = xp.empty_like(self.R)
+        for g in range(self.gates):
+            if special and g == 2:
+                inp = self.WH
+            else:
+                inp = Hs if self.rdm is None else Hs * self.rdm[g if per_gate else 0]
+            out[:, g * U:(g + 1) * U] = inp.reshape(steps * n, U).T @ flat[:, g * U:(g + 1) * U]
+        return out
 
     def _input_projection(self, xs):
         steps, n, d = xs.shape
@@ -229,8 +260,9 @@ class Recurrence(Function):
         dh = xp.array(grad[:, n_out], dtype=dtype)
         dc = xp.array(grad[:, n_out + 1], dtype=dtype) if cell == "lstm" else None
         dxz = xp.empty((steps, n, self.gates * U), dtype=dtype)
-        dR = xp.zeros_like(self.R)
-        db_rec = xp.zeros(self.gates * U, dtype=dtype) if self.b_rec is not None else None
+        # the gradients of each step's recurrent product; the recurrent kernel's gradient is
+        # one matrix product of them with the states after the loop
+        dW = xp.empty_like(dxz) if (cell == "gru" and self.reset_after) else dxz
         carry = None  # gradient of the previous output, passed back through masked steps
         for s in range(steps - 1, -1, -1):
             if self.return_sequences:
@@ -266,7 +298,7 @@ class Recurrence(Function):
                 dz[:, U:2 * U] = dcn * self.C[s] * dract(f)
                 dz[:, 2 * U:3 * U] = dcn * i * dact(cc)
                 dz[:, 3 * U:] = dhn * ac * dract(o)
-                dh_prev = self._proj_back(dz, h, dR, 0, 4)
+                dh_prev = self._proj_back(dz, 0, 4)
                 dc = dcn * f if dc_keep is None else dcn * f + dc_keep
             elif cell == "gru":
                 g = self.gate_vals[s]
@@ -277,37 +309,36 @@ class Recurrence(Function):
                 dz[:, 2 * U:] = dah
                 if self.reset_after:
                     dz[:, U:2 * U] = dah * self.WH[s] * dract(r)
-                    dw = dz.copy()
-                    dw[:, 2 * U:] *= r
-                    if db_rec is not None:
-                        db_rec += dw.sum(axis=0)
-                    dh_prev = self._proj_back(dw, h, dR, 0, 3)
+                    dw = dW[s]
+                    dw[:, :2 * U] = dz[:, :2 * U]
+                    xp.multiply(dah, r, out=dw[:, 2 * U:])
+                    dh_prev = self._proj_back(dw, 0, 3)
                 else:
-                    Rh = self.R[:, 2 * U:]
-                    dR[:, 2 * U:] += self.WH[s].T @ dah
-                    drh = dah @ Rh.T  # gradient of r * h_prev (masked)
+                    drh = dah @ self.R[:, 2 * U:].T  # gradient of r * h_prev (masked)
                     hm = self._masked(h, 2)
                     dz[:, U:2 * U] = drh * hm * dract(r)
-                    dh_prev = self._proj_back(dz[:, :2 * U], h, dR, 0, 2)
+                    dh_prev = self._proj_back(dz[:, :2 * U], 0, 2)
                     dh_prev += (drh * r) if self.rdm is None else (drh * r) * self.rdm[
                         2 if self.rdm.shape[0] > 1 else 0]
                 dh_prev += dhn * zg
             else:
                 dz = dxz[s]
                 dz[...] = dhn * dact(self.HN[s])
-                dh_prev = self._proj_back(dz, h, dR, 0, 1)
+                dh_prev = self._proj_back(dz, 0, 1)
             dh = dh_prev if dh_keep is None else dh_prev + dh_keep
 
         flat = dxz.reshape(steps * n, -1)
-        grads = [None, None, dR]
+        grads = [None, None, self._recurrent_kernel_grad(dW) if self.parents[2] is not None else None]
         if self.parents[0] is not None:
             grads[0] = self._input_grad(flat)
         if self.parents[1] is not None:
             grads[1] = self._kernel_grad(flat)
         if self.use_bias:
             db = flat.sum(axis=0)
-            grads.append(db if self.b_rec is None and self.bias.ndim == 1 else xp.stack(
-                [db, db_rec if db_rec is not None else xp.zeros_like(db)]))
+            if self.bias.ndim == 1:
+                grads.append(db)
+            else:
+                grads.append(xp.stack([db, dW.reshape(steps * n, -1).sum(axis=0)]))
         grads.append(dh)
         if cell == "lstm":
             grads.append(dc)
