@@ -8,7 +8,10 @@ from workloads import LENET, WORKLOADS, weights
 
 def build(key: str):
     spec = WORKLOADS[key]
-    if spec["kind"] == "mlp":
+    if spec["kind"] == "lstm":
+        layers = [tg.Input(shape=(spec["seq"],)), tg.layers.Embedding(spec["vocab"], spec["embed"]),
+                  tg.layers.LSTM(spec["units"], return_sequences=True), tg.layers.Dense(spec["vocab"])]
+    elif spec["kind"] == "mlp":
         s = spec["sizes"]
         layers = [tg.Input(shape=(s[0],))]
         layers += [tg.layers.Dense(b, activation="relu") for b in s[1:-1]] + [tg.layers.Dense(s[-1])]

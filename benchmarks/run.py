@@ -1,7 +1,8 @@
-"""Time the four workloads through tapegrad, PyTorch and the hand-written NumPy reference.
+"""Time the workloads through tapegrad, PyTorch and the hand-written NumPy reference.
 
     python benchmarks/run.py [--workloads W1,W2,W3,W4] [--repeats 10] [--burst 0.5] [--pause 0] [--threads 2]
                             [--machine-tuning]
+    python benchmarks/run.py --workloads W5,W6        # the recurrent workloads (the music lab's LSTM)
 
 Each implementation runs in its own process (two BLAS thread pools in one process
 slow each other down), from the same initial weights and data, with warm-up steps.
@@ -226,7 +227,7 @@ def main(argv=None) -> int:
         if key == "W2":
             row["fit_overhead"] = child("tapegrad", key, "fit", a.repeats, a.threads)["overhead"]
         results["workloads"][key] = row
-        print_row(key, row)
+        print_row(key, row, header=key == keys[0])
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     tmp = a.out + ".tmp"
     with open(tmp, "w") as f:
@@ -236,11 +237,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def print_row(key, row):
+def print_row(key, row, header=False):
     def ms(name):
         return f"{row[name]['median_ms']:8.3f}" if name in row else "     n/a"
 
-    if key == "W1":
+    if header:
         print(f"{'':4} {'tapegrad':>9} {'(tape)':>9} {'numpy ref':>9} {'torch':>9} {'tg/torch':>9} {'ref/torch':>9} "
               f"{'tg/ref':>7} {'mem tg/ref':>10}  (median ms per step)")
     rt = f"{row['ratio_to_torch']:9.2f}" if "ratio_to_torch" in row else "      n/a"
