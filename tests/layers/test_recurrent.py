@@ -462,3 +462,16 @@ def test_regularizers_and_bad_input_are_reported():
         tg.layers.GRU(3, dropout=1.5)
     with pytest.raises(ValueError, match="merge_mode must be one of"):
         tg.layers.Bidirectional(tg.layers.LSTM(3), merge_mode="max")
+
+
+def test_fit_trains_a_recurrent_model():
+    tg.random.set_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 6, 2)).astype(np.float32)
+    y = (x[:, :, 0].sum(1) > 0).astype(np.float32)[:, None]  # the sign of a running sum
+    model = tg.Sequential([tg.Input(shape=(6, 2)), tg.layers.GRU(8), tg.layers.Dense(1)])
+    model.compile(optimizer=tg.optimizers.Adam(0.05), loss=tg.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=16, epochs=15, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert history.history["accuracy"][-1] > 0.85
