@@ -39,24 +39,41 @@ from .nn import _max0
 GATES = {"simple": 1, "lstm": 4, "gru": 3}
 
 
-def _sigmoid_tanh(x):
-    """``1 / (1 + exp(-x))`` as ``0.5 tanh(x / 2) + 0.5``: stable for any x, three passes."""
-    y = xp.tanh(x * 0.5)
-    y *= 0.5
-    y += 0.5
-    return y
+def _sigmoid(x, out):
+    """``1 / (1 + exp(-x))`` into ``out`` as ``0.5 tanh(x / 2) + 0.5``: stable for any x."""
+    xp.multiply(x, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
 
 
-def _hard_sigmoid(x):
-    return xp.clip(x * (1.0 / 6.0) + 0.5, 0.0, 1.0)
+def _tanh(x, out):
+    return xp.tanh(x, out=out)
 
 
-# name -> (function, derivative written in terms of the function's output)
+def _relu(x, out):
+    return _max0(x, out=out)
+
+
+def _linear(x, out):
+    if out is not x:
+        out[...] = x
+    return out
+
+
+def _hard_sigmoid(x, out):
+    xp.multiply(x, 1.0 / 6.0, out=out)
+    out += 0.5
+    return xp.clip(out, 0.0, 1.0, out=out)
+
+
+# name -> (function writing into ``out`` (which may be ``x``), derivative in terms of the output)
 ACTIVATIONS = {
-    "tanh": (xp.tanh, lambda y: 1 - y * y),
-    "sigmoid": (_sigmoid_tanh, lambda y: y * (1 - y)),
-    "relu": (_max0, lambda y: y > 0),
-    "linear": (lambda x: x, lambda y: 1.0),
+    "tanh": (_tanh, lambda y: 1 - y * y),
+    "sigmoid": (_sigmoid, lambda y: y * (1 - y)),
+    "relu": (_relu, lambda y: y > 0),
+    "linear": (_linear, lambda y: 1.0),
     "hard_sigmoid": (_hard_sigmoid, lambda y: ((y > 0) & (y < 1)).astype(y.dtype) * (1.0 / 6.0)),
 }
 """The activations the node computes itself; a cell with another one runs step by step."""
@@ -123,8 +140,12 @@ class Recurrence(Function):
         else:
             self.HN = HN = xp.empty((steps, n, units), dtype=dtype)
         prev_out = xp.zeros((n, units), dtype=dtype)
+        # Without a mask, each step writes its new state straight into H (and C), and the
+        # sequence output is H itself, copied into the packed result after the loop.
+        direct = m is None
         for s in range(steps):
             h = H[s]
+            h_new = H[s + 1] if direct else xp.empty((n, units), dtype=dtype)
             if cell == "lstm":
                 g = G[s]
                 if self.rdm is None:
@@ -132,38 +153,47 @@ class Recurrence(Function):
                 else:
                     g[...] = self._proj(h, 0, 4)
                 g += xz[s]
-                z = g
-                g[:, :2 * U] = ract(z[:, :2 * U])
-                g[:, 2 * U:3 * U] = act(z[:, 2 * U:3 * U])
-                g[:, 3 * U:] = ract(z[:, 3 * U:])
-                c_new = g[:, U:2 * U] * C[s] + g[:, :U] * g[:, 2 * U:3 * U]
-                AC[s] = act(c_new)
-                h_new = g[:, 3 * U:] * AC[s]
+                ract(g[:, :2 * U], g[:, :2 * U])
+                act(g[:, 2 * U:3 * U], g[:, 2 * U:3 * U])
+                ract(g[:, 3 * U:], g[:, 3 * U:])
+                c_new = C[s + 1] if direct else xp.empty((n, units), dtype=dtype)
+                xp.multiply(g[:, U:2 * U], C[s], out=c_new)
+                c_new += g[:, :U] * g[:, 2 * U:3 * U]
+                act(c_new, AC[s])
+                xp.multiply(g[:, 3 * U:], AC[s], out=h_new)
             elif cell == "gru":
                 u = xz[s]
                 g = G[s]
+                zr, hh = g[:, :2 * U], g[:, 2 * U:]
                 if reset_after:
                     w = self._proj(h, 0, 3)
                     if self.b_rec is not None:
                         w += self.b_rec
-                    g[:, :2 * U] = ract(u[:, :2 * U] + w[:, :2 * U])
+                    xp.add(u[:, :2 * U], w[:, :2 * U], out=zr)
+                    ract(zr, zr)
                     WH[s] = w[:, 2 * U:]
-                    g[:, 2 * U:] = act(u[:, 2 * U:] + g[:, U:2 * U] * WH[s])
+                    xp.multiply(g[:, U:2 * U], WH[s], out=hh)
                 else:
-                    w = self._proj(h, 0, 2)
-                    g[:, :2 * U] = ract(u[:, :2 * U] + w)
-                    WH[s] = g[:, U:2 * U] * self._masked(h, 2)  # r * h_prev, fed to R_h
-                    g[:, 2 * U:] = act(u[:, 2 * U:] + WH[s] @ recurrent_kernel[:, 2 * U:])
-                zg = g[:, :U]
-                h_new = zg * h + (1 - zg) * g[:, 2 * U:]
+                    xp.add(u[:, :2 * U], self._proj(h, 0, 2), out=zr)
+                    ract(zr, zr)
+                    xp.multiply(g[:, U:2 * U], self._masked(h, 2), out=WH[s])  # r * h_prev, fed to R_h
+                    xp.matmul(WH[s], recurrent_kernel[:, 2 * U:], out=hh)
+                hh += u[:, 2 * U:]
+                act(hh, hh)
+                xp.subtract(h, hh, out=h_new)  # h = z h_prev + (1 - z) hh = hh + z (h_prev - hh)
+                h_new *= g[:, :U]
+                h_new += hh
             else:
-                h_new = act(xz[s] + self._proj(h, 0, 1))
-                HN[s] = h_new
-            if m is None:
-                H[s + 1] = h_new
+                hn = HN[s]
+                if self.rdm is None:
+                    xp.matmul(h, recurrent_kernel, out=hn)
+                else:
+                    hn[...] = self._proj(h, 0, 1)
+                hn += xz[s]
+                act(hn, hn)
+                h_new[...] = hn
+            if direct:
                 out = h_new
-                if cell == "lstm":
-                    C[s + 1] = c_new
             else:
                 ms = m[s]
                 H[s + 1] = xp.where(ms, h_new, h)
@@ -171,9 +201,11 @@ class Recurrence(Function):
                     C[s + 1] = xp.where(ms, c_new, C[s])
                 out = xp.where(ms, h_new, 0 if self.zero_out else prev_out)
                 prev_out = out
-            if return_sequences:
-                packed[:, s] = out
-        if not return_sequences:
+                if return_sequences:
+                    packed[:, s] = out
+        if return_sequences and direct:
+            packed[:, :steps] = H[1:].transpose(1, 0, 2)
+        elif not return_sequences:
             packed[:, 0] = out
         packed[:, n_out] = H[steps]
         if cell == "lstm":
@@ -264,6 +296,20 @@ class Recurrence(Function):
         # one matrix product of them with the states after the loop
         dW = xp.empty_like(dxz) if (cell == "gru" and self.reset_after) else dxz
         carry = None  # gradient of the previous output, passed back through masked steps
+        if cell == "lstm":
+            # every step's local derivatives at once, so the reverse loop does a few products per step:
+            # dz_i = dc cc i', dz_f = dc c_prev f', dz_c = dc i act'(cc), dz_o = dh act(c) o',
+            # and dc gains dh o act'(c)
+            G = self.gate_vals
+            i, F, cc, o = G[..., :U], G[..., U:2 * U], G[..., 2 * U:3 * U], G[..., 3 * U:]
+            A = xp.empty_like(G)
+            A[..., :U] = cc * dract(i)
+            A[..., U:2 * U] = self.C[:-1] * dract(F)
+            A[..., 2 * U:3 * U] = i * dact(cc)
+            A[..., 3 * U:] = self.AC * dract(o)
+            OD = o * dact(self.AC)
+            A4 = A.reshape(steps, n, 4, U)
+            dz4 = dxz.reshape(steps, n, 4, U)
         for s in range(steps - 1, -1, -1):
             if self.return_sequences:
                 go = gseq[:, s]
@@ -289,17 +335,11 @@ class Recurrence(Function):
                     dc_keep = xp.where(ms, 0, dc)
             h = self.H[s]
             if cell == "lstm":
-                g = self.gate_vals[s]
-                i, f, cc, o = g[:, :U], g[:, U:2 * U], g[:, 2 * U:3 * U], g[:, 3 * U:]
-                ac = self.AC[s]
-                dcn = dcn + dhn * o * dact(ac)
-                dz = dxz[s]
-                dz[:, :U] = dcn * cc * dract(i)
-                dz[:, U:2 * U] = dcn * self.C[s] * dract(f)
-                dz[:, 2 * U:3 * U] = dcn * i * dact(cc)
-                dz[:, 3 * U:] = dhn * ac * dract(o)
-                dh_prev = self._proj_back(dz, 0, 4)
-                dc = dcn * f if dc_keep is None else dcn * f + dc_keep
+                dcn = dcn + dhn * OD[s]
+                xp.multiply(dcn[:, None, :], A4[s, :, :3], out=dz4[s, :, :3])  # i, f, c at once
+                xp.multiply(dhn, A4[s, :, 3], out=dz4[s, :, 3])
+                dh_prev = self._proj_back(dxz[s], 0, 4)
+                dc = dcn * F[s] if dc_keep is None else dcn * F[s] + dc_keep
             elif cell == "gru":
                 g = self.gate_vals[s]
                 zg, r, hh = g[:, :U], g[:, U:2 * U], g[:, 2 * U:]
