@@ -30,7 +30,7 @@ from .. import random as _random
 from .. import regularizers as _reg
 from ..autodiff.tensor import Tensor
 from ..ops.recurrent import recurrence
-from .base import Layer, get_mask, set_mask
+from .base import Layer, set_mask
 
 _FUSED_NAMES = {ops.tanh: "tanh", ops.sigmoid: "sigmoid", ops.relu: "relu", _act.linear: "linear",
                 ops.hard_sigmoid: "hard_sigmoid"}
@@ -259,13 +259,14 @@ class LSTMCell(_RecurrentCell):
 
     def build(self, input_shape) -> None:
         d = self._check_step_input(input_shape)
-        init, U = self.bias_initializer, self.units
-        if self.unit_forget_bias:
-            def init(shape, dtype=None):  # Keras: zeros-initializer parts, ones for the forget gate
-                parts = [self.bias_initializer((U,), dtype=dtype), np.ones((U,), dtype=dtype),
-                         self.bias_initializer((2 * U,), dtype=dtype)]
-                return np.concatenate([np.asarray(p) for p in parts])
-        self._weights_for(d, (4 * U,), init)
+        U = self.units
+
+        def forget_ones(shape, dtype=None):  # Keras: the bias initializer's values, ones for the forget gate
+            parts = [self.bias_initializer((U,), dtype=dtype), np.ones((U,), dtype=dtype),
+                     self.bias_initializer((2 * U,), dtype=dtype)]
+            return np.concatenate([np.asarray(p) for p in parts])
+
+        self._weights_for(d, (4 * U,), forget_ones if self.unit_forget_bias else self.bias_initializer)
 
     def call(self, inputs, states, training=None):
         h, c = states
