@@ -475,3 +475,36 @@ def test_fit_trains_a_recurrent_model():
     history = model.fit(x, y, batch_size=16, epochs=15, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     assert history.history["accuracy"][-1] > 0.85
+
+
+def test_bidirectional_with_a_mask_outputs_zeros_at_padding_in_both_directions():
+    rng = np.random.default_rng(15)
+    x = rng.normal(size=(1, 4, 3))
+    mask = np.array([[True, True, True, False]])
+    layer = tg.layers.Bidirectional(tg.layers.GRU(2, return_sequences=True, dtype="float64"), dtype="float64")
+    out = layer(x, mask=mask).numpy()
+    assert not out[0, 3].any()  # Keras forces zero_output_for_mask on both directions
+    fw, bw = layer.forward_layer.get_weights(), layer.backward_layer.get_weights()
+    z = np.zeros((1, 2))
+    np.testing.assert_allclose(out[0, :3, :2], keras_gru(x[:, :3], *fw, z)[0][0], atol=1e-12)
+    np.testing.assert_allclose(out[0, :3, 2:], keras_gru(x[:, 2::-1], *bw, z)[0][0][::-1], atol=1e-12)
+
+
+def test_the_labs_generation_code_runs_as_written():
+    vocab_size, batch_size = 20, 1
+    model = tg.Sequential([tg.layers.Embedding(vocab_size, 8, batch_input_shape=[batch_size, None]),
+                           tg.layers.LSTM(16, return_sequences=True, recurrent_initializer="glorot_uniform",
+                                          recurrent_activation="sigmoid", stateful=True),
+                           tg.layers.Dense(vocab_size)])
+    model.build((1, None))
+    input_eval = tg.expand_dims([3, 4, 5], 0)
+    model.reset_states()
+    generated = []
+    for _ in range(5):
+        predictions = model(input_eval)
+        predictions = tg.squeeze(predictions, 0)
+        predicted_id = tg.random.categorical(predictions, num_samples=1)[-1, 0].numpy()
+        input_eval = tg.expand_dims([predicted_id], 0)
+        generated.append(int(predicted_id))
+    assert len(generated) == 5 and all(0 <= i < vocab_size for i in generated)
+    assert model.layers[1].states[0].shape == (1, 16)
