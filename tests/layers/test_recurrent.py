@@ -508,3 +508,17 @@ def test_the_labs_generation_code_runs_as_written():
         generated.append(int(predicted_id))
     assert len(generated) == 5 and all(0 <= i < vocab_size for i in generated)
     assert model.layers[1].states[0].shape == (1, 16)
+
+
+@pytest.mark.parametrize("cls,kwargs", [(tg.layers.SimpleRNNCell, {"activation": "relu"}),
+                                        (tg.layers.LSTMCell, {"unit_forget_bias": False, "dropout": 0.2}),
+                                        (tg.layers.GRUCell, {"reset_after": False, "seed": 3})])
+def test_cells_round_trip_their_config_and_report_their_shape(cls, kwargs):
+    cell = cls(5, **kwargs)
+    clone = cls.from_config(cell.get_config())
+    assert {k: v for k, v in clone.get_config().items() if k != "name"} == \
+        {k: v for k, v in cell.get_config().items() if k != "name"}
+    assert cell.compute_output_shape((None, 3)) == (None, 5)
+    states = [np.zeros((2, 5), np.float32)] * (2 if cls is tg.layers.LSTMCell else 1)
+    out, new_states = cell(np.ones((2, 3), np.float32), states)
+    assert out.shape == (2, 5) and len(new_states) == len(states)

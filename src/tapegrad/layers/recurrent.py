@@ -144,6 +144,10 @@ class _RecurrentCell(Layer):
         sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [self.state_size]
         return [ops.zeros((batch_size, s), dtype=self.dtype) for s in sizes]
 
+    def compute_output_shape(self, input_shape):
+        """The shape of one step's output, ``(batch, units)`` (the states have the same shape)."""
+        return (tuple(input_shape)[0], self.units)
+
     def _fusable(self) -> bool:
         return self.activation in _FUSED_NAMES and self.recurrent_activation in _FUSED_NAMES
 
