@@ -245,6 +245,72 @@ def lenet_step_factory(params, opt):
     return step
 
 
+def _sigmoid(x):
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def lstm_step_factory(params, opt):
+    """Embedding, LSTM (return_sequences) and Dense over the vocabulary, by hand: the inputs of
+    all steps projected in one product, a loop over the steps, the reverse loop for the
+    gradients, the kernel's gradient in one product."""
+    emb, k, r, b, dk, db = params
+    units = r.shape[0]
+    U = units
+
+    def step(x, y):
+        n, t = x.shape
+        e = emb[x.T]  # (t, n, embed), time-major
+        xz = (e.reshape(t * n, -1) @ k).reshape(t, n, 4 * U)
+        xz += b
+        gates = np.empty((t, n, 4 * U), np.float32)
+        hs = np.zeros((t + 1, n, U), np.float32)
+        cs = np.zeros((t + 1, n, U), np.float32)
+        tc = np.empty((t, n, U), np.float32)
+        for s in range(t):
+            z = xz[s] + hs[s] @ r
+            g = gates[s]
+            g[:, :2 * U] = _sigmoid(z[:, :2 * U])
+            g[:, 2 * U:3 * U] = np.tanh(z[:, 2 * U:3 * U])
+            g[:, 3 * U:] = _sigmoid(z[:, 3 * U:])
+            cs[s + 1] = g[:, U:2 * U] * cs[s] + g[:, :U] * g[:, 2 * U:3 * U]
+            tc[s] = np.tanh(cs[s + 1])
+            hs[s + 1] = g[:, 3 * U:] * tc[s]
+        h = hs[1:].reshape(t * n, U)
+        logits = h @ dk
+        logits += db
+        loss, g_logits = loss_and_grad(logits, y.T.reshape(-1), "ce")
+        g_dk = h.T @ g_logits
+        g_db = g_logits.sum(0)
+        dh_all = (g_logits @ dk.T).reshape(t, n, U)
+        dz = np.empty((t, n, 4 * U), np.float32)
+        g_r = np.zeros_like(r)
+        dh = np.zeros((n, U), np.float32)
+        dc = np.zeros((n, U), np.float32)
+        for s in range(t - 1, -1, -1):
+            g = gates[s]
+            i, f, c_, o = g[:, :U], g[:, U:2 * U], g[:, 2 * U:3 * U], g[:, 3 * U:]
+            dh += dh_all[s]
+            dc += dh * o * (1 - tc[s] * tc[s])
+            d = dz[s]
+            d[:, :U] = dc * c_ * i * (1 - i)
+            d[:, U:2 * U] = dc * cs[s] * f * (1 - f)
+            d[:, 2 * U:3 * U] = dc * i * (1 - c_ * c_)
+            d[:, 3 * U:] = dh * tc[s] * o * (1 - o)
+            g_r += hs[s].T @ d
+            dh = d @ r.T
+            dc = dc * f
+        flat = dz.reshape(t * n, 4 * U)
+        g_k = e.reshape(t * n, -1).T @ flat
+        g_b = flat.sum(0)
+        g_emb = np.zeros_like(emb)
+        np.add.at(g_emb, x.T.reshape(-1), flat @ k.T)
+        opt.step([g_emb, g_k, g_r, g_b, g_dk, g_db])
+        return loss
+
+    return step
+
+
 def make_step(key: str, mode: str = "manual"):
     """The reference's step; with machine tuning on (``TAPEGRAD_MACHINE_TUNING=1``, what
     ``run.py --machine-tuning`` sets for every process) it takes the allocator setting and the
@@ -257,6 +323,8 @@ def make_step(key: str, mode: str = "manual"):
     opt = Adam(params, spec["lr"]) if spec["opt"] == "adam" else SGD(params, spec["lr"])
     if spec["kind"] == "mlp":
         step = mlp_step_factory(params, spec["loss"], opt)
+    elif spec["kind"] == "lstm":
+        step = lstm_step_factory(params, opt)
     else:
         step = lenet_step_factory(params, opt)
     if tuned:

@@ -9,7 +9,10 @@ from workloads import WORKLOADS, input_shape, layers_of, weights
 def build(key: str, functional: bool = False):
     """The workload's model: a ``Sequential`` one, or the same layers as a functional model."""
     spec = WORKLOADS[key]
-    if spec["kind"] == "mlp":
+    if spec["kind"] == "lstm":
+        layers = [tg.Input(shape=(spec["seq"],)), tg.layers.Embedding(spec["vocab"], spec["embed"]),
+                  tg.layers.LSTM(spec["units"], return_sequences=True), tg.layers.Dense(spec["vocab"])]
+    elif spec["kind"] == "mlp":
         s = spec["sizes"]
         layers = [tg.Input(shape=(s[0],))]
         layers += [tg.layers.Dense(b, activation="relu") for b in s[1:-1]] + [tg.layers.Dense(s[-1])]

@@ -53,6 +53,8 @@ def make_step(key: str, mode: str = "eager"):
             if j < n - 1:
                 mods.append(torch.nn.ReLU())
             i += 2
+    elif spec["kind"] == "lstm":
+        mods.append(_LabLSTM(spec, w))
     else:
         for layer in layers_of(key):
             if layer[0] == "conv":  # odd kernels: "same" pads (k - 1) / 2 on each side, as Keras
@@ -77,11 +79,14 @@ def make_step(key: str, mode: str = "eager"):
                     mods.append(torch.nn.ReLU())
                 i += 2
     model = torch.nn.Sequential(*mods)
-    params = list(model.parameters())
+    params = [p for p in model.parameters() if p.requires_grad]
     adam = KerasAdam if mode == "check" else torch.optim.Adam
     opt = adam(params, lr=spec["lr"], eps=1e-7) if spec["opt"] == "adam" else torch.optim.SGD(params, lr=spec["lr"])
     loss_fn = torch.nn.BCEWithLogitsLoss() if spec["loss"] == "bce" else torch.nn.CrossEntropyLoss()
-    lenet = spec["kind"] != "mlp"  # images: NHWC in, NCHW for PyTorch
+    lenet = spec["kind"] in ("lenet", "cnn")  # images: NHWC in, NCHW for PyTorch
+    if spec["kind"] == "lstm":
+        ce = loss_fn
+        loss_fn = lambda logits, y: ce(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))  # noqa: E731
 
     def step(x, y):
         xt = torch.from_numpy(x)
@@ -101,3 +106,27 @@ class _NHWCFlatten(torch.nn.Module):
 
     def forward(self, x):
         return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+
+
+class _LabLSTM(torch.nn.Module):
+    """Embedding, ``nn.LSTM`` (batch first) and Linear, with the workload's Keras-layout weights:
+    PyTorch's gates i, f, g, o are Keras's i, f, c, o; the bias goes in ``bias_ih``."""
+
+    def __init__(self, spec, w):
+        super().__init__()
+        emb, k, r, b, dk, db = w
+        self.embed = torch.nn.Embedding(*emb.shape)
+        self.lstm = torch.nn.LSTM(spec["embed"], spec["units"], batch_first=True)
+        self.out = torch.nn.Linear(spec["units"], spec["vocab"])
+        with torch.no_grad():
+            self.embed.weight.copy_(torch.from_numpy(emb))
+            self.lstm.weight_ih_l0.copy_(torch.from_numpy(k.T.copy()))
+            self.lstm.weight_hh_l0.copy_(torch.from_numpy(r.T.copy()))
+            self.lstm.bias_ih_l0.copy_(torch.from_numpy(b))
+            self.lstm.bias_hh_l0.zero_()
+            self.out.weight.copy_(torch.from_numpy(dk.T.copy()))
+            self.out.bias.copy_(torch.from_numpy(db))
+        self.lstm.bias_hh_l0.requires_grad_(False)  # Keras has one bias: a second trained copy would double its steps
+
+    def forward(self, x):
+        return self.out(self.lstm(self.embed(x))[0])

@@ -1,4 +1,4 @@
-"""The four benchmark workloads, with the data and initial weights every implementation shares.
+"""The benchmark workloads, with the data and initial weights every implementation shares.
 
 Weights are drawn here with NumPy (Glorot-uniform) in tapegrad's layouts: dense kernels
 ``(in, out)``, conv kernels ``(kh, kw, in, out)``; other implementations transpose them.
@@ -22,6 +22,12 @@ WORKLOADS = {
            "lr": 1e-3, "loss_check_rtol": 1e-3},
     **{f"M{w}": {"name": f"mlp-{w}", "kind": "mlp", "sizes": [784, w, w, 10], "batch": 128, "loss": "ce",
                  "opt": "adam", "lr": 1e-3} for w in (64, 256, 1024, 2048)},
+    # the music lab's model (Embedding -> LSTM with return_sequences -> Dense over the vocabulary), softmax
+    # CE over every step; W6 is a small version of it
+    "W5": {"name": "lab-lstm", "kind": "lstm", "vocab": 83, "embed": 256, "units": 1024, "batch": 8, "seq": 100,
+           "loss": "ce", "opt": "adam", "lr": 5e-3},
+    "W6": {"name": "small-lstm", "kind": "lstm", "vocab": 83, "embed": 64, "units": 128, "batch": 32, "seq": 50,
+           "loss": "ce", "opt": "adam", "lr": 5e-3},
 }
 
 LENET = [("conv", 5, 1, 6, "same"), ("pool",), ("conv", 5, 6, 16, "valid"), ("pool",), ("flatten",),
@@ -55,6 +61,14 @@ def weights(key: str) -> list[np.ndarray]:
     spec = WORKLOADS[key]
     rng = np.random.default_rng(1234)
     out = []
+    if spec["kind"] == "lstm":
+        # Keras's layout: embeddings, LSTM kernel (embed, 4 units), recurrent kernel (units, 4 units) and
+        # bias (gates i, f, c, o; the forget gate's starts at 1), dense kernel and bias
+        v, e, u = spec["vocab"], spec["embed"], spec["units"]
+        bias = np.zeros(4 * u, np.float32)
+        bias[u:2 * u] = 1
+        return [rng.uniform(-0.05, 0.05, (v, e)).astype(np.float32), glorot(rng, (e, 4 * u), e, 4 * u),
+                glorot(rng, (u, 4 * u), u, 4 * u), bias, glorot(rng, (u, v), u, v), np.zeros(v, np.float32)]
     if spec["kind"] == "mlp":
         s = spec["sizes"]
         for a, b in zip(s[:-1], s[1:]):
@@ -74,6 +88,9 @@ def batch(key: str, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
     spec = WORKLOADS[key]
     rng = np.random.default_rng(100 + step)
     n = spec["batch"]
+    if spec["kind"] == "lstm":  # character ids and the next-character targets
+        ids = rng.integers(0, spec["vocab"], (n, spec["seq"] + 1))
+        return ids[:, :-1].astype(np.int64), ids[:, 1:].astype(np.int64)
     if spec["kind"] != "mlp":
         x = rng.random((n,) + input_shape(key), dtype=np.float32)
     else:

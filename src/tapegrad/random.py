@@ -122,4 +122,49 @@ def shuffle(x, seed: int | None = None) -> Tensor:
     return Tensor._wrap(x.data[xp.asarray(generator(seed).permutation(x.shape[0]))])
 
 
-__all__ = ["set_seed", "generator", "normal", "uniform", "truncated_normal", "shuffle"]
+def categorical(logits, num_samples: int, dtype=None, seed: int | None = None) -> Tensor:
+    """Draw class indices from categorical distributions given by unnormalized log-probabilities
+    (``tf.random.categorical``).
+
+    Args:
+        logits: shape (batch, classes); row ``i`` gives the log-probabilities of batch
+            entry ``i`` up to a constant (``-inf`` for a class never drawn).
+        num_samples: how many independent draws per row.
+        dtype: the integer dtype of the result, ``"int64"`` by default (TensorFlow's).
+        seed: a seed for these draws alone; otherwise the global generator
+            (``tg.random.set_seed``) is used.
+
+    Returns:
+        An integer tensor of shape (batch, num_samples).
+
+    Example (the lab's sampling step):
+        >>> import tapegrad as tg
+        >>> ids = tg.random.categorical(tg.constant([[0.0, 0.0, -float("inf")]]), num_samples=5, seed=1)
+        >>> ids.shape, str(ids.dtype), bool((ids.numpy() < 2).all())
+        ((1, 5), 'int64', True)
+    """
+    arr = np.asarray(logits.numpy() if isinstance(logits, Tensor) else logits, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] == 0:
+        raise ValueError(f"categorical: expected logits of shape (batch, classes), received shape {arr.shape}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 0:
+        raise ValueError(f"categorical: num_samples must be a non-negative integer, received {num_samples!r}")
+    out_dtype = np.dtype(dtype or "int64")
+    if out_dtype.kind not in "iu":
+        raise ValueError(f"categorical: dtype must be an integer dtype, received {out_dtype}")
+    if np.isnan(arr).any() or np.isposinf(arr).any():
+        raise ValueError("categorical: logits must not contain NaN or +inf")
+    top = arr.max(axis=1, keepdims=True)
+    if not np.isfinite(top).all():
+        raise ValueError("categorical: every row of logits needs at least one finite entry")
+    p = np.exp(arr - top)
+    cdf = np.cumsum(p, axis=1)
+    u = generator(seed).random((arr.shape[0], int(num_samples))) * cdf[:, -1:]
+    # the first class whose cumulative weight exceeds u (a class of weight 0 is never drawn)
+    ids = np.empty(u.shape, dtype=np.int64)
+    for row in range(arr.shape[0]):
+        ids[row] = np.searchsorted(cdf[row], u[row], side="right")
+    np.minimum(ids, arr.shape[1] - 1, out=ids)
+    return Tensor._wrap(xp.asarray(ids.astype(out_dtype)))
+
+
+__all__ = ["set_seed", "generator", "normal", "uniform", "truncated_normal", "shuffle", "categorical"]

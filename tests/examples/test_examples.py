@@ -65,3 +65,14 @@ def test_09_mnist_cnn_on_a_subset(tmp_path):
     r = load("09_mnist_cnn.py").main(data=os.path.join(SHARED, "mnist"), quick=True, out=str(tmp_path), verbose=0)
     assert r["test_accuracy"] > 0.80
     assert all(os.path.getsize(f) > 1000 for f in r["files"])
+
+
+@pytest.mark.skipif(not os.path.isfile(os.path.join(SHARED, "music", "irish.abc")), reason="shared songs not present")
+def test_10_music_generation_learns_and_writes_songs(tmp_path):
+    r = load("10_music_generation.py").main(data=os.path.join(SHARED, "music", "irish.abc"), out=str(tmp_path),
+                                             quick=True, steps=40, generation_length=300, show=False)
+    losses = r["losses"]
+    assert losses[0] > 4.0  # about ln 83 untrained
+    assert np.mean(losses[-10:]) < losses[0] - 0.8  # falls within 40 steps
+    assert (tmp_path / "generated.abc").stat().st_size > 0 and (tmp_path / "music.weights.safetensors").exists()
+    assert (tmp_path / "losses.csv").read_text().count("\n") == 41

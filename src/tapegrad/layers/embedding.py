@@ -49,6 +49,8 @@ class Embedding(Layer):
         self.supports_masking = self.mask_zero
         self.embeddings = None
 
+    _checks_own_input = True  # the last axis of the ids is the sequence, whose length may change
+
     def build(self, input_shape=None) -> None:
         self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim),
                                           initializer=self.embeddings_initializer,

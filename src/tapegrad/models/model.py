@@ -137,6 +137,16 @@ class Model(Trainer, Layer):
             return cls(inputs, outputs, name=name, trainable=trainable)
         return super().from_config(config)
 
+    def reset_states(self) -> None:
+        """Set the held states of every stateful recurrent layer in the model back to zeros
+        (what the lab calls before generating text).
+
+        Differs from Keras 3, where this is a layer method only (tf.keras 2 had it on models).
+        """
+        for layer in self._iter_layers():
+            if layer is not self and getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+                layer.reset_states()
+
     def summary(self, print_fn=print, line_length: int = 72) -> None:
         """Print a table of layers, output shapes and parameter counts, then the totals."""
         from .summary import summary_text

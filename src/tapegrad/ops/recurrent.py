@@ -1,0 +1,474 @@
+"""The time loop of the recurrent layers as one node: backpropagation through time.
+
+``recurrence`` runs a SimpleRNN, LSTM or GRU cell (Keras 3's formulas and weight layout)
+over every time step of a batch of sequences in one ``Function``: the forward pass
+projects the inputs of all steps with one matrix product, then loops over the steps;
+the backward pass loops over them in reverse, collecting the gradient of every step's
+gate pre-activations, and turns them into the kernel's and the input's gradients with
+one matrix product each. A graph of one node per gate per step would hold hundreds of
+nodes for a sequence of length 100; this holds one.
+
+Gates, in Keras's order along the last axis of ``kernel`` (input, units * gates) and
+``recurrent_kernel`` (units, units * gates):
+
+- SimpleRNN: ``h = act(x K + b + h_prev R)``.
+- LSTM (i, f, c, o): ``z = x K + h_prev R + b``; ``i, f, o = ract(z_i, z_f, z_o)``;
+  ``c = f c_prev + i act(z_c)``; ``h = o act(c)``.
+- GRU (z, r, h), ``reset_after=True`` (bias of shape (2, 3 units): input and recurrent):
+  ``u = x K + b_in``, ``w = h_prev R + b_rec``; ``z = ract(u_z + w_z)``, ``r = ract(u_r + w_r)``,
+  ``hh = act(u_h + r w_h)``; ``h = z h_prev + (1 - z) hh``. With ``reset_after=False`` (bias
+  (3 units,)) the candidate is ``act(u_h + (r h_prev) R_h)``.
+
+A time mask (``False`` = padding) keeps the previous state at a masked step; the output
+there is the previous step's output (zeros before the first step, TensorFlow's rule),
+or zeros with ``zero_output_for_mask``. Dropout masks are fixed across the time steps, as
+Keras's: one mask of the inputs (``input_dropout`` of shape (1, batch, input)) or one per
+gate (shape (gates, batch, input)), likewise for the recurrent state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff.function import Function
+from ..autodiff.tensor import Tensor
+from ..backend import xp
+from ._util import tensor
+from .nn import _max0
+
+GATES = {"simple": 1, "lstm": 4, "gru": 3}
+
+
+def _sigmoid(x, out):
+    """``1 / (1 + exp(-x))`` into ``out`` as ``0.5 tanh(x / 2) + 0.5``: stable for any x."""
+    xp.multiply(x, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def _tanh(x, out):
+    return xp.tanh(x, out=out)
+
+
+def _relu(x, out):
+    return _max0(x, out=out)
+
+
+def _linear(x, out):
+    if out is not x:
+        out[...] = x
+    return out
+
+
+def _hard_sigmoid(x, out):
+    xp.multiply(x, 1.0 / 6.0, out=out)
+    out += 0.5
+    return xp.clip(out, 0.0, 1.0, out=out)
+
+
+# name -> (function writing into ``out`` (which may be ``x``), derivative in terms of the output)
+ACTIVATIONS = {
+    "tanh": (_tanh, lambda y: 1 - y * y),
+    "sigmoid": (_sigmoid, lambda y: y * (1 - y)),
+    "relu": (_relu, lambda y: y > 0),
+    "linear": (_linear, lambda y: 1.0),
+    "hard_sigmoid": (_hard_sigmoid, lambda y: ((y > 0) & (y < 1)).astype(y.dtype) * (1.0 / 6.0)),
+}
+"""The activations the node computes itself; a cell with another one runs step by step."""
+
+
+class Recurrence(Function):
+    """One recurrent layer call over all time steps (see the module's docstring).
+
+    Inputs: ``x`` (batch, steps, features), ``kernel``, ``recurrent_kernel``, then ``bias``
+    when ``use_bias``, then the initial states (``h0``; ``h0, c0`` for an LSTM). The
+    output packs everything into one array of shape (batch, n_out + n_states, units):
+    the outputs of every step in processing order (``n_out = steps`` with
+    ``return_sequences``) or the last output (``n_out = 1``), then the final states.
+    """
+
+    def forward(self, x, kernel, recurrent_kernel, *rest, cell, activation, recurrent_activation, use_bias,
+                mask, input_dropout, recurrent_dropout, go_backwards, return_sequences, zero_output_for_mask,
+                reset_after):
+        self.cell, self.use_bias, self.reset_after = cell, use_bias, reset_after
+        self.act, self.dact = ACTIVATIONS[activation]
+        self.ract, self.dract = ACTIVATIONS[recurrent_activation]
+        self.return_sequences = return_sequences
+        self.zero_out = zero_output_for_mask and return_sequences
+        self.go_backwards = go_backwards
+        self.dm, self.rdm = input_dropout, recurrent_dropout
+        if use_bias:
+            bias, states = rest[0], rest[1:]
+        else:
+            bias, states = None, rest
+        n, steps, d = x.shape
+        units = recurrent_kernel.shape[0]
+        gates = GATES[cell]
+        self.units, self.gates, self.K, self.R, self.bias = units, gates, kernel, recurrent_kernel, bias
+        self.x_shape = x.shape
+        order = np.arange(steps)[::-1] if go_backwards else np.arange(steps)
+        self.order = order
+        xs = xp.ascontiguousarray(x.transpose(1, 0, 2)[order])  # (steps, batch, features), processing order
+        self.xs = xs
+        m = None if mask is None else xp.asarray(mask).T[order][..., None]  # (steps, batch, 1) bool
+        self.m = m
+
+        xz = self._input_projection(xs)
+        if bias is not None:
+            xz += bias if bias.ndim == 1 else bias[0]
+        dtype = xz.dtype
+        self.b_rec = bias[1] if (bias is not None and bias.ndim == 2) else None
+
+        n_out = steps if return_sequences else 1
+        n_states = 2 if cell == "lstm" else 1
+        packed = xp.empty((n, n_out + n_states, units), dtype=dtype)
+        H = xp.empty((steps + 1, n, units), dtype=dtype)  # state entering each step (after masking)
+        H[0] = states[0]
+        U = units
+        act, ract = self.act, self.ract
+        if cell == "lstm":
+            C = xp.empty((steps + 1, n, units), dtype=dtype)
+            C[0] = states[1]
+            self.gate_vals = G = xp.empty((steps, n, 4 * units), dtype=dtype)
+            self.AC = AC = xp.empty((steps, n, units), dtype=dtype)
+            self.C = C
+        elif cell == "gru":
+            self.gate_vals = G = xp.empty((steps, n, 3 * units), dtype=dtype)  # z, r, hh
+            self.WH = WH = xp.empty((steps, n, units), dtype=dtype)  # the recurrent product of the candidate
+        else:
+            self.HN = HN = xp.empty((steps, n, units), dtype=dtype)
+        prev_out = xp.zeros((n, units), dtype=dtype)
+        # Without a mask, each step writes its new state straight into H (and C), and the
+        # sequence output is H itself, copied into the packed result after the loop.
+        direct = m is None
+        for s in range(steps):
+            h = H[s]
+            h_new = H[s + 1] if direct else xp.empty((n, units), dtype=dtype)
+            if cell == "lstm":
+                g = G[s]
+                if self.rdm is None:
+                    xp.matmul(h, recurrent_kernel, out=g)
+                else:
+                    g[...] = self._proj(h, 0, 4)
+                g += xz[s]
+                ract(g[:, :2 * U], g[:, :2 * U])
+                act(g[:, 2 * U:3 * U], g[:, 2 * U:3 * U])
+                ract(g[:, 3 * U:], g[:, 3 * U:])
+                c_new = C[s + 1] if direct else xp.empty((n, units), dtype=dtype)
+                xp.multiply(g[:, U:2 * U], C[s], out=c_new)
+                c_new += g[:, :U] * g[:, 2 * U:3 * U]
+                act(c_new, AC[s])
+                xp.multiply(g[:, 3 * U:], AC[s], out=h_new)
+            elif cell == "gru":
+                u = xz[s]
+                g = G[s]
+                zr, hh = g[:, :2 * U], g[:, 2 * U:]
+                if reset_after:
+                    w = self._proj(h, 0, 3)
+                    if self.b_rec is not None:
+                        w += self.b_rec
+                    xp.add(u[:, :2 * U], w[:, :2 * U], out=zr)
+                    ract(zr, zr)
+                    WH[s] = w[:, 2 * U:]
+                    xp.multiply(g[:, U:2 * U], WH[s], out=hh)
+                else:
+                    xp.add(u[:, :2 * U], self._proj(h, 0, 2), out=zr)
+                    ract(zr, zr)
+                    xp.multiply(g[:, U:2 * U], self._masked(h, 2), out=WH[s])  # r * h_prev, fed to R_h
+                    xp.matmul(WH[s], recurrent_kernel[:, 2 * U:], out=hh)
+                hh += u[:, 2 * U:]
+                act(hh, hh)
+                xp.subtract(h, hh, out=h_new)  # h = z h_prev + (1 - z) hh = hh + z (h_prev - hh)
+                h_new *= g[:, :U]
+                h_new += hh
+            else:
+                hn = HN[s]
+                if self.rdm is None:
+                    xp.matmul(h, recurrent_kernel, out=hn)
+                else:
+                    hn[...] = self._proj(h, 0, 1)
+                hn += xz[s]
+                act(hn, hn)
+                h_new[...] = hn
+            if direct:
+                out = h_new
+            else:
+                ms = m[s]
+                H[s + 1] = xp.where(ms, h_new, h)
+                if cell == "lstm":
+                    C[s + 1] = xp.where(ms, c_new, C[s])
+                out = xp.where(ms, h_new, 0 if self.zero_out else prev_out)
+                prev_out = out
+                if return_sequences:
+                    packed[:, s] = out
+        if return_sequences and direct:
+            packed[:, :steps] = H[1:].transpose(1, 0, 2)
+        elif not return_sequences:
+            packed[:, 0] = out
+        packed[:, n_out] = H[steps]
+        if cell == "lstm":
+            packed[:, n_out + 1] = C[steps]
+        self.H, self.n_out = H, n_out
+        return packed
+
+    # -- the pieces shared by the forward and backward loops --------------------------------
+    def _masked(self, h, g):
+        """``h`` times the recurrent dropout mask of gate ``g`` (the shared one if just one)."""
+        if self.rdm is None:
+            return h
+        return h * self.rdm[g if self.rdm.shape[0] > 1 else 0]
+
+    def _proj(self, h, g0, g1):
+        """The recurrent product for gates ``g0 .. g1 - 1``: ``h R`` with each gate's dropout mask."""
+        U, R = self.units, self.R
+        cols = R if (g0 == 0 and g1 == self.gates) else R[:, g0 * U:g1 * U]
+        if self.rdm is None or self.rdm.shape[0] == 1:
+            return self._masked(h, 0) @ cols
+        out = xp.empty((h.shape[0], (g1 - g0) * U), dtype=h.dtype)
+        for g in range(g0, g1):
+            out[:, (g - g0) * U:(g - g0 + 1) * U] = self._masked(h, g) @ R[:, g * U:(g + 1) * U]
+        return out
+
+    def _proj_back(self, dz, g0, g1):
+        """Backward of ``_proj`` for the state: the gradient for ``h``."""
+        U, R = self.units, self.R
+        if self.rdm is None or self.rdm.shape[0] == 1:
+            cols = R if (g0 == 0 and g1 == self.gates) else R[:, g0 * U:g1 * U]
+            dh = dz @ cols.T
+            return dh if self.rdm is None else dh * self.rdm[0]
+        dh = xp.zeros((dz.shape[0], U), dtype=dz.dtype)
+        for g in range(g0, g1):
+            dzg = dz[:, (g - g0) * U:(g - g0 + 1) * U]
+            dh += (dzg @ R[:, g * U:(g + 1) * U].T) * self.rdm[g]
+        return dh
+
+    def _recurrent_kernel_grad(self, dW):
+        """``sum over steps of input_s^T dW_s`` in one product per block of gates, where each
+        gate's input is the (dropped-out) state, or ``r * h_prev`` for a GRU's candidate with
+        ``reset_after=False``."""
+        steps, n, _ = dW.shape
+        U = self.units
+        Hs = self.H[:steps]
+        flat = dW.reshape(steps * n, -1)
+        special = self.cell == "gru" and not self.reset_after
+        per_gate = self.rdm is not None and self.rdm.shape[0] > 1
+        if not special and not per_gate:
+            hm = Hs if self.rdm is None else Hs * self.rdm[0]
+            return hm.reshape(steps * n, U).T @ flat
+        out = xp.empty_like(self.R)
+        for g in range(self.gates):
+            if special and g == 2:
+                inp = self.WH
+            else:
+                inp = Hs if self.rdm is None else Hs * self.rdm[g if per_gate else 0]
+            out[:, g * U:(g + 1) * U] = inp.reshape(steps * n, U).T @ flat[:, g * U:(g + 1) * U]
+        return out
+
+    def _input_projection(self, xs):
+        steps, n, d = xs.shape
+        flat = xs.reshape(steps * n, d)
+        dm = self.dm
+        if dm is None:
+            out = flat @ self.K
+        elif dm.shape[0] == 1:
+            out = (xs * dm[0]).reshape(steps * n, d) @ self.K
+        else:
+            U = self.units
+            out = xp.empty((steps * n, self.gates * U), dtype=xs.dtype)
+            for g in range(self.gates):
+                out[:, g * U:(g + 1) * U] = (xs * dm[g]).reshape(steps * n, d) @ self.K[:, g * U:(g + 1) * U]
+        return out.reshape(steps, n, -1)
+
+    # -- backward ----------------------------------------------------------------------------
+    def backward(self, grad):
+        cell, U, m = self.cell, self.units, self.m
+        steps, n, d = self.xs.shape
+        n_out = self.n_out
+        dract, dact = self.dract, self.dact
+        dtype = self.H.dtype
+        gseq = grad[:, :n_out]
+        dh = xp.array(grad[:, n_out], dtype=dtype)
+        dc = xp.array(grad[:, n_out + 1], dtype=dtype) if cell == "lstm" else None
+        dxz = xp.empty((steps, n, self.gates * U), dtype=dtype)
+        # the gradients of each step's recurrent product; the recurrent kernel's gradient is
+        # one matrix product of them with the states after the loop
+        dW = xp.empty_like(dxz) if (cell == "gru" and self.reset_after) else dxz
+        carry = None  # gradient of the previous output, passed back through masked steps
+        if cell == "lstm":
+            # every step's local derivatives at once, so the reverse loop does a few products per step:
+            # dz_i = dc cc i', dz_f = dc c_prev f', dz_c = dc i act'(cc), dz_o = dh act(c) o',
+            # and dc gains dh o act'(c)
+            G = self.gate_vals
+            i, F, cc, o = G[..., :U], G[..., U:2 * U], G[..., 2 * U:3 * U], G[..., 3 * U:]
+            A = xp.empty_like(G)
+            A[..., :U] = cc * dract(i)
+            A[..., U:2 * U] = self.C[:-1] * dract(F)
+            A[..., 2 * U:3 * U] = i * dact(cc)
+            A[..., 3 * U:] = self.AC * dract(o)
+            OD = o * dact(self.AC)
+            A4 = A.reshape(steps, n, 4, U)
+            dz4 = dxz.reshape(steps, n, 4, U)
+        for s in range(steps - 1, -1, -1):
+            if self.return_sequences:
+                go = gseq[:, s]
+            else:
+                go = gseq[:, 0] if s == steps - 1 else None
+            if carry is not None:
+                go = carry if go is None else go + carry
+            if m is None:
+                dhn = dh if go is None else dh + go
+                dh_keep = dc_keep = None
+                dcn = dc
+            else:
+                ms = m[s]
+                total = dh if go is None else dh + go
+                dhn = xp.where(ms, total, 0)
+                dh_keep = xp.where(ms, 0, dh)
+                if go is not None and not self.zero_out:
+                    carry = xp.where(ms, 0, go)
+                else:
+                    carry = None
+                if cell == "lstm":
+                    dcn = xp.where(ms, dc, 0)
+                    dc_keep = xp.where(ms, 0, dc)
+            h = self.H[s]
+            if cell == "lstm":
+                dcn = dcn + dhn * OD[s]
+                xp.multiply(dcn[:, None, :], A4[s, :, :3], out=dz4[s, :, :3])  # i, f, c at once
+                xp.multiply(dhn, A4[s, :, 3], out=dz4[s, :, 3])
+                dh_prev = self._proj_back(dxz[s], 0, 4)
+                dc = dcn * F[s] if dc_keep is None else dcn * F[s] + dc_keep
+            elif cell == "gru":
+                g = self.gate_vals[s]
+                zg, r, hh = g[:, :U], g[:, U:2 * U], g[:, 2 * U:]
+                dz = dxz[s]
+                dah = dhn * (1 - zg) * dact(hh)
+                dz[:, :U] = dhn * (h - hh) * dract(zg)
+                dz[:, 2 * U:] = dah
+                if self.reset_after:
+                    dz[:, U:2 * U] = dah * self.WH[s] * dract(r)
+                    dw = dW[s]
+                    dw[:, :2 * U] = dz[:, :2 * U]
+                    xp.multiply(dah, r, out=dw[:, 2 * U:])
+                    dh_prev = self._proj_back(dw, 0, 3)
+                else:
+                    drh = dah @ self.R[:, 2 * U:].T  # gradient of r * h_prev (masked)
+                    hm = self._masked(h, 2)
+                    dz[:, U:2 * U] = drh * hm * dract(r)
+                    dh_prev = self._proj_back(dz[:, :2 * U], 0, 2)
+                    dh_prev += (drh * r) if self.rdm is None else (drh * r) * self.rdm[
+                        2 if self.rdm.shape[0] > 1 else 0]
+                dh_prev += dhn * zg
+            else:
+                dz = dxz[s]
+                dz[...] = dhn * dact(self.HN[s])
+                dh_prev = self._proj_back(dz, 0, 1)
+            dh = dh_prev if dh_keep is None else dh_prev + dh_keep
+
+        flat = dxz.reshape(steps * n, -1)
+        grads = [None, None, self._recurrent_kernel_grad(dW) if self.parents[2] is not None else None]
+        if self.parents[0] is not None:
+            grads[0] = self._input_grad(flat)
+        if self.parents[1] is not None:
+            grads[1] = self._kernel_grad(flat)
+        if self.use_bias:
+            db = flat.sum(axis=0)
+            if self.bias.ndim == 1:
+                grads.append(db)
+            else:
+                grads.append(xp.stack([db, dW.reshape(steps * n, -1).sum(axis=0)]))
+        grads.append(dh)
+        if cell == "lstm":
+            grads.append(dc)
+        return tuple(grads)
+
+    def _kernel_grad(self, flat):
+        steps, n, d = self.xs.shape
+        dm, U = self.dm, self.units
+        if dm is None:
+            return self.xs.reshape(steps * n, d).T @ flat
+        if dm.shape[0] == 1:
+            return (self.xs * dm[0]).reshape(steps * n, d).T @ flat
+        out = xp.empty_like(self.K)
+        for g in range(self.gates):
+            cols = slice(g * U, (g + 1) * U)
+            out[:, cols] = (self.xs * dm[g]).reshape(steps * n, d).T @ flat[:, cols]
+        return out
+
+    def _input_grad(self, flat):
+        steps, n, d = self.xs.shape
+        dm, U = self.dm, self.units
+        if dm is None or dm.shape[0] == 1:
+            dxs = (flat @ self.K.T).reshape(steps, n, d)
+            if dm is not None:
+                dxs *= dm[0]
+        else:
+            dxs = xp.zeros((steps, n, d), dtype=flat.dtype)
+            for g in range(self.gates):
+                cols = slice(g * U, (g + 1) * U)
+                dxs += (flat[:, cols] @ self.K[:, cols].T).reshape(steps, n, d) * dm[g]
+        if self.go_backwards:
+            dxs = dxs[::-1]
+        return xp.ascontiguousarray(dxs.transpose(1, 0, 2))
+
+
+def recurrence(x, kernel, recurrent_kernel, bias, initial_states, *, cell: str, activation: str = "tanh",
+               recurrent_activation: str = "sigmoid", mask=None, input_dropout=None, recurrent_dropout=None,
+               go_backwards: bool = False, return_sequences: bool = False, zero_output_for_mask: bool = False,
+               reset_after: bool = True) -> Tensor:
+    """Run a built-in recurrent cell over all steps of ``x`` as one differentiable node.
+
+    Args:
+        x: inputs of shape (batch, steps, features).
+        kernel, recurrent_kernel, bias: the weights in Keras's layout (``bias`` may be None).
+        initial_states: ``[h0]`` (``[h0, c0]`` for ``cell="lstm"``), each (batch, units).
+        cell: ``"simple"``, ``"lstm"`` or ``"gru"``.
+        activation, recurrent_activation: names from ``ACTIVATIONS``.
+        mask: a boolean array (batch, steps), False at padding, or None.
+        input_dropout, recurrent_dropout: dropout masks (already scaled by 1 / (1 - rate))
+            of shape (1 or gates, batch, features) and (1 or gates, batch, units), or None.
+        go_backwards: process the steps from last to first (outputs come in that order).
+        return_sequences: pack every step's output rather than the last one.
+        zero_output_for_mask: masked steps output zeros rather than the previous output.
+        reset_after: for a GRU, apply the reset gate after the recurrent product.
+
+    Returns:
+        One tensor of shape (batch, n_out + n_states, units): ``[:, :n_out]`` the outputs,
+        then the final states (see ``Recurrence``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> from tapegrad.ops.recurrent import recurrence
+        >>> x = tg.ones((2, 5, 3))
+        >>> k, r, b = tg.zeros((3, 4)), tg.zeros((4, 4)), tg.zeros((4,))
+        >>> recurrence(x, k, r, b, [tg.zeros((2, 4))], cell="simple").shape
+        (2, 2, 4)
+    """
+    if cell not in GATES:
+        raise ValueError(f"recurrence: cell must be one of {sorted(GATES)}, received {cell!r}")
+    for name, value in (("activation", activation), ("recurrent_activation", recurrent_activation)):
+        if value not in ACTIVATIONS:
+            raise ValueError(f"recurrence: {name} must be one of {sorted(ACTIVATIONS)}, received {value!r}")
+    x = tensor(x)
+    if x.ndim != 3 or x.shape[1] == 0:
+        raise ValueError(f"recurrence: expected inputs of shape (batch, steps >= 1, features), received {x.shape}")
+    inputs = [x, tensor(kernel), tensor(recurrent_kernel)]
+    if bias is not None:
+        inputs.append(tensor(bias))
+    inputs += [tensor(s) for s in initial_states]
+    arrays = {}
+    for name, value in (("mask", mask), ("input_dropout", input_dropout), ("recurrent_dropout", recurrent_dropout)):
+        if isinstance(value, Tensor):
+            value = value.data
+        arrays[name] = value
+    if arrays["mask"] is not None:
+        arrays["mask"] = xp.asarray(arrays["mask"]).astype(bool)
+    return Recurrence.apply(*inputs, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                            use_bias=bias is not None, go_backwards=bool(go_backwards),
+                            return_sequences=bool(return_sequences), zero_output_for_mask=bool(zero_output_for_mask),
+                            reset_after=bool(reset_after), **arrays)
+
+
+__all__ = ["ACTIVATIONS", "GATES", "Recurrence", "recurrence"]
