@@ -22,16 +22,18 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import Any
 
 import numpy as np
+from tqdm import tqdm  # type: ignore[import-untyped]  # a core dependency; it ships no type hints
 
 import tapegrad as tg
 
-LAB = dict(embedding_dim=256, rnn_units=1024, batch_size=8, seq_length=100, learning_rate=5e-3, steps=3000)
-QUICK = dict(embedding_dim=64, rnn_units=256, batch_size=32, seq_length=100, learning_rate=1e-2, steps=200)
+LAB: dict[str, Any] = dict(embedding_dim=256, rnn_units=1024, batch_size=8, seq_length=100, learning_rate=5e-3, steps=3000)
+QUICK: dict[str, Any] = dict(embedding_dim=64, rnn_units=256, batch_size=32, seq_length=100, learning_rate=1e-2, steps=200)
 
 
-def build_model(vocab_size: int, embedding_dim: int, rnn_units: int, batch_size: int):
+def build_model(vocab_size: int, embedding_dim: int, rnn_units: int, batch_size: int) -> tg.Sequential:
     """The lab's model (its ``LSTM`` helper: Glorot-initialized recurrent kernel, stateful)."""
     return tg.Sequential([
         tg.layers.Embedding(vocab_size, embedding_dim, batch_input_shape=[batch_size, None]),
@@ -41,19 +43,15 @@ def build_model(vocab_size: int, embedding_dim: int, rnn_units: int, batch_size:
     ], name="music_lstm")
 
 
-def compute_loss(labels, logits):
+def compute_loss(labels: Any, logits: tg.Tensor) -> tg.Tensor:
     return tg.reduce_mean(tg.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
 
 
-def _progress(total: int, show: bool):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm is the 'progress' extra; without it, no bar
-        return None
+def _progress(total: int, show: bool) -> Any:
     return tqdm(total=total, disable=not show, dynamic_ncols=True)
 
 
-def generate_text(model, vocab, start_string: str = "X", generation_length: int = 1000, show: bool = True) -> str:
+def generate_text(model: tg.Sequential, vocab: tg.data.CharVocabulary, start_string: str = "X", generation_length: int = 1000, show: bool = True) -> str:
     """Sample ``generation_length`` characters after ``start_string`` (the lab's loop)."""
     input_eval = vocab.encode(start_string)[None, :]
     generated = []
@@ -72,13 +70,13 @@ def generate_text(model, vocab, start_string: str = "X", generation_length: int 
 
 
 def main(data: str | None = None, out: str = "music-out", quick: bool = False, steps: int | None = None,
-         generation_length: int = 1500, seed: int = 0, show: bool = True) -> dict:
+         generation_length: int = 1500, seed: int = 0, show: bool = True) -> dict[str, Any]:
     data = data or os.environ.get("TAPEGRAD_DATA") or os.path.join("..", "shared", "data", "music", "irish.abc")
     songs = tg.data.load_songs(data)
     songs_joined = "\n\n".join(songs)
     vocab = tg.data.CharVocabulary(songs_joined)
     vectorized = vocab.encode(songs_joined)
-    hp = dict(QUICK if quick else LAB)
+    hp: dict[str, Any] = dict(QUICK if quick else LAB)
     if steps is not None:
         hp["steps"] = int(steps)
     print(f"{len(songs)} songs, {len(songs_joined):,} characters, {len(vocab)} distinct; settings {hp}")
@@ -88,7 +86,7 @@ def main(data: str | None = None, out: str = "music-out", quick: bool = False, s
     model.summary()
     optimizer = tg.optimizers.Adam(hp["learning_rate"])
 
-    def train_step(x, y):
+    def train_step(x: np.ndarray, y: np.ndarray) -> tg.Tensor:
         with tg.GradientTape() as tape:
             y_hat = model(x)
             loss = compute_loss(y, y_hat)
