@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import numpy as _np
 
-from . import (activations, backend, callbacks, config, data, initializers, layers, losses, math, metrics, models,
-               nn, optimizers, random, regularizers, saving, utils)
+from . import (activations, backend, callbacks, config, data, initializers, keras, layers, losses, math, metrics,
+               models, nn, optimizers, random, regularizers, saving, utils)
 from .autodiff.engine import unbroadcast
 from .autodiff.function import Function
 from .autodiff.grad_mode import enable_grad, is_grad_enabled, no_grad
 from .autodiff.gradcheck import GradcheckError, gradcheck
 from .autodiff.tape import GradientTape
+from .autodiff.tensor import STRING as _STRING
 from .autodiff.tensor import Tensor, Variable
 from .ops import (abs, add, arange, argmax, argmin, broadcast_to, cast, clip, concat, constant, convert_to_tensor,
                   divide, elu, exp, expand_dims, expm1, eye, fill, flatten, full, gelu, leaky_relu, linspace, log,
@@ -41,6 +42,7 @@ int32 = _np.dtype("int32")
 int64 = _np.dtype("int64")
 uint8 = _np.dtype("uint8")
 bool = _np.dtype("bool")  # noqa: A001 - TensorFlow's name
+string = _STRING  # text: NumPy's variable-width UTF-8 strings (tf.string holds bytes)
 
 reduce_sum = sum
 reduce_mean = mean
@@ -62,7 +64,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "initializers", "layers",
+    "Input", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "initializers", "keras",
+    "layers",
     "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "viz",
     "Function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",
     "argmin", "backend", "bool", "broadcast_to", "cast", "clip", "clip_by_value", "concat", "constant",
@@ -72,6 +75,6 @@ __all__ = [
     "mean", "min", "minimum", "multiply", "negative", "nn", "no_grad", "one_hot", "ones", "ones_like", "pad",
     "power", "prod", "random", "rank", "reduce_all", "reduce_any", "reduce_max", "reduce_mean", "reduce_min",
     "reduce_prod", "reduce_sum", "relu", "reshape", "selu", "shape", "sigmoid", "sign", "silu", "softmax",
-    "softplus", "softsign", "split", "sqrt", "square", "squeeze", "stack", "std", "stop_gradient", "subtract",
+    "softplus", "softsign", "split", "sqrt", "square", "squeeze", "stack", "std", "stop_gradient", "string", "subtract",
     "sum", "swish", "tanh", "tile", "transpose", "uint8", "unbroadcast", "var", "where", "zeros", "zeros_like",
 ]

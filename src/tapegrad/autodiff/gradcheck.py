@@ -28,7 +28,7 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6, at
         >>> tg.gradcheck(lambda x: x * x, [np.array([1.0, 2.0])])
         True
     """
-    arrays = [np.array(x.numpy() if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
+    arrays = [np.array(x.numpy(copy=False) if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
     leaves = [Tensor(a, requires_grad=True) for a in arrays]
     out = fn(*leaves)
     if not isinstance(out, Tensor):
@@ -65,4 +65,4 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6, at
 
 def _weighted(fn, arrays, weights) -> float:
     out = fn(*[Tensor(a) for a in arrays])
-    return float(np.sum(np.asarray(out.numpy(), dtype=np.float64) * weights))
+    return float(np.sum(np.asarray(out.numpy(copy=False), dtype=np.float64) * weights))

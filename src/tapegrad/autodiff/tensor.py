@@ -17,6 +17,13 @@ from ..backend import to_numpy, xp
 
 _FLOAT_DEFAULT = np.dtype("float32")
 _INT_DEFAULT = np.dtype("int32")
+STRING = np.dtypes.StringDType()
+"""``tg.string``: NumPy's variable-width UTF-8 text dtype (TensorFlow's ``tf.string`` holds bytes)."""
+
+
+def dtype_name(dtype) -> str:
+    """The dtype's TensorFlow-style name: ``float32``, ``int32`` ... and ``string`` for text."""
+    return "string" if dtype.kind in "TUS" else dtype.name
 
 
 def as_array(value: Any, dtype=None):
@@ -43,6 +50,8 @@ def as_array(value: Any, dtype=None):
     elif kind in "iu" and not isinstance(value, xp.ndarray) and arr.dtype != _INT_DEFAULT:
         if arr.size == 0 or (np.abs(arr).max() < 2**31):
             arr = arr.astype(_INT_DEFAULT)
+    elif kind in "US":  # Python text becomes tg.string, as TensorFlow infers tf.string
+        arr = arr.astype(STRING)
     elif kind == "O":
         raise TypeError(f"Tensor: cannot make a numeric tensor from {type(value).__name__} {value!r}")
     return arr
@@ -114,9 +123,30 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self._ctx is None
 
-    def numpy(self) -> np.ndarray:
-        """The values as a NumPy array (shares memory on the NumPy backend)."""
-        return to_numpy(self.data)
+    def numpy(self, copy: bool = True) -> np.ndarray:
+        """The values as a NumPy array that later changes to this tensor do not alter.
+
+        As TensorFlow's ``numpy()``, the result is a snapshot: saving ``v.numpy()`` in a list
+        while ``v.assign(...)`` runs keeps each value as it was. The price is one copy of the
+        array per call (a memory copy of ``size * itemsize`` bytes). For the zero-copy view
+        of the storage, use ``t.numpy(copy=False)`` or ``np.asarray(t)``: on the NumPy backend
+        those share memory with the tensor, so they change when a Variable is assigned.
+
+        Args:
+            copy: ``True`` (the default) returns a fresh array; ``False`` returns the tensor's
+                own storage where the backend allows it (a device array is always copied).
+
+        Example:
+            >>> import numpy as np
+            >>> import tapegrad as tg
+            >>> v = tg.Variable([1.0, 2.0])
+            >>> before, live = v.numpy(), v.numpy(copy=False)
+            >>> _ = v.assign([5.0, 6.0])
+            >>> before.tolist(), live.tolist(), np.shares_memory(live, np.asarray(v))
+            ([1.0, 2.0], [5.0, 6.0], True)
+        """
+        arr = to_numpy(self.data)
+        return arr.copy() if copy and arr is self.data else arr
 
     def item(self):
         """The single value of a one-element tensor as a Python number."""
@@ -168,8 +198,8 @@ class Tensor:
     def __repr__(self) -> str:
         values = np.array2string(to_numpy(self.data), precision=4, separator=", ", threshold=100)
         extra = ", requires_grad=True" if self.requires_grad else ""
-        return f"tg.Tensor(shape={self.shape}, dtype={self.dtype.name}{extra}, numpy=\n{values})" if self.ndim > 1 else \
-            f"tg.Tensor({values}, shape={self.shape}, dtype={self.dtype.name}{extra})"
+        return f"tg.Tensor(shape={self.shape}, dtype={dtype_name(self.dtype)}{extra}, numpy=\n{values})" if self.ndim > 1 \
+            else f"tg.Tensor({values}, shape={self.shape}, dtype={dtype_name(self.dtype)}{extra})"
 
     # -- autodiff ---------------------------------------------------------------------
     def detach(self) -> "Tensor":
@@ -282,4 +312,4 @@ class Variable(Tensor):
     def __repr__(self) -> str:
         values = np.array2string(to_numpy(self.data), precision=4, separator=", ", threshold=100)
         label = f"'{self.name}' " if self.name else ""
-        return f"tg.Variable({label}shape={self.shape}, dtype={self.dtype.name}, numpy={values})"
+        return f"tg.Variable({label}shape={self.shape}, dtype={dtype_name(self.dtype)}, numpy={values})"

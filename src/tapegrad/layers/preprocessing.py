@@ -42,7 +42,7 @@ class Normalization(Layer):
 
     def adapt(self, data) -> None:
         """Set mean and variance from ``data`` (rows are samples)."""
-        arr = np.asarray(data.numpy() if isinstance(data, Tensor) else data, dtype=np.float64)
+        arr = np.asarray(data.numpy(copy=False) if isinstance(data, Tensor) else data, dtype=np.float64)
         arr = arr.reshape(-1, arr.shape[-1])
         if not self.built:
             self.build(arr.shape)

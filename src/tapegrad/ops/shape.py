@@ -14,6 +14,8 @@ from ._util import normalize_axis, tensor
 
 
 class Reshape(Function):
+    moves_text = True
+
     def forward(self, a, shape):
         self.shape = a.shape
         try:
@@ -28,6 +30,8 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    moves_text = True
+
     def forward(self, a, axes):
         self.axes = axes
         return xp.transpose(a, axes)
@@ -39,6 +43,8 @@ class Transpose(Function):
 
 
 class BroadcastTo(Function):
+    moves_text = True
+
     def forward(self, a, shape):
         try:
             return xp.broadcast_to(a, shape)
@@ -50,6 +56,8 @@ class BroadcastTo(Function):
 
 
 class Concat(Function):
+    moves_text = True
+
     def forward(self, *arrays, axis):
         self.axis = axis
         self.sizes = [a.shape[axis] for a in arrays]
@@ -63,9 +71,14 @@ class Concat(Function):
 class GetItem(Function):
     """Indexing and slicing; repeated integer indices accumulate their gradients."""
 
+    moves_text = True
+
     def forward(self, a, index, advanced):
         self.shape, self.dtype, self.index, self.advanced = a.shape, a.dtype, index, advanced
-        return a[index]
+        out = a[index]
+        if a.dtype.kind == "T" and not isinstance(out, xp.ndarray):  # one string comes back as a Python str
+            out = xp.asarray(out, dtype=a.dtype)
+        return out
 
     def backward(self, g):
         out = xp.zeros(self.shape, dtype=g.dtype)
@@ -86,6 +99,8 @@ class Pad(Function):
 
 
 class Tile(Function):
+    moves_text = True
+
     def forward(self, a, reps):
         self.shape = a.shape
         self.reps = reps

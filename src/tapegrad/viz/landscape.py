@@ -13,12 +13,12 @@ from ._figure import finish, new_figure
 def optimizer_path(loss_fn, start, optimizer, steps: int = 60) -> np.ndarray:
     """The sequence of weights ``(steps + 1, 2)`` that ``optimizer`` visits from ``start``."""
     w = Variable(np.asarray(start, dtype=np.float64))
-    path = [w.numpy().copy()]
+    path = [w.numpy()]
     for _ in range(steps):
         with GradientTape() as tape:
             loss = loss_fn(w)
         optimizer.apply_gradients([(tape.gradient(loss, w), w)])
-        path.append(w.numpy().copy())
+        path.append(w.numpy())
         if not np.all(np.isfinite(path[-1])) or np.abs(path[-1]).max() > 1e6:
             break
     return np.array(path)
