@@ -5,6 +5,8 @@ y = g(w0 + x . w): a weighted sum of the inputs, plus a bias, through an activat
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 import tapegrad as tg
@@ -52,4 +54,6 @@ def main(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
+    # Nothing here trains or draws, so there is no --epochs or --out: --help describes the example.
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import tapegrad as tg
 
 
@@ -56,4 +58,6 @@ def main(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
+    # Nothing here trains or draws, so there is no --epochs or --out: --help describes the example.
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()
