@@ -1,5 +1,17 @@
 """tapegrad: a small deep-learning framework on NumPy, from the first lecture up.
 
+Keras 3's API (``tg.layers``, ``tg.Sequential``, ``tg.Model``, ``compile``/``fit``), TensorFlow's
+``GradientTape`` and PyTorch's ``Tensor.backward()``; code written for ``tf.keras`` runs with
+``tf`` replaced by ``tg`` (``tg.keras`` holds the same names).
+
+Where to start:
+    - the lab as a notebook: ``examples/notebooks/lab1_intro.ipynb`` (tensors to a trained
+      network, with live progress and the lecture's pictures);
+    - the README's tour (the lecture's ideas, where each lives in the code, and the examples
+      ``examples/01_tensors.py`` to ``09_mnist_cnn.py``); ``tapegrad demo`` in a terminal;
+    - the API reference: ``pip install -e ".[docs]" && mkdocs serve`` in the repository, or
+      ``help()`` on any name: ``help(tg.layers.Dense)``, ``help(tg.GradientTape)``.
+
 Example:
     >>> import tapegrad as tg
     >>> x = tg.constant(3.0)
