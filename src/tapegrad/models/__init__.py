@@ -9,7 +9,22 @@ register_builtin_model(Sequential)
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002 - Keras's name
-    """Rebuild a model saved with ``model.save`` (architecture, weights, optimizer state)."""
+    """Rebuild a model saved with ``model.save`` (architecture, weights, optimizer state) (``keras.models.load_model``).
+
+    Args:
+        filepath: the ``.tapegrad`` file written by ``model.save`` (Keras writes ``.keras``).
+        custom_objects: a dict of name to class for your own layers or losses (default None).
+        compile: compile the model as it was saved (default True).
+
+    Example:
+        >>> import os, tempfile
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.tapegrad")
+        >>> model.save(path)
+        >>> tg.models.load_model(path).count_params()
+        3
+    """
     from ..saving.archive import load_model as _load
 
     return _load(filepath, custom_objects=custom_objects, compile=compile)
