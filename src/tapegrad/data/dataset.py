@@ -59,8 +59,20 @@ def take(x, idx):
 class Dataset:
     """Samples ``(x, y[, sample_weight])`` held in memory, indexed along the first axis.
 
-    ``x`` may be an array or a dict of arrays (several inputs); every part must
-    have the same number of samples.
+    ``x`` may be an array or a dict of arrays (several inputs); every part must have the same
+    number of samples. ``dataset.batch(n)`` gives a ``DataLoader``; ``fit`` accepts either.
+
+    Args:
+        x: the inputs: an array, a Tensor, or a dict of them.
+        y: the targets (default None).
+        sample_weight: one weight per sample (default None).
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> ds = tg.data.Dataset(np.zeros((10, 2)), np.arange(10))
+        >>> len(ds), [len(x) for x, y, w in ds.batch(4)]
+        (10, [4, 4, 2])
     """
 
     def __init__(self, x, y=None, sample_weight=None) -> None:
@@ -93,9 +105,22 @@ class Dataset:
 class DataLoader:
     """Mini-batches of a dataset, reshuffled at every pass when ``shuffle`` is set.
 
-    Shuffling draws from the global generator (``tg.random.set_seed``) unless a
-    ``seed`` is given. ``drop_last`` drops a final partial batch. Batches are
-    tuples ``(x, y, sample_weight)`` of NumPy arrays (None where absent).
+    Shuffling draws from the global generator (``tg.random.set_seed``) unless a ``seed`` is given.
+    Batches are tuples ``(x, y, sample_weight)`` of NumPy arrays (None where absent).
+
+    Args:
+        dataset: a ``Dataset``.
+        batch_size: samples per batch (default 32).
+        shuffle: a new order at every pass (default False).
+        drop_last: drop a final partial batch (default False).
+        seed: a seed for the shuffling (default None: the global generator).
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> loader = tg.data.DataLoader(tg.data.Dataset(np.arange(10)), batch_size=4, drop_last=True)
+        >>> [x.tolist() for x, _, _ in loader]
+        [[0, 1, 2, 3], [4, 5, 6, 7]]
     """
 
     def __init__(self, dataset: Dataset, batch_size: int = 32, shuffle: bool = False, drop_last: bool = False,
