@@ -84,6 +84,9 @@ class Initializer:
 class Zeros(Initializer):
     """All zeros (``keras.initializers.Zeros``, the default for biases).
 
+    Args:
+        seed: accepted for a uniform signature; unused (default None).
+
     Example:
         >>> import tapegrad as tg
         >>> tg.initializers.Zeros()((2,)).tolist()
@@ -98,6 +101,9 @@ class Zeros(Initializer):
 
 class Ones(Initializer):
     """All ones (``keras.initializers.Ones``).
+
+    Args:
+        seed: accepted for a uniform signature; unused (default None).
 
     Example:
         >>> import tapegrad as tg

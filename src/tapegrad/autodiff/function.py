@@ -42,7 +42,27 @@ def _refuse_text(cls, inputs, exc) -> None:
 
 
 class Function:
-    """Base class of every differentiable primitive."""
+    """Base class of every differentiable primitive: one operation with its forward and backward rules.
+
+    A subclass writes ``forward(*arrays, **params)`` on raw backend arrays and ``backward(grad)``
+    returning one gradient per input (``None`` where an input needs none); ``Cls.apply(*tensors,
+    **params)`` runs it and, when some input requires a gradient and recording is on, keeps the
+    node in the graph. Check a new rule with ``tg.gradcheck``.
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> class Cube(tg.Function):
+        ...     def forward(self, x):
+        ...         self.x = x
+        ...         return x * x * x
+        ...     def backward(self, g):
+        ...         return (3 * self.x * self.x * g,)
+        >>> t = tg.Tensor(2.0, requires_grad=True)
+        >>> Cube.apply(t).backward()
+        >>> float(t.grad), tg.gradcheck(Cube.apply, [np.array([0.5, -1.0])])
+        (12.0, True)
+    """
 
     moves_text: bool = False
     """True for operations that only move elements (reshape, index, concat ...), which

@@ -240,11 +240,18 @@ class Tensor:
 
 
 class Variable(Tensor):
-    """A mutable tensor: the weights a model learns.
+    """A mutable tensor: the weights a model learns (``tf.Variable``).
 
-    Trainable variables are watched by every ``GradientTape`` and require gradients
-    (so ``loss.backward()`` fills ``.grad``). ``assign``, ``assign_add`` and
-    ``assign_sub`` change the values in place, keeping the array's identity.
+    Trainable variables are watched by every ``GradientTape`` and require gradients (so
+    ``loss.backward()`` fills ``.grad``). ``assign``, ``assign_add`` and ``assign_sub`` change the
+    values in place, keeping the array's identity; ``numpy()`` returns a copy that later
+    assignments leave alone (as TensorFlow), ``numpy(copy=False)`` the live storage.
+
+    Args:
+        value: the initial value: a number, nested list, NumPy array or Tensor (copied).
+        dtype: the dtype (default None: float32 for Python floats, as ``tg.constant``).
+        trainable: whether tapes watch it and optimizers update it (default True).
+        name: optional name (default None).
 
     Example:
         >>> import tapegrad as tg

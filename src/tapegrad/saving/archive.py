@@ -26,6 +26,23 @@ def _class_name(model) -> str:
 
 
 def save_model(model, filepath, include_optimizer: bool = True) -> None:
+    """Write a model to one ``.tapegrad`` file: architecture (JSON), weights (safetensors) and, by
+    default, the optimizer's state; written atomically, never with pickle. ``model.save`` calls it.
+
+    Args:
+        model: a built model.
+        filepath: the file, ending in ``.tapegrad`` (Keras writes ``.keras``).
+        include_optimizer: also save the compile settings and the optimizer's state (default True).
+
+    Example:
+        >>> import os, tempfile
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> folder = tempfile.mkdtemp()
+        >>> tg.saving.save_model(model, os.path.join(folder, "m.tapegrad"))
+        >>> os.listdir(folder)
+        ['m.tapegrad']
+    """
     from safetensors.numpy import save as st_save
 
     filepath = os.fspath(filepath)
@@ -64,6 +81,23 @@ def _read(filepath) -> dict[str, bytes]:
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002
+    """Rebuild a model from a ``.tapegrad`` file written by ``save_model`` (``keras.saving.load_model``).
+
+    Args:
+        filepath: the ``.tapegrad`` file.
+        custom_objects: a dict of name to class for your own layers or losses (default None; classes
+            decorated with ``register_serializable`` are found without it).
+        compile: compile the model as it was saved (default True).
+
+    Example:
+        >>> import os, tempfile
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> folder = tempfile.mkdtemp()
+        >>> model.save(os.path.join(folder, "m.tapegrad"))
+        >>> tg.saving.load_model(os.path.join(folder, "m.tapegrad")).get_weights()[0].shape
+        (2, 1)
+    """
     from safetensors.numpy import load as st_load
 
     filepath = os.fspath(filepath)
