@@ -71,3 +71,9 @@ def test_documented_with_arguments_and_an_example(qualname):
     assert ">>>" in doc, f"{qualname}: the docstring has no runnable example (>>>)"
     missing = [p for p in parameters(obj) if not re.search(rf"\b{re.escape(p)}\b", doc)]
     assert not missing, f"{qualname}: the docstring does not describe its argument(s) {missing}"
+
+
+def test_help_of_the_package_points_to_the_tour_the_notebook_and_the_docs():
+    doc = tapegrad.__doc__
+    assert "examples/notebooks/lab1_intro.ipynb" in doc and "README" in doc and "mkdocs" in doc
+    assert "help(tg.layers.Dense)" in doc
