@@ -272,7 +272,8 @@ class _Preset(VarianceScaling):
 
 
 class GlorotUniform(_Preset):
-    """``GlorotUniform``: ``VarianceScaling(scale=1.0, mode="fan_avg", distribution="uniform")``, as Keras (Xavier Glorot's, the default kernel initializer).
+    """``GlorotUniform``: ``VarianceScaling(scale=1.0, mode="fan_avg", distribution="uniform")``,
+    as Keras (Xavier Glorot's, the default kernel initializer).
 
     Args:
         seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
@@ -287,7 +288,8 @@ class GlorotUniform(_Preset):
 
 
 class GlorotNormal(_Preset):
-    """``GlorotNormal``: ``VarianceScaling(scale=1.0, mode="fan_avg", distribution="truncated_normal")``, as Keras (Xavier Glorot's).
+    """``GlorotNormal``: ``VarianceScaling(scale=1.0, mode="fan_avg", distribution="truncated_normal")``,
+    as Keras (Xavier Glorot's).
 
     Args:
         seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
@@ -302,7 +304,8 @@ class GlorotNormal(_Preset):
 
 
 class HeNormal(_Preset):
-    """``HeNormal``: ``VarianceScaling(scale=2.0, mode="fan_in", distribution="truncated_normal")``, as Keras (Kaiming He's, for ReLU networks).
+    """``HeNormal``: ``VarianceScaling(scale=2.0, mode="fan_in", distribution="truncated_normal")``,
+    as Keras (Kaiming He's, for ReLU networks).
 
     Args:
         seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
@@ -317,7 +320,8 @@ class HeNormal(_Preset):
 
 
 class HeUniform(_Preset):
-    """``HeUniform``: ``VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform")``, as Keras (Kaiming He's, for ReLU networks).
+    """``HeUniform``: ``VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform")``,
+    as Keras (Kaiming He's, for ReLU networks).
 
     Args:
         seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
@@ -332,7 +336,8 @@ class HeUniform(_Preset):
 
 
 class LecunNormal(_Preset):
-    """``LecunNormal``: ``VarianceScaling(scale=1.0, mode="fan_in", distribution="truncated_normal")``, as Keras (Yann LeCun's, for SELU networks).
+    """``LecunNormal``: ``VarianceScaling(scale=1.0, mode="fan_in", distribution="truncated_normal")``,
+    as Keras (Yann LeCun's, for SELU networks).
 
     Args:
         seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
@@ -347,7 +352,8 @@ class LecunNormal(_Preset):
 
 
 class LecunUniform(_Preset):
-    """``LecunUniform``: ``VarianceScaling(scale=1.0, mode="fan_in", distribution="uniform")``, as Keras (Yann LeCun's).
+    """``LecunUniform``: ``VarianceScaling(scale=1.0, mode="fan_in", distribution="uniform")``,
+    as Keras (Yann LeCun's).
 
     Args:
         seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
@@ -362,7 +368,8 @@ class LecunUniform(_Preset):
 
 
 class Orthogonal(Initializer):
-    """A (semi-)orthogonal matrix from the QR decomposition of a normal sample, times ``gain`` (``keras.initializers.Orthogonal``).
+    """A (semi-)orthogonal matrix from the QR decomposition of a normal sample, times ``gain``
+    (``keras.initializers.Orthogonal``).
 
     Args:
         gain: the factor (default 1.0).

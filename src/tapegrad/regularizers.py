@@ -101,7 +101,8 @@ class L1L2(Regularizer):
 
 
 class OrthogonalRegularizer(Regularizer):
-    """Pushes the rows (or columns) of a 2-d kernel towards orthogonality (``keras.regularizers.OrthogonalRegularizer``).
+    """Pushes the rows (or columns) of a 2-d kernel towards orthogonality
+    (``keras.regularizers.OrthogonalRegularizer``).
 
     ``factor * 0.5 * sum(|N N^T - diag|) / num_pairs`` where ``N`` holds the l2-normalized rows
     (``mode="rows"``) or columns (``mode="columns"``).

@@ -8,7 +8,8 @@ from .random import set_seed
 
 
 def set_random_seed(seed: int) -> None:
-    """Keras's name for ``tg.random.set_seed``: fixes initializers, shuffling and dropout (``keras.utils.set_random_seed``).
+    """Keras's name for ``tg.random.set_seed``: fixes initializers, shuffling and dropout
+    (``keras.utils.set_random_seed``).
 
     Args:
         seed: a non-negative integer.

@@ -208,7 +208,8 @@ class TerminateOnNaN(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """Sets the optimizer's learning rate at each epoch start from ``schedule(epoch, lr)`` (``keras.callbacks.LearningRateScheduler``).
+    """Sets the optimizer's learning rate at each epoch start from ``schedule(epoch, lr)``
+    (``keras.callbacks.LearningRateScheduler``).
 
     Args:
         schedule: ``f(epoch, lr) -> new lr`` (or ``f(epoch)``); epochs count from 0.

@@ -138,7 +138,8 @@ class EarlyStopping(Callback):
 
 
 class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement (``keras.callbacks.ReduceLROnPlateau``).
+    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement
+    (``keras.callbacks.ReduceLROnPlateau``).
 
     As Keras: improvement is ``current < best - min_delta`` (min mode) or ``current > best + min_delta``
     (max mode); after a reduction ``cooldown`` epochs pass before counting again; the rate never goes

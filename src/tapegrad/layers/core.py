@@ -145,7 +145,8 @@ class Reshape(Layer):
 
 
 class Dropout(Layer):
-    """Zero a fraction ``rate`` of the inputs while training, scaling the rest by ``1/(1-rate)`` (``keras.layers.Dropout``).
+    """Zero a fraction ``rate`` of the inputs while training, scaling the rest by ``1/(1-rate)``
+    (``keras.layers.Dropout``).
 
     Off unless called with ``training=True`` (``fit`` does; ``evaluate`` and ``predict`` don't).
     Masks come from the global generator (``tg.random.set_seed``) or from the layer's own ``seed``.

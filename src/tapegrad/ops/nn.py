@@ -285,7 +285,8 @@ def _rows(n: int):
 # -- functions ---------------------------------------------------------------------
 
 def sigmoid(x) -> Tensor:
-    """``1 / (1 + exp(-x))``, stable: ``sigmoid(±1000)`` is exactly 1 and 0 with no warning, element-wise (``tf.nn.sigmoid``, ``keras.activations.sigmoid``).
+    """``1 / (1 + exp(-x))``, stable: ``sigmoid(±1000)`` is exactly 1 and 0 with no warning, element-wise
+    (``tf.nn.sigmoid``, ``keras.activations.sigmoid``).
 
     Args:
         x: a tensor or array.
@@ -357,7 +358,8 @@ def elu(x, alpha: float = 1.0) -> Tensor:
 
 
 def selu(x) -> Tensor:
-    """Scaled ELU with the constants of Klambauer et al. (as Keras), element-wise (``tf.nn.selu``, ``keras.activations.selu``).
+    """Scaled ELU with the constants of Klambauer et al. (as Keras), element-wise
+    (``tf.nn.selu``, ``keras.activations.selu``).
 
     Args:
         x: a tensor or array.
@@ -403,7 +405,10 @@ def softsign(x) -> Tensor:
 
 
 def gelu(x, approximate: bool = False) -> Tensor:
-    """The Gaussian error linear unit ``x * Phi(x)`` element-wise (``tf.nn.gelu``, ``keras.activations.gelu``). Keras 3's default is the exact form; the exact form computes erf with series and a continued fraction (NumPy has no erf) and agrees with ``math.erf`` to about 1e-15.
+    """The Gaussian error linear unit ``x * Phi(x)`` element-wise (``tf.nn.gelu``, ``keras.activations.gelu``).
+
+    Keras 3's default is the exact form; the exact form computes erf with series and a continued
+    fraction (NumPy has no erf) and agrees with ``math.erf`` to about 1e-15.
 
     Args:
         x: a tensor or array.
@@ -432,7 +437,8 @@ def swish(x) -> Tensor:
 
 
 def hard_sigmoid(x) -> Tensor:
-    """Keras 3's ``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between, element-wise (``keras.activations.hard_sigmoid``).
+    """Keras 3's ``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between, element-wise
+    (``keras.activations.hard_sigmoid``).
 
     Args:
         x: a tensor or array.

@@ -62,7 +62,8 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: ``w -= w * weight_decay * lr`` before each Adam step (``keras.optimizers.AdamW``).
+    """Adam with decoupled weight decay: ``w -= w * weight_decay * lr`` before each Adam step
+    (``keras.optimizers.AdamW``).
 
     Args:
         learning_rate: a float or a schedule (default 0.001).

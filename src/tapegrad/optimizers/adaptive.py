@@ -7,7 +7,8 @@ from .base import Optimizer
 
 
 class Adagrad(Optimizer):
-    """``acc += g^2``; ``w -= lr * g / sqrt(acc + epsilon)``; ``acc`` starts at ``initial_accumulator_value`` (``keras.optimizers.Adagrad``).
+    """``acc += g^2``; ``w -= lr * g / sqrt(acc + epsilon)``; ``acc`` starts at ``initial_accumulator_value``
+    (``keras.optimizers.Adagrad``).
 
     Args:
         learning_rate: a float or a schedule (default 0.001).

@@ -65,7 +65,8 @@ class ExponentialDecay(_StepDecay):
 
 
 class InverseTimeDecay(_StepDecay):
-    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (``keras.optimizers.schedules.InverseTimeDecay``).
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``
+    (``keras.optimizers.schedules.InverseTimeDecay``).
 
     Args:
         initial_learning_rate: the rate at step 0.
@@ -113,7 +114,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
 
 class CosineDecay(LearningRateSchedule):
-    """Cosine decay from ``initial_learning_rate`` to ``alpha * initial`` over ``decay_steps`` (``keras.optimizers.schedules.CosineDecay``).
+    """Cosine decay from ``initial_learning_rate`` to ``alpha * initial`` over ``decay_steps``
+    (``keras.optimizers.schedules.CosineDecay``).
 
     With ``warmup_steps``, the rate first rises linearly to ``warmup_target``.
 

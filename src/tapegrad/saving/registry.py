@@ -13,7 +13,8 @@ _BUILTIN_MODELS: dict[str, type] = {}  # the model classes, registered by tapegr
 
 
 def register_serializable(package: str = "Custom", name: str | None = None) -> Callable[[type], type]:
-    """Class decorator: make a custom layer or model loadable by ``load_model`` (``keras.saving.register_keras_serializable``).
+    """Class decorator: make a custom layer or model loadable by ``load_model``
+    (``keras.saving.register_keras_serializable``).
 
     Args:
         package: the namespace of the registered name (default "Custom").

@@ -99,7 +99,8 @@ def plot_loss_landscape(loss_fn, start=(-2.0, 2.0), optimizers=None, steps: int 
                         title="Loss landscape and optimizer paths", weight_names=("w1", "w2"), minimum=None):
     """Contours of ``loss_fn(w)`` over ``w = (w1, w2)`` and each optimizer's path from ``start``.
 
-    Earlier paths are drawn on top; the figure's ``paths`` attribute holds each path. A figure shows itself inline in a Jupyter notebook (no ``%matplotlib`` needed).
+    Earlier paths are drawn on top; the figure's ``paths`` attribute holds each path. A figure
+    shows itself inline in a Jupyter notebook (no ``%matplotlib`` needed).
 
     Args:
         loss_fn: takes a float64 tensor of shape ``(2,)``, returns a scalar tensor.

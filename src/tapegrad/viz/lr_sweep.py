@@ -55,7 +55,9 @@ def lr_sweep(build_model: Callable, x, y, rates=None, epochs: int = 5, batch_siz
 
 
 def plot_lr_sweep(results: dict, path=None, title="Final training loss against learning rate"):
-    """Loss against rate on a log axis, with the best rate marked. A figure shows itself inline in a Jupyter notebook (no ``%matplotlib`` needed).
+    """Loss against rate on a log axis, with the best rate marked.
+
+    A figure shows itself inline in a Jupyter notebook (no ``%matplotlib`` needed).
 
     Args:
         results: the ``{rate: loss}`` dict of :func:`lr_sweep`.
