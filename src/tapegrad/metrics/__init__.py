@@ -578,13 +578,96 @@ class AUC(Metric):
         return {"name": self.name, "num_thresholds": self.num_thresholds, "curve": self.curve}
 
 
+class R2Score(Metric):
+    """The coefficient of determination R², ``1 - SS_res / SS_tot``, per output (``keras.metrics.R2Score``).
+
+    1 is a perfect fit, 0 the score of always predicting the mean, below 0 worse than that; it
+    is the same in any unit of the target, which makes it the regression number to report beside
+    an error in the target's own units. Accumulated over batches from running sums, so the
+    result equals R² over everything seen. Differs from Keras: 1-d inputs are taken as one
+    output column (Keras asks for ``(batch, outputs)``).
+
+    Args:
+        class_aggregation: how the per-output scores combine: ``"uniform_average"`` (the default,
+            their mean), ``"variance_weighted_average"`` (weighted by each output's variance), or
+            None (one score per output).
+        num_regressors: the number of features of the model, for the adjusted R²
+            ``1 - (1 - R²)(n - 1)/(n - p - 1)`` (default 0: plain R²).
+        name: the name (default "r2_score").
+        dtype: accepted for Keras compatibility (default None).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> m = tg.metrics.R2Score()
+        >>> m.update_state([[1.0], [2.0], [3.0]], [[1.0], [2.0], [4.0]])
+        >>> float(m.result())  # 1 - 1 / 2
+        0.5
+    """
+
+    def __init__(self, class_aggregation: str | None = "uniform_average", num_regressors: int = 0,
+                 name: str = "r2_score", dtype=None) -> None:
+        if class_aggregation not in ("uniform_average", "variance_weighted_average", None):
+            raise ValueError("R2Score: class_aggregation must be 'uniform_average', 'variance_weighted_average' or "
+                             f"None, received {class_aggregation!r}")
+        if isinstance(num_regressors, bool) or not isinstance(num_regressors, (int, np.integer)) or num_regressors < 0:
+            raise ValueError(f"R2Score: num_regressors must be a non-negative integer, received {num_regressors!r}")
+        self.class_aggregation, self.num_regressors = class_aggregation, int(num_regressors)
+        super().__init__(name, dtype)
+
+    def reset_state(self) -> None:
+        self.sum = self.squared_sum = self.residual = self.count = None
+        self.num_samples = 0
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        t = np.asarray(_np(y_true), dtype=np.float64)
+        p = np.asarray(_np(y_pred), dtype=np.float64)
+        t = t.reshape(-1, 1) if t.ndim == 1 else t
+        p = p.reshape(-1, 1) if p.ndim == 1 else p
+        if t.ndim != 2 or t.shape != p.shape:
+            raise ValueError(f"R2Score: expected y_true and y_pred of one shape (batch, outputs), received "
+                             f"{t.shape} and {p.shape}")
+        w = np.ones_like(t) if sample_weight is None else np.broadcast_to(
+            np.asarray(_np(sample_weight), dtype=np.float64).reshape(len(t), -1), t.shape)
+        if self.sum is None:
+            self.sum, self.squared_sum, self.residual, self.count = (np.zeros(t.shape[1]) for _ in range(4))
+        elif t.shape[1] != len(self.sum):
+            raise ValueError(f"R2Score: expected {len(self.sum)} outputs as in earlier batches, received {t.shape[1]}")
+        self.sum += (t * w).sum(0)
+        self.squared_sum += (t * t * w).sum(0)
+        self.residual += ((t - p) ** 2 * w).sum(0)
+        self.count += w.sum(0)
+        self.num_samples += len(t)
+
+    def result(self) -> Tensor:
+        if self.sum is None:
+            return Tensor(np.float32(0.0))
+        mean = self.sum / self.count
+        total = self.squared_sum - self.sum * mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw = 1.0 - self.residual / total
+        raw = np.where(np.isinf(raw), 0.0, raw)  # a constant target: Keras reports 0
+        if self.class_aggregation == "uniform_average":
+            r2 = raw.mean()
+        elif self.class_aggregation == "variance_weighted_average":
+            r2 = (total * raw).sum() / total.sum()
+        else:
+            r2 = raw
+        n, k = self.num_samples, self.num_regressors
+        if k and n - k - 1 > 0:
+            r2 = 1.0 - (1.0 - r2) * (n - 1) / (n - k - 1)
+        return Tensor(np.asarray(r2, dtype=np.float32))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "class_aggregation": self.class_aggregation, "num_regressors": self.num_regressors}
+
+
 ALL = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy, "top_k_categorical_accuracy": TopKCategoricalAccuracy,
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-    "precision": Precision, "recall": Recall, "auc": AUC,
+    "precision": Precision, "recall": Recall, "auc": AUC, "r2_score": R2Score,
 }
 _CLASSES = {c.__name__: c for c in set(ALL.values())}
 
@@ -638,7 +721,7 @@ def get(identifier, loss=None, y_true=None, y_pred=None) -> Metric:
 
 
 __all__ = ["AUC", "BinaryAccuracy", "CategoricalAccuracy", "Mean", "MeanAbsoluteError", "MeanMetricWrapper",
-           "MeanSquaredError", "Metric", "Precision", "Recall", "SparseCategoricalAccuracy",
+           "MeanSquaredError", "Metric", "Precision", "R2Score", "Recall", "SparseCategoricalAccuracy",
            "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy", "binary_accuracy", "categorical_accuracy",
            "get", "mean_absolute_error", "mean_squared_error", "sparse_categorical_accuracy",
            "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy"]
