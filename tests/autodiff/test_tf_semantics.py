@@ -108,3 +108,9 @@ def test_keras_submodules_import_as_in_tensorflow():
 
     assert Dense is tg.layers.Dense and Sequential is tg.Sequential
     assert EarlyStopping is tg.callbacks.EarlyStopping and Adam is tg.optimizers.Adam
+
+
+def test_numpy_text_arrays_become_string_tensors():
+    t = tg.constant(np.array(["a", "bc"]))
+    assert t.dtype == tg.string and t.numpy().tolist() == ["a", "bc"]
+    assert tg.Variable(np.array([b"x"])).dtype == tg.string

@@ -40,7 +40,7 @@ def as_array(value: Any, dtype=None):
             return value if value.dtype == dtype else value.astype(dtype)
         return xp.asarray(value, dtype=dtype)
     if isinstance(value, xp.ndarray):
-        return value
+        return value.astype(STRING) if value.dtype.kind in "US" else value  # NumPy text: tg.string too
     if isinstance(value, np.generic):
         return xp.asarray(value)
     arr = xp.asarray(value)
