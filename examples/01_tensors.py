@@ -7,6 +7,8 @@ it can later differentiate it.
 
 from __future__ import annotations
 
+import argparse
+import os
 from typing import Any
 
 import tapegrad as tg
@@ -20,11 +22,12 @@ def func(a: tg.Tensor, b: tg.Tensor) -> tg.Tensor:
 
 
 def main(quick: bool = False, out: str | None = None) -> dict[str, Any]:
-    sport = tg.constant("Tennis" == "Tennis", dtype=tg.bool)  # 0-d
-    number = tg.constant(1.41421356237)
-    print(f"a 0-d tensor: {number.numpy()} of rank {int(tg.rank(number))}")
-    sports = tg.constant([1.0, 2.0, 3.0])
-    print(f"a 1-d tensor of shape {sports.shape}")
+    sport = tg.constant("Tennis", tg.string)  # 0-d
+    number = tg.constant(1.41421356237, tg.float64)
+    print(f"0-d tensors: {sport.numpy()!r} and {number.numpy()}, of rank {int(tg.rank(sport))} and "
+          f"{int(tg.rank(number))}")
+    sports = tg.constant(["Tennis", "Basketball"], tg.string)
+    print(f"a 1-d tensor of shape {sports.shape}: {sports.numpy().tolist()}")
     matrix = tg.constant([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     print(f"a 2-d tensor of shape {matrix.shape}; its second row is {matrix[1].numpy()} (slicing)")
     images = tg.zeros([10, 256, 256, 3])
@@ -44,10 +47,12 @@ def main(quick: bool = False, out: str | None = None) -> dict[str, Any]:
     if out:
         with open(out, "w") as f:
             f.write(dot)
-        print(f"the computation graph as Graphviz DOT: {out}")
+        print(f"wrote the computation graph as Graphviz DOT: {os.path.abspath(out)}")
     print("NumPy interop:", tg.constant([1.0, 2.0]).numpy() * 2, "and back:", tg.constant(matrix.numpy().T).shape)
-    return {"e": float(e), "dot": dot, "bool": bool(sport)}
+    return {"e": float(e), "dot": dot, "sport": str(sport.numpy())}
 
 
 if __name__ == "__main__":
-    main(out="graph.dot")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="graph.dot", help="file for the computation graph, Graphviz DOT (default graph.dot)")
+    main(out=p.parse_args().out)

@@ -5,6 +5,7 @@ y = g(w0 + x . w): a weighted sum of the inputs, plus a bias, through an activat
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from typing import Any
 
@@ -56,4 +57,6 @@ def main(quick: bool = False) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    # Nothing here trains or draws, so there is no --epochs or --out: --help describes the example.
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

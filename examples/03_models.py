@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import tapegrad as tg
@@ -59,4 +60,6 @@ def main(quick: bool = False) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    # Nothing here trains or draws, so there is no --epochs or --out: --help describes the example.
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

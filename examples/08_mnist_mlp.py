@@ -28,7 +28,7 @@ def load(data: str, dataset: str,
 
 
 def main(data: str | None = None, dataset: str = "mnist", epochs: int = 20, quick: bool = False,
-         seed: int = 0, verbose: int = 2) -> dict[str, Any]:
+         seed: int = 0, verbose: int = 2, out: str | None = None) -> dict[str, Any]:
     data = data or os.environ.get("TAPEGRAD_DATA") or os.path.join("..", "shared", "data", dataset.replace("_", "-"))
     x, y, xt, yt = load(data, dataset, limit=3000 if quick else None)
     epochs = 3 if quick else epochs
@@ -47,14 +47,20 @@ def main(data: str | None = None, dataset: str = "mnist", epochs: int = 20, quic
     history = model.fit(x, y, batch_size=128, epochs=epochs, validation_split=0.1, verbose=verbose)
     loss, acc = model.evaluate(xt, yt, batch_size=1000, verbose=0)
     print(f"{dataset} MLP 784-256-256-10: test accuracy {acc:.2%} (loss {loss:.4f}) after {epochs} epochs")
-    return {"test_accuracy": acc, "test_loss": loss, "history": history.history}
+    files = []
+    if out:
+        files.append(os.path.join(out, f"{dataset}_mlp_curves.png"))
+        tg.viz.plot_history(history, path=files[0], title=f"{dataset} MLP: training and validation")
+        print(f"wrote the picture: {os.path.abspath(files[0])}")
+    return {"test_accuracy": acc, "test_loss": loss, "history": history.history, "files": files}
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=None, help="folder with the four IDX files")
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=20, help="epochs (default 20)")
+    p.add_argument("--out", default="mlp-pictures", help="folder for the training curves (default mlp-pictures)")
     p.add_argument("--quick", action="store_true", help="a small subset and 3 epochs")
     a = p.parse_args()
-    main(a.data, a.dataset, a.epochs, a.quick)
+    main(a.data, a.dataset, a.epochs, a.quick, out=a.out)

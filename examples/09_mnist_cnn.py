@@ -63,7 +63,8 @@ def main(data: str | None = None, dataset: str = "mnist", epochs: int = 12, quic
     files = [os.path.join(out, f"{dataset}_filters.png"), os.path.join(out, f"{dataset}_feature_maps.png")]
     tg.viz.plot_filters(model.layers[0], path=files[0])
     tg.viz.plot_feature_maps(model, xt[0], path=files[1])
-    print("Pictures:", *files)
+    for f in files:
+        print(f"wrote the picture: {os.path.abspath(f)}")
     return {"test_accuracy": acc, "test_loss": loss, "files": files, "history": history.history}
 
 
@@ -71,8 +72,8 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=None, help="folder with the four IDX files")
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--out", default="cnn-pictures")
+    p.add_argument("--epochs", type=int, default=12, help="epochs (default 12)")
+    p.add_argument("--out", default="cnn-pictures", help="folder for the pictures (default cnn-pictures)")
     p.add_argument("--quick", action="store_true", help="a small subset and 2 epochs")
     a = p.parse_args()
     main(a.data, a.dataset, a.epochs, a.quick, out=a.out)

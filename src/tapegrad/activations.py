@@ -14,7 +14,16 @@ from . import ops
 
 
 def linear(x):
-    """The identity (Keras's ``"linear"``, also what ``activation=None`` means)."""
+    """The identity (Keras's ``"linear"``, also what ``activation=None`` means).
+
+    Args:
+        x: a tensor.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.activations.linear(tg.constant([-1.0])).numpy().tolist()
+        [-1.0]
+    """
     return x
 
 
@@ -33,10 +42,32 @@ hard_sigmoid = ops.hard_sigmoid
 
 
 def softmax(x, axis: int = -1):
+    """``exp(x) / sum(exp(x))`` along ``axis`` (``keras.activations.softmax``).
+
+    Args:
+        x: a tensor.
+        axis: the axis that sums to 1 (default -1).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.activations.softmax(tg.constant([[0.0, 0.0]])).numpy().tolist()
+        [[0.5, 0.5]]
+    """
     return ops.softmax(x, axis=axis)
 
 
 def log_softmax(x, axis: int = -1):
+    """``log(softmax(x))`` along ``axis``, computed stably (``keras.activations.log_softmax``).
+
+    Args:
+        x: a tensor.
+        axis: the axis of the distribution (default -1).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.activations.log_softmax(tg.constant([0.0, 0.0], tg.float64)).numpy().round(4).tolist()
+        [-0.6931, -0.6931]
+    """
     return ops.log_softmax(x, axis=axis)
 
 
@@ -49,7 +80,16 @@ _NAMES = {fn: name for name, fn in ALL.items() if name != "silu"}
 
 
 def get(identifier) -> Callable:
-    """An activation function from a name, a function, or None (the identity)."""
+    """An activation function from a name, a function, or None (the identity) (``keras.activations.get``).
+
+    Args:
+        identifier: ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"softmax"``, ``"gelu"`` ..., a function, or None.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.activations.get("relu") is tg.relu, tg.activations.get(None) is tg.activations.linear
+        (True, True)
+    """
     if identifier is None:
         return linear
     if isinstance(identifier, str):
@@ -65,7 +105,16 @@ def get(identifier) -> Callable:
 
 
 def serialize(fn: Callable) -> str:
-    """The name of a built-in activation (used by ``get_config``)."""
+    """The name of a built-in activation (used by ``get_config``).
+
+    Args:
+        fn: an activation function from ``tg.activations``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.activations.serialize(tg.relu)
+        'relu'
+    """
     name = _NAMES.get(fn)
     if name is None:
         name = getattr(fn, "__name__", None)

@@ -27,6 +27,17 @@ _TRUNC_CORRECTION = 0.87962566103423978
 
 
 def compute_fans(shape) -> tuple[float, float]:
+    """``(fan_in, fan_out)`` of a weight shape, as Keras: a kernel ``(..., in, out)`` has
+    ``fan_in = in * receptive field`` and ``fan_out = out * receptive field``.
+
+    Args:
+        shape: the weight's shape.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.initializers.compute_fans((3, 3, 16, 32))
+        (144.0, 288.0)
+    """
     shape = tuple(shape)
     if len(shape) == 0:
         return 1.0, 1.0
@@ -37,7 +48,20 @@ def compute_fans(shape) -> tuple[float, float]:
 
 
 class Initializer:
-    """Base class: ``initializer(shape, dtype=None)`` returns a backend array."""
+    """Base class: ``initializer(shape, dtype=None)`` returns a backend array; subclasses write ``sample(shape)``.
+
+    Args:
+        seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> class Twos(tg.initializers.Initializer):
+        ...     def sample(self, shape):
+        ...         return np.full(shape, 2.0)
+        >>> Twos()((2,)).tolist()
+        [2.0, 2.0]
+    """
 
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
@@ -58,6 +82,16 @@ class Initializer:
 
 
 class Zeros(Initializer):
+    """All zeros (``keras.initializers.Zeros``, the default for biases).
+
+    Args:
+        seed: accepted for a uniform signature; unused (default None).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.initializers.Zeros()((2,)).tolist()
+        [0.0, 0.0]
+    """
     def sample(self, shape):
         return np.zeros(shape)
 
@@ -66,6 +100,16 @@ class Zeros(Initializer):
 
 
 class Ones(Initializer):
+    """All ones (``keras.initializers.Ones``).
+
+    Args:
+        seed: accepted for a uniform signature; unused (default None).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.initializers.Ones()((2,)).tolist()
+        [1.0, 1.0]
+    """
     def sample(self, shape):
         return np.ones(shape)
 
@@ -74,6 +118,16 @@ class Ones(Initializer):
 
 
 class Constant(Initializer):
+    """Every value ``value`` (``keras.initializers.Constant``).
+
+    Args:
+        value: the value (default 0.0).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.initializers.Constant(0.5)((2,)).tolist()
+        [0.5, 0.5]
+    """
     def __init__(self, value: float = 0.0) -> None:
         super().__init__()
         self.value = value
@@ -86,6 +140,18 @@ class Constant(Initializer):
 
 
 class RandomNormal(Initializer):
+    """Normal samples (``keras.initializers.RandomNormal``).
+
+    Args:
+        mean: the mean (default 0.0).
+        stddev: the standard deviation (default 0.05).
+        seed: a seed (default None: the global generator).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> bool((tg.initializers.RandomNormal(seed=0)((2, 2)) == tg.initializers.RandomNormal(seed=0)((2, 2))).all())
+        True
+    """
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
@@ -98,6 +164,19 @@ class RandomNormal(Initializer):
 
 
 class RandomUniform(Initializer):
+    """Uniform samples in ``[minval, maxval)`` (``keras.initializers.RandomUniform``).
+
+    Args:
+        minval: the lower bound (default -0.05).
+        maxval: the upper bound (default 0.05).
+        seed: a seed (default None: the global generator).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.initializers.RandomUniform(0.0, 1.0, seed=0)((1000,))
+        >>> bool(w.min() >= 0.0 and w.max() < 1.0)
+        True
+    """
     def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None) -> None:
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval
@@ -110,6 +189,18 @@ class RandomUniform(Initializer):
 
 
 class TruncatedNormal(Initializer):
+    """Normal samples redrawn until within two standard deviations of the mean (``keras.initializers.TruncatedNormal``).
+
+    Args:
+        mean: the mean (default 0.0).
+        stddev: the standard deviation before truncation (default 0.05).
+        seed: a seed (default None: the global generator).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> bool(abs(tg.initializers.TruncatedNormal(stddev=1.0, seed=0)((1000,))).max() <= 2.0)
+        True
+    """
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
@@ -122,6 +213,22 @@ class TruncatedNormal(Initializer):
 
 
 class VarianceScaling(Initializer):
+    """Samples of variance ``scale / n``, ``n`` the fan in, out or their mean (``keras.initializers.VarianceScaling``).
+
+    The truncated normal is rescaled so that the truncated samples have that variance, as Keras.
+
+    Args:
+        scale: the numerator of the variance (default 1.0).
+        mode: ``"fan_in"`` (the default), ``"fan_out"`` or ``"fan_avg"``.
+        distribution: ``"truncated_normal"`` (the default), ``"untruncated_normal"`` or ``"uniform"``.
+        seed: a seed (default None: the global generator).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.initializers.VarianceScaling(2.0, "fan_in", "uniform", seed=0)((50, 10))
+        >>> bool(abs(w).max() <= (3 * 2.0 / 50) ** 0.5)  # the uniform limit sqrt(3 scale / fan_in)
+        True
+    """
     def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal",
                  seed: int | None = None) -> None:
         super().__init__(seed)
@@ -165,31 +272,116 @@ class _Preset(VarianceScaling):
 
 
 class GlorotUniform(_Preset):
+    """``GlorotUniform``: ``VarianceScaling(scale=1.0, mode="fan_avg", distribution="uniform")``,
+    as Keras (Xavier Glorot's, the default kernel initializer).
+
+    Args:
+        seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.initializers.GlorotUniform(seed=0)((300, 200))
+        >>> w.shape, w.dtype.name
+        ((300, 200), 'float32')
+    """
     preset = (1.0, "fan_avg", "uniform")
 
 
 class GlorotNormal(_Preset):
+    """``GlorotNormal``: ``VarianceScaling(scale=1.0, mode="fan_avg", distribution="truncated_normal")``,
+    as Keras (Xavier Glorot's).
+
+    Args:
+        seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.initializers.GlorotNormal(seed=0)((300, 200))
+        >>> w.shape, w.dtype.name
+        ((300, 200), 'float32')
+    """
     preset = (1.0, "fan_avg", "truncated_normal")
 
 
 class HeNormal(_Preset):
+    """``HeNormal``: ``VarianceScaling(scale=2.0, mode="fan_in", distribution="truncated_normal")``,
+    as Keras (Kaiming He's, for ReLU networks).
+
+    Args:
+        seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.initializers.HeNormal(seed=0)((300, 200))
+        >>> w.shape, w.dtype.name
+        ((300, 200), 'float32')
+    """
     preset = (2.0, "fan_in", "truncated_normal")
 
 
 class HeUniform(_Preset):
+    """``HeUniform``: ``VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform")``,
+    as Keras (Kaiming He's, for ReLU networks).
+
+    Args:
+        seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.initializers.HeUniform(seed=0)((300, 200))
+        >>> w.shape, w.dtype.name
+        ((300, 200), 'float32')
+    """
     preset = (2.0, "fan_in", "uniform")
 
 
 class LecunNormal(_Preset):
+    """``LecunNormal``: ``VarianceScaling(scale=1.0, mode="fan_in", distribution="truncated_normal")``,
+    as Keras (Yann LeCun's, for SELU networks).
+
+    Args:
+        seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.initializers.LecunNormal(seed=0)((300, 200))
+        >>> w.shape, w.dtype.name
+        ((300, 200), 'float32')
+    """
     preset = (1.0, "fan_in", "truncated_normal")
 
 
 class LecunUniform(_Preset):
+    """``LecunUniform``: ``VarianceScaling(scale=1.0, mode="fan_in", distribution="uniform")``,
+    as Keras (Yann LeCun's).
+
+    Args:
+        seed: a seed for reproducible values (default None: the global generator, ``tg.random.set_seed``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.initializers.LecunUniform(seed=0)((300, 200))
+        >>> w.shape, w.dtype.name
+        ((300, 200), 'float32')
+    """
     preset = (1.0, "fan_in", "uniform")
 
 
 class Orthogonal(Initializer):
-    """A (semi-)orthogonal matrix from the QR decomposition of a normal sample, times ``gain``."""
+    """A (semi-)orthogonal matrix from the QR decomposition of a normal sample, times ``gain``
+    (``keras.initializers.Orthogonal``).
+
+    Args:
+        gain: the factor (default 1.0).
+        seed: a seed (default None: the global generator).
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> q = tg.initializers.Orthogonal(seed=0)((4, 4)).astype(np.float64)
+        >>> bool(np.allclose(q.T @ q, np.eye(4), atol=1e-6))
+        True
+    """
 
     def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
         super().__init__(seed)
@@ -223,7 +415,17 @@ _CLASS_NAMES = {cls.__name__: cls for cls in ALL.values()}
 
 
 def get(identifier) -> Initializer:
-    """An initializer from a name, a class name, a config dict, an instance or a callable."""
+    """An initializer from a name, a class name, a config dict, an instance or a callable (``keras.initializers.get``).
+
+    Args:
+        identifier: ``"glorot_uniform"``, ``"he_normal"``, ``"zeros"``, ``"GlorotUniform"``, a config
+            dict, an ``Initializer`` (returned as is) or a function ``(shape, dtype) -> array``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> type(tg.initializers.get("he_normal")).__name__
+        'HeNormal'
+    """
     if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
         return identifier
     if isinstance(identifier, dict):
@@ -240,6 +442,16 @@ def get(identifier) -> Initializer:
 
 
 def serialize(init) -> dict | str:
+    """The config of a built-in initializer, ``{"class_name": ..., "config": ...}`` (used by ``get_config``).
+
+    Args:
+        init: an ``Initializer``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.initializers.serialize(tg.initializers.Constant(0.5))
+        {'class_name': 'Constant', 'config': {'value': 0.5}}
+    """
     if isinstance(init, Initializer):
         return {"class_name": type(init).__name__, "config": init.get_config()}
     raise ValueError(f"cannot serialize the custom initializer {init!r}")

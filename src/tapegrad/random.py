@@ -25,10 +25,13 @@ _local = threading.local()  # ``gen``: the generator ``use`` installed in this t
 
 
 def set_seed(seed: int) -> None:
-    """Seed the global generator: weight initializers, ``tg.random`` sampling, data loaders,
-    and (through ``fork``) each epoch of ``fit``: its shuffling and dropout masks, drawn from
-    a generator installed for the training thread alone, so threads training at once do
-    not disturb each other or the caller's generator.
+    """Seed the global generator: weight initializers, ``tg.random`` sampling, data loaders, and
+    (through ``fork``) each epoch of ``fit``: its shuffling and dropout masks, drawn from a generator
+    installed for the training thread alone, so threads training at once do not disturb each
+    other or the caller's generator.
+
+    Args:
+        seed: a non-negative integer.
 
     Example:
         >>> set_seed(3); a = normal((2,)).numpy(); set_seed(3)
@@ -42,8 +45,16 @@ def set_seed(seed: int) -> None:
 
 
 def generator(seed: int | None = None) -> np.random.Generator:
-    """The generator ``use`` installed in this thread, else the global one; a new one for an
-    explicit ``seed``."""
+    """The generator ``use`` installed in this thread, else the global one; a new one for an explicit ``seed``.
+
+    Args:
+        seed: None (the default) for the current generator, or an int for a fresh one.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> int(tg.random.generator(0).integers(10)) == int(tg.random.generator(0).integers(10))
+        True
+    """
     if seed is not None:
         return np.random.default_rng(int(seed))
     gen = getattr(_local, "gen", None)
@@ -94,17 +105,59 @@ def _out(arr, dtype) -> Tensor:
 
 
 def normal(shape, mean: float = 0.0, stddev: float = 1.0, dtype=None, seed: int | None = None) -> Tensor:
+    """A tensor of normal samples (``tf.random.normal``).
+
+    Args:
+        shape: the shape.
+        mean: the mean (default 0.0).
+        stddev: the standard deviation (default 1.0).
+        dtype: the dtype (default None: float32).
+        seed: a seed for this call (default None: the global generator).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.random.normal([1]).shape, tg.random.normal([2], seed=1).dtype.name
+        ((1,), 'float32')
+    """
     return _out(generator(seed).normal(mean, stddev, size=tuple(shape)), dtype)
 
 
 def uniform(shape, minval: float = 0.0, maxval: float = 1.0, dtype=None, seed: int | None = None) -> Tensor:
+    """A tensor of uniform samples in ``[minval, maxval)`` (``tf.random.uniform``); an integer ``dtype`` draws integers.
+
+    Args:
+        shape: the shape.
+        minval: the lower bound (default 0.0).
+        maxval: the upper bound, excluded (default 1.0).
+        dtype: the dtype (default None: float32).
+        seed: a seed for this call (default None: the global generator).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x = tg.random.uniform([100], 0, 10, dtype=tg.int32, seed=0).numpy()
+        >>> bool(x.min() >= 0 and x.max() < 10), x.dtype.name
+        (True, 'int32')
+    """
     if dtype is not None and np.dtype(dtype).kind in "iu":
         return Tensor._wrap(xp.asarray(generator(seed).integers(minval, maxval, size=tuple(shape), dtype=np.dtype(dtype))))
     return _out(generator(seed).uniform(minval, maxval, size=tuple(shape)), dtype)
 
 
 def truncated_normal(shape, mean: float = 0.0, stddev: float = 1.0, dtype=None, seed: int | None = None) -> Tensor:
-    """Normal samples redrawn until within two standard deviations of the mean."""
+    """Normal samples redrawn until within two standard deviations of the mean (``tf.random.truncated_normal``).
+
+    Args:
+        shape: the shape.
+        mean: the mean (default 0.0).
+        stddev: the standard deviation before truncation (default 1.0).
+        dtype: the dtype (default None: float32).
+        seed: a seed for this call (default None: the global generator).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> bool(abs(tg.random.truncated_normal([1000], seed=0).numpy()).max() <= 2.0)
+        True
+    """
     return _out(truncated_normal_array(tuple(shape), mean, stddev, generator(seed)), dtype)
 
 
@@ -118,6 +171,17 @@ def truncated_normal_array(shape, mean, stddev, rng) -> np.ndarray:
 
 
 def shuffle(x, seed: int | None = None) -> Tensor:
+    """The rows of ``x`` in a random order (``tf.random.shuffle``).
+
+    Args:
+        x: a tensor or array; its first axis is shuffled.
+        seed: a seed for this call (default None: the global generator).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> sorted(tg.random.shuffle(tg.arange(5), seed=0).numpy().tolist())
+        [0, 1, 2, 3, 4]
+    """
     x = x if isinstance(x, Tensor) else Tensor(x)
     return Tensor._wrap(x.data[xp.asarray(generator(seed).permutation(x.shape[0]))])
 

@@ -1,7 +1,8 @@
 """A variable's storage is its own on every training path.
 
-``layer.kernel.numpy()`` is the variable's live storage (it shares memory, as on the NumPy
-backend it always has), while ``get_weights()`` returns copies. Whatever a training step
+``layer.kernel.numpy(copy=False)`` (and ``np.asarray(layer.kernel)``) is the variable's live
+storage (it shares memory on the NumPy backend), while ``get_weights()`` and ``numpy()``
+return copies (TensorFlow's semantics for ``numpy()``). Whatever a training step
 does to go fast (a replayed step with fused nodes, updates into kept buffers, small
 variables updated together as one flat array), it must update each weight in place in the
 array the variable owns: an array taken before training must still be that storage, hold
@@ -57,7 +58,7 @@ def data(model, kind, n=32, seed=0):
 
 
 def before(model):
-    live = [w.numpy() for w in model.weights]
+    live = [w.numpy(copy=False) for w in model.weights]
     copies = model.get_weights()
     return live, copies, [c.copy() for c in copies]
 
@@ -65,7 +66,7 @@ def before(model):
 def check_after(model, live, copies, saved):
     assert len(model.weights) == len(live) > 0
     for w, arr, copy, kept in zip(model.weights, live, copies, saved):
-        now = w.numpy()
+        now = w.numpy(copy=False)
         assert np.shares_memory(arr, now), f"{w.name}: the variable's storage was replaced"
         assert np.array_equal(arr, now)  # the array taken before is the live storage: it holds the new values
         assert w.data.flags.owndata and w.data.flags.c_contiguous, f"{w.name}: a view of another array"
@@ -74,7 +75,7 @@ def check_after(model, live, copies, saved):
     for w, kept in zip(model.weights, saved):
         if w.name.endswith("kernel") or w.ndim > 1:
             assert not np.array_equal(w.numpy(), kept), f"{w.name} did not train"  # the check is not vacuous
-    storages = [w.numpy() for w in model.weights]  # no two weights share storage
+    storages = [w.numpy(copy=False) for w in model.weights]  # no two weights share storage
     for i in range(len(storages)):
         for j in range(i + 1, len(storages)):
             assert not np.shares_memory(storages[i], storages[j])

@@ -46,7 +46,17 @@ def no_grad() -> Iterator[None]:
 
 @contextlib.contextmanager
 def enable_grad() -> Iterator[None]:
-    """Turn recording back on inside a ``no_grad`` block."""
+    """Turn recording back on inside a ``no_grad`` block (``torch.enable_grad``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> with tg.no_grad():
+        ...     with tg.enable_grad():
+        ...         inner = tg.is_grad_enabled()
+        ...     outer = tg.is_grad_enabled()
+        >>> inner, outer
+        (True, False)
+    """
     previous = mode.enabled
     mode.enabled = True
     try:
@@ -56,4 +66,13 @@ def enable_grad() -> Iterator[None]:
 
 
 def is_grad_enabled() -> bool:
+    """Whether operations record a graph in this thread (``torch.is_grad_enabled``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> with tg.no_grad():
+        ...     off = tg.is_grad_enabled()
+        >>> off, tg.is_grad_enabled()
+        (False, True)
+    """
     return mode.enabled

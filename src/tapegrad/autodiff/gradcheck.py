@@ -11,24 +11,47 @@ from .tensor import Tensor
 
 
 class GradcheckError(AssertionError):
-    """Raised when an analytic gradient differs from the finite-difference one."""
+    """Raised by ``gradcheck`` when an analytic gradient differs from the finite-difference one.
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> class WrongSquare(tg.Function):
+        ...     def forward(self, x):
+        ...         self.x = x
+        ...         return x * x
+        ...     def backward(self, g):
+        ...         return (self.x * g,)  # should be 2 x g
+        >>> try:
+        ...     tg.gradcheck(WrongSquare.apply, [np.array([1.0])])
+        ... except tg.GradcheckError:
+        ...     print("caught")
+        caught
+    """
 
 
 def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5,
               rtol: float = 1e-3, raise_exception: bool = True) -> bool:
     """Check d(sum(fn(*inputs)))/d(input) against central differences, in float64.
 
-    Each input is converted to a float64 tensor. The output is reduced with a fixed
-    random weighting (so that every output element matters, not just their sum).
-    Raises :class:`GradcheckError` naming the input, the worst element's index and
-    both values.
+    Each input is converted to a float64 tensor. The output is reduced with a fixed random
+    weighting (so that every output element matters, not just their sum). Raises
+    :class:`GradcheckError` naming the input, the worst element's index and both values.
+
+    Args:
+        fn: a function of tensors returning a tensor.
+        inputs: the points to check at (arrays, numbers or tensors).
+        eps: the finite-difference step (default 1e-6).
+        atol: the absolute tolerance (default 1e-5).
+        rtol: the relative tolerance (default 1e-3).
+        raise_exception: raise on a mismatch; False returns False instead (default True).
 
     Example:
         >>> import tapegrad as tg
         >>> tg.gradcheck(lambda x: x * x, [np.array([1.0, 2.0])])
         True
     """
-    arrays = [np.array(x.numpy() if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
+    arrays = [np.array(x.numpy(copy=False) if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
     leaves = [Tensor(a, requires_grad=True) for a in arrays]
     out = fn(*leaves)
     if not isinstance(out, Tensor):
@@ -65,4 +88,4 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6, at
 
 def _weighted(fn, arrays, weights) -> float:
     out = fn(*[Tensor(a) for a in arrays])
-    return float(np.sum(np.asarray(out.numpy(), dtype=np.float64) * weights))
+    return float(np.sum(np.asarray(out.numpy(copy=False), dtype=np.float64) * weights))

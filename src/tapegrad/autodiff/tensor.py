@@ -33,6 +33,13 @@ OPS: dict[str, Callable[..., "Tensor"]] = {}
 """The operations behind Tensor's operators and methods, by their ``tapegrad.ops`` name
 (``"add"``, ``"getitem"``, ``"sum"`` ...); ``tapegrad.ops`` fills it when it is imported."""
 _INT_DEFAULT = np.dtype("int32")
+STRING = np.dtypes.StringDType()
+"""``tg.string``: NumPy's variable-width UTF-8 text dtype (TensorFlow's ``tf.string`` holds bytes)."""
+
+
+def dtype_name(dtype) -> str:
+    """The dtype's TensorFlow-style name: ``float32``, ``int32`` ... and ``string`` for text."""
+    return "string" if dtype.kind in "TUS" else dtype.name
 
 
 def as_array(value: Any, dtype=None):
@@ -49,7 +56,7 @@ def as_array(value: Any, dtype=None):
             return value if value.dtype == dtype else value.astype(dtype)
         return xp.asarray(value, dtype=dtype)
     if isinstance(value, xp.ndarray):
-        return value
+        return value.astype(STRING) if value.dtype.kind in "US" else value  # NumPy text: tg.string too
     if isinstance(value, np.generic):
         return xp.asarray(value)
     arr = xp.asarray(value)
@@ -59,6 +66,8 @@ def as_array(value: Any, dtype=None):
     elif kind in "iu" and not isinstance(value, xp.ndarray) and arr.dtype != _INT_DEFAULT:
         if arr.size == 0 or (np.abs(arr).max() < 2**31):
             arr = arr.astype(_INT_DEFAULT)
+    elif kind in "US":  # Python text becomes tg.string, as TensorFlow infers tf.string
+        arr = arr.astype(STRING)
     elif kind == "O":
         raise TypeError(f"Tensor: cannot make a numeric tensor from {type(value).__name__} {value!r}")
     return arr
@@ -130,9 +139,30 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self._ctx is None
 
-    def numpy(self) -> np.ndarray:
-        """The values as a NumPy array (shares memory on the NumPy backend)."""
-        return to_numpy(self.data)
+    def numpy(self, copy: bool = True) -> np.ndarray:
+        """The values as a NumPy array that later changes to this tensor do not alter.
+
+        As TensorFlow's ``numpy()``, the result is a snapshot: saving ``v.numpy()`` in a list
+        while ``v.assign(...)`` runs keeps each value as it was. The price is one copy of the
+        array per call (a memory copy of ``size * itemsize`` bytes). For the zero-copy view
+        of the storage, use ``t.numpy(copy=False)`` or ``np.asarray(t)``: on the NumPy backend
+        those share memory with the tensor, so they change when a Variable is assigned.
+
+        Args:
+            copy: ``True`` (the default) returns a fresh array; ``False`` returns the tensor's
+                own storage where the backend allows it (a device array is always copied).
+
+        Example:
+            >>> import numpy as np
+            >>> import tapegrad as tg
+            >>> v = tg.Variable([1.0, 2.0])
+            >>> before, live = v.numpy(), v.numpy(copy=False)
+            >>> _ = v.assign([5.0, 6.0])
+            >>> before.tolist(), live.tolist(), np.shares_memory(live, np.asarray(v))
+            ([1.0, 2.0], [5.0, 6.0], True)
+        """
+        arr = to_numpy(self.data)
+        return arr.copy() if copy and arr is self.data else arr
 
     def item(self):
         """The single value of a one-element tensor as a Python number."""
@@ -222,8 +252,8 @@ class Tensor:
     def __repr__(self) -> str:
         values = np.array2string(to_numpy(self.data), precision=4, separator=", ", threshold=100)
         extra = ", requires_grad=True" if self.requires_grad else ""
-        return f"tg.Tensor(shape={self.shape}, dtype={self.dtype.name}{extra}, numpy=\n{values})" if self.ndim > 1 else \
-            f"tg.Tensor({values}, shape={self.shape}, dtype={self.dtype.name}{extra})"
+        return f"tg.Tensor(shape={self.shape}, dtype={dtype_name(self.dtype)}{extra}, numpy=\n{values})" if self.ndim > 1 \
+            else f"tg.Tensor({values}, shape={self.shape}, dtype={dtype_name(self.dtype)}{extra})"
 
     # -- autodiff ---------------------------------------------------------------------
     def detach(self) -> "Tensor":
@@ -454,11 +484,18 @@ class Tensor:
 
 
 class Variable(Tensor):
-    """A mutable tensor: the weights a model learns.
+    """A mutable tensor: the weights a model learns (``tf.Variable``).
 
-    Trainable variables are watched by every ``GradientTape`` and require gradients
-    (so ``loss.backward()`` fills ``.grad``). ``assign``, ``assign_add`` and
-    ``assign_sub`` change the values in place, keeping the array's identity.
+    Trainable variables are watched by every ``GradientTape`` and require gradients (so
+    ``loss.backward()`` fills ``.grad``). ``assign``, ``assign_add`` and ``assign_sub`` change the
+    values in place, keeping the array's identity; ``numpy()`` returns a copy that later
+    assignments leave alone (as TensorFlow), ``numpy(copy=False)`` the live storage.
+
+    Args:
+        value: the initial value: a number, nested list, NumPy array or Tensor (copied).
+        dtype: the dtype (default None: float32 for Python floats, as ``tg.constant``).
+        trainable: whether tapes watch it and optimizers update it (default True).
+        name: optional name (default None).
 
     Example:
         >>> import tapegrad as tg
@@ -526,4 +563,4 @@ class Variable(Tensor):
     def __repr__(self) -> str:
         values = np.array2string(to_numpy(self.data), precision=4, separator=", ", threshold=100)
         label = f"'{self.name}' " if self.name else ""
-        return f"tg.Variable({label}shape={self.shape}, dtype={self.dtype.name}, numpy={values})"
+        return f"tg.Variable({label}shape={self.shape}, dtype={dtype_name(self.dtype)}, numpy={values})"

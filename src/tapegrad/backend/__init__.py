@@ -41,7 +41,18 @@ xp = _select(name)
 
 
 def to_numpy(array) -> np.ndarray:
-    """Return a NumPy array for a backend array (copied from the device for CuPy)."""
+    """Return a NumPy array for a backend array (copied from the device for CuPy; the same array on NumPy).
+
+    Args:
+        array: a backend array.
+
+    Example:
+        >>> import numpy as np
+        >>> from tapegrad.backend import to_numpy
+        >>> a = np.zeros(2)
+        >>> to_numpy(a) is a
+        True
+    """
     if isinstance(array, np.ndarray):
         return array
     get = getattr(array, "get", None)

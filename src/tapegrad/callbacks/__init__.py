@@ -2,8 +2,9 @@
 
 from .base import Callback, CallbackList, History, LambdaCallback, LearningRateScheduler, TerminateOnNaN
 from .files import CSVLogger, ModelCheckpoint
+from .live import LivePlot
 from .monitor import EarlyStopping, ReduceLROnPlateau
 from .progbar import ProgbarLogger
 
 __all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN"]
+           "LearningRateScheduler", "LivePlot", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN"]

@@ -7,7 +7,29 @@ from typing import Callable
 
 
 class Callback:
-    """Base class. ``self.model`` is set by ``fit``; every hook receives a ``logs`` dict."""
+    """Base class of callbacks: hooks into ``fit``, ``evaluate`` and ``predict`` (``keras.callbacks.Callback``).
+
+    Override any of ``on_train_begin/end``, ``on_epoch_begin/end``, ``on_train_batch_begin/end``,
+    ``on_test_*`` and ``on_predict_*``; each receives a ``logs`` dict. ``self.model`` is the model
+    being trained and ``self.params`` holds ``epochs``, ``steps`` and ``verbose``. Set
+    ``self.model.stop_training = True`` to end training after the current epoch.
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> model.compile(optimizer=tg.optimizers.SGD(0.1), loss="mse")
+        >>> x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+        >>> class Count(tg.callbacks.Callback):
+        ...     def on_train_begin(self, logs=None):
+        ...         self.batches = 0
+        ...     def on_train_batch_end(self, batch, logs=None):
+        ...         self.batches += 1
+        >>> count = Count()
+        >>> _ = model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[count])
+        >>> count.batches
+        6
+    """
 
     def __init__(self) -> None:
         self.model = None
@@ -36,7 +58,22 @@ class Callback:
 
 
 class CallbackList(Callback):
-    """Dispatches each hook to a list of callbacks, in order."""
+    """Dispatches each hook to a list of callbacks, in order (what ``fit`` uses internally).
+
+    Args:
+        callbacks: the callbacks (default None: none).
+        model: the model, given to each callback (default None).
+        **params: the parameters given to each callback (``epochs``, ``steps``, ``verbose``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> seen = []
+        >>> cbs = tg.callbacks.CallbackList([tg.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(e))],
+        ...                                 epochs=2)
+        >>> cbs.on_epoch_end(0, {}); cbs.on_epoch_end(1, {})
+        >>> seen, cbs.params["epochs"]
+        ([0, 1], 2)
+    """
 
     def __init__(self, callbacks=None, model=None, **params) -> None:
         super().__init__()
@@ -76,7 +113,20 @@ class CallbackList(Callback):
 
 
 class History(Callback):
-    """Records each epoch's logs: ``history.history["loss"]`` is a list, one value per epoch."""
+    """Records each epoch's logs: ``history.history["loss"]`` is a list, one value per epoch.
+
+    ``fit`` returns one (``keras.callbacks.History``); ``history.epoch`` lists the epoch numbers.
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> model.compile(optimizer=tg.optimizers.SGD(0.1), loss="mse")
+        >>> x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+        >>> history = model.fit(x, y, epochs=3, verbose=0)
+        >>> len(history.history["loss"]), history.epoch
+        (3, [0, 1, 2])
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -95,7 +145,29 @@ class History(Callback):
 
 
 class LambdaCallback(Callback):
-    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+    """A callback from functions (``keras.callbacks.LambdaCallback``).
+
+    Args:
+        on_epoch_begin: ``f(epoch, logs)`` (default None).
+        on_epoch_end: ``f(epoch, logs)`` (default None).
+        on_train_begin: ``f(logs)`` (default None).
+        on_train_end: ``f(logs)`` (default None).
+        on_train_batch_begin: ``f(batch, logs)`` (default None).
+        on_train_batch_end: ``f(batch, logs)`` (default None).
+        **kwargs: any other hook by name, e.g. ``on_test_end=f``.
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> model.compile(optimizer=tg.optimizers.SGD(0.1), loss="mse")
+        >>> x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+        >>> losses = []
+        >>> log = tg.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: losses.append(logs["loss"]))
+        >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[log])
+        >>> len(losses)
+        2
+    """
 
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
                  on_train_batch_begin=None, on_train_batch_end=None, **kwargs) -> None:
@@ -111,7 +183,22 @@ class LambdaCallback(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stops training when the batch loss becomes NaN or infinite."""
+    """Stops training when the batch loss becomes NaN or infinite (``keras.callbacks.TerminateOnNaN``).
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> model.compile(optimizer=tg.optimizers.SGD(0.1), loss="mse")
+        >>> x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+        >>> import warnings
+        >>> with np.errstate(all="ignore"), warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     history = model.fit(x * np.float32(1e30), y, epochs=5, verbose=0, callbacks=[tg.callbacks.TerminateOnNaN()])
+        Batch 0: Invalid loss, terminating training
+        >>> len(history.epoch)
+        1
+    """
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
@@ -121,7 +208,24 @@ class TerminateOnNaN(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """Sets the optimizer's learning rate at each epoch start from ``schedule(epoch, lr)``."""
+    """Sets the optimizer's learning rate at each epoch start from ``schedule(epoch, lr)``
+    (``keras.callbacks.LearningRateScheduler``).
+
+    Args:
+        schedule: ``f(epoch, lr) -> new lr`` (or ``f(epoch)``); epochs count from 0.
+        verbose: 1 prints each change, as Keras (default 0).
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> model.compile(optimizer=tg.optimizers.SGD(0.1), loss="mse")
+        >>> x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+        >>> halve = tg.callbacks.LearningRateScheduler(lambda epoch, lr: lr / 2)
+        >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[halve])
+        >>> float(model.optimizer.learning_rate)
+        0.025
+    """
 
     def __init__(self, schedule: Callable, verbose: int = 0) -> None:
         super().__init__()

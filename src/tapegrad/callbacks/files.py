@@ -12,7 +12,25 @@ from .monitor import monitor_op_for
 
 
 class CSVLogger(Callback):
-    """Append one row per epoch (``epoch`` then the sorted log keys) to a CSV file."""
+    """Append one row per epoch (``epoch`` then the sorted log keys) to a CSV file (``keras.callbacks.CSVLogger``).
+
+    Args:
+        filename: the CSV file.
+        separator: the column separator (default ",").
+        append: add to an existing file instead of replacing it (default False).
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> model.compile(optimizer=tg.optimizers.SGD(0.1), loss="mse")
+        >>> x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+        >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+        >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[tg.callbacks.CSVLogger(path)])
+        >>> open(path).read().splitlines()[0]
+        'epoch,loss'
+    """
 
     def __init__(self, filename: str, separator: str = ",", append: bool = False) -> None:
         super().__init__()
@@ -45,11 +63,34 @@ class CSVLogger(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model (or its weights) at the end of each epoch.
+    """Save the model (or its weights) at the end of each epoch (``keras.callbacks.ModelCheckpoint``).
 
     ``filepath`` may contain ``{epoch}`` and log keys (``"ckpt-{epoch:02d}-{val_loss:.3f}.tapegrad"``).
     With ``save_best_only`` a file is written only when the monitored value improves.
-    ``save_weights_only`` needs a ``.weights.safetensors`` path; otherwise ``.tapegrad``.
+    ``save_weights_only`` needs a ``.weights.safetensors`` path; otherwise ``.tapegrad``. Writes are atomic.
+
+    Args:
+        filepath: where to save, with optional ``{epoch}`` and ``{log_key}`` fields.
+        monitor: the log key compared by ``save_best_only`` (default "val_loss").
+        verbose: 1 says when it saves (default 0).
+        save_best_only: save only on improvement (default False).
+        save_weights_only: save only the weights (default False).
+        mode: ``"auto"`` (the default), ``"min"`` or ``"max"``: which direction improves.
+        save_freq: ``"epoch"`` (the default and only one supported).
+        initial_value_threshold: a value the first save must beat (default None).
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> model.compile(optimizer=tg.optimizers.SGD(0.1), loss="mse")
+        >>> x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+        >>> folder = tempfile.mkdtemp()
+        >>> ckpt = tg.callbacks.ModelCheckpoint(os.path.join(folder, "ckpt-{epoch}.tapegrad"), monitor="loss")
+        >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[ckpt])
+        >>> sorted(os.listdir(folder))
+        ['ckpt-1.tapegrad', 'ckpt-2.tapegrad']
     """
 
     def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0, save_best_only: bool = False,

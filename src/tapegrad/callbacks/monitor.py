@@ -28,17 +28,40 @@ def monitor_op_for(model, monitor: str, mode: str, owner: str):
 
 
 class EarlyStopping(Callback):
-    """Stop training when the monitored value stops improving (Keras 3's rules).
+    """Stop training when the monitored value stops improving (Keras 3's rules, ``keras.callbacks.EarlyStopping``).
 
-    An epoch improves when ``op(current - min_delta, best)`` holds, with ``op``
-    ``<`` for ``mode="min"`` (and ``min_delta`` negated) or ``>`` for ``"max"``;
-    ``"auto"`` picks min for losses and the metric's own direction otherwise.
-    After an improvement ``wait`` resets only if ``baseline`` is also beaten;
-    training stops when ``wait >= patience`` (never at epoch 0). With
-    ``restore_best_weights`` the best epoch's weights are restored at the end of
-    training, also when it did not stop early. Epochs before ``start_from_epoch``
-    are ignored. Differs from Keras: ``best`` is reset in ``on_train_begin``, so a
+    An epoch improves when ``op(current - min_delta, best)`` holds, with ``op`` ``<`` for
+    ``mode="min"`` (and ``min_delta`` negated) or ``>`` for ``"max"``; ``"auto"`` picks min for
+    losses and the metric's own direction otherwise. After an improvement ``wait`` resets only if
+    ``baseline`` is also beaten; training stops when ``wait >= patience`` (never at epoch 0). With
+    ``restore_best_weights`` the best epoch's weights are restored at the end of training, also
+    when it did not stop early. Epochs before ``start_from_epoch`` are ignored. With ``verbose=1``
+    it prints Keras's messages: ``Epoch 12: early stopping`` and ``Restoring model weights from the
+    end of the best epoch: 7.`` Differs from Keras: ``best`` is reset in ``on_train_begin``, so a
     reused callback starts afresh.
+
+    Args:
+        monitor: the log key to watch (default "val_loss").
+        min_delta: the smallest change that counts as an improvement (default 0).
+        patience: epochs without improvement before stopping (default 0).
+        verbose: 1 prints when it stops and when it restores weights (default 0).
+        mode: ``"auto"`` (the default), ``"min"`` or ``"max"``.
+        baseline: a value to beat before ``wait`` resets (default None).
+        restore_best_weights: end with the best epoch's weights (default False: the last epoch's).
+        start_from_epoch: epochs to wait before watching (default 0).
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> model.compile(optimizer=tg.optimizers.SGD(0.1), loss="mse")
+        >>> x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+        >>> model.compile(optimizer=tg.optimizers.SGD(0.0), loss="mse")  # a zero rate: no improvement
+        >>> stop = tg.callbacks.EarlyStopping(monitor="loss", patience=1, min_delta=1e-3, verbose=1)
+        >>> _ = model.fit(x, y, epochs=10, verbose=0, callbacks=[stop])
+        Epoch 2: early stopping
+        >>> stop.stopped_epoch
+        1
     """
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0, patience: int = 0, verbose: int = 0,
@@ -115,11 +138,35 @@ class EarlyStopping(Callback):
 
 
 class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement.
+    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement
+    (``keras.callbacks.ReduceLROnPlateau``).
 
-    As Keras: improvement is ``current < best - min_delta`` (min mode) or
-    ``current > best + min_delta`` (max mode); after a reduction ``cooldown``
-    epochs pass before counting again; the rate never goes below ``min_lr``.
+    As Keras: improvement is ``current < best - min_delta`` (min mode) or ``current > best + min_delta``
+    (max mode); after a reduction ``cooldown`` epochs pass before counting again; the rate never goes
+    below ``min_lr``.
+
+    Args:
+        monitor: the log key to watch (default "val_loss").
+        factor: the multiplier, below 1 (default 0.1).
+        patience: epochs without improvement before reducing (default 10).
+        verbose: 1 prints each reduction (default 0).
+        mode: ``"auto"`` (the default), ``"min"`` or ``"max"``.
+        min_delta: the smallest change that counts as an improvement (default 1e-4).
+        cooldown: epochs to wait after a reduction (default 0).
+        min_lr: the lowest rate (default 0.0).
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> model.compile(optimizer=tg.optimizers.SGD(0.1), loss="mse")
+        >>> x, y = np.ones((8, 2), np.float32), np.ones((8, 1), np.float32)
+        >>> model.compile(optimizer=tg.optimizers.SGD(0.4), loss="mse")
+        >>> zeros = np.zeros((8, 2), np.float32), np.zeros((8, 1), np.float32)  # loss 0 from the start: no improvement
+        >>> plateau = tg.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1)
+        >>> _ = model.fit(*zeros, epochs=3, verbose=0, callbacks=[plateau])
+        >>> round(float(model.optimizer.learning_rate), 6)  # halved after epochs 2 and 3
+        0.1
     """
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, verbose: int = 0,

@@ -1,8 +1,10 @@
 """``ProgbarLogger``: Keras-style progress per epoch, drawn with tqdm.
 
-``verbose=1`` on a terminal redraws a bar (steps done/total, ETA, then elapsed
-time, time per step, loss and metrics to 4 significant figures); when stdout is
-not a terminal, or with ``verbose=2``, it prints one line per epoch instead. When the
+``verbose=1`` on a terminal or in a Jupyter notebook redraws a bar in place (steps
+done/total, ETA, then elapsed time, time per step, loss and metrics to 4 significant
+figures); in a notebook the bar is text rewritten with carriage returns, which Jupyter
+draws over the previous state, as Keras's progress bar does there. When stdout is
+neither (a file, a pipe, a CI log), or with ``verbose=2``, it prints one line per epoch. When the
 number of steps is unknown (a generator's first epoch) it counts them ("5/Unknown", as
 Keras) and knows the number from the next epoch on.
 """
@@ -32,7 +34,41 @@ def _per_step(seconds: float, steps: int) -> str:
     return f"{per * 1e3:.0f}ms/step" if per >= 1e-3 else f"{per * 1e6:.0f}us/step"
 
 
+def in_notebook(stream) -> bool:
+    """True when ``stream`` is a Jupyter kernel's output (where a redrawn bar updates in place)."""
+    return "ipykernel" in sys.modules and type(stream).__module__.startswith("ipykernel")
+
+
+def live_stream(stream) -> bool:
+    """True when a bar redrawn on ``stream`` is seen live: a terminal or a Jupyter notebook."""
+    return (hasattr(stream, "isatty") and stream.isatty()) or in_notebook(stream)
+
+
 class ProgbarLogger(Callback):
+    """Prints progress during ``fit``: a live bar per epoch, or one line per epoch.
+
+    ``fit`` adds one itself for ``verbose`` 1, 2 or ``"auto"`` (which is 1); pass one in
+    ``callbacks`` to choose its stream.
+
+    Args:
+        verbose: 1 (the default) draws a bar redrawn in place where it can be seen live (a
+            terminal, a Jupyter notebook) and one line per epoch elsewhere; 2 prints one
+            line per epoch always.
+        stream: where to write; None (the default) means ``sys.stdout`` at the time of writing.
+
+    Example:
+        >>> import io
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> out = io.StringIO()
+        >>> _ = model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=1, verbose=0,
+        ...               callbacks=[tg.callbacks.ProgbarLogger(verbose=2, stream=out)])
+        >>> out.getvalue().startswith("Epoch 1/1")
+        True
+    """
+
     def __init__(self, verbose: int = 1, stream=None) -> None:
         super().__init__()
         self.verbose = verbose
@@ -46,7 +82,7 @@ class ProgbarLogger(Callback):
         self.epochs = self.params.get("epochs", 1)
         self.steps = self.params.get("steps")
         out = self._out()
-        self.interactive = self.verbose == 1 and hasattr(out, "isatty") and out.isatty()
+        self.interactive = self.verbose == 1 and live_stream(out)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()

@@ -61,22 +61,27 @@ def parser() -> argparse.ArgumentParser:
                        description="Infer the task from the target, standardize numeric features, one-hot encode "
                                    "categorical ones, train with early stopping, and write the model folder.")
     f.add_argument("data", help="CSV file with a header row")
-    f.add_argument("--target", required=True, help="name of the column to predict")
-    f.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
+    f.add_argument("--target", required=True, help="name of the column to predict (required)")
+    f.add_argument("--task", choices=["auto", "classification", "regression"], default="auto",
+                   help="what to predict; auto: classification for text or at most 10 integer values, "
+                        "regression otherwise (default auto)")
     f.add_argument("--hidden", type=_hidden, default=[32, 16], help="hidden layer sizes (default 32,16)")
-    f.add_argument("--activation", default="relu")
-    f.add_argument("--dropout", type=float, default=0.2)
-    f.add_argument("--l2", type=float, default=1e-4)
-    f.add_argument("--optimizer", default="adam")
-    f.add_argument("--lr", type=float, default=1e-3)
-    f.add_argument("--batch-size", type=int, default=32)
-    f.add_argument("--epochs", type=int, default=200)
-    f.add_argument("--validation-split", type=float, default=0.2)
-    f.add_argument("--early-stopping", type=int, default=20, help="patience in epochs (0 turns it off)")
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
-    f.add_argument("--out", required=True, help="model folder to write")
-    f.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+    f.add_argument("--activation", default="relu", help="activation of the hidden layers (default relu)")
+    f.add_argument("--dropout", type=float, default=0.2, help="dropout rate after each hidden layer (default 0.2)")
+    f.add_argument("--l2", type=float, default=1e-4, help="L2 penalty on the kernels (default 0.0001)")
+    f.add_argument("--optimizer", default="adam", help="optimizer name (default adam)")
+    f.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 0.001)")
+    f.add_argument("--batch-size", type=int, default=32, help="examples per gradient step (default 32)")
+    f.add_argument("--epochs", type=int, default=200, help="maximum number of epochs (default 200)")
+    f.add_argument("--validation-split", type=float, default=0.2,
+                   help="fraction of the rows held out for validation (default 0.2)")
+    f.add_argument("--early-stopping", type=int, default=20, help="patience in epochs, 0 turns it off (default 20)")
+    f.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    f.add_argument("--drop-missing", action="store_true", help="drop rows with missing values (default: off, "
+                                                                   "a missing value is an error)")
+    f.add_argument("--out", required=True, help="model folder to write (required)")
+    f.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2],
+                   help="0 silent, 1 a progress bar per epoch, 2 one line per epoch (default 2)")
 
     for name, helptext in (("evaluate", "report a saved model's loss and metrics on a CSV file"),
                            ("predict", "write a saved model's predictions for a CSV file")):

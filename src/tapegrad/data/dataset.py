@@ -71,6 +71,11 @@ class Dataset:
     ``shuffle`` of ``fit`` do not apply), else ``fit`` stacks ``batch_size`` consecutive
     elements into a batch.
 
+    Args:
+        x: the inputs: an array, a Tensor, or a dict of them.
+        y: the targets (default None).
+        sample_weight: one weight per sample (default None).
+
     Example:
         >>> import numpy as np, tapegrad as tg
         >>> ds = tg.data.Dataset.from_tensor_slices((np.arange(6.0).reshape(6, 1), np.arange(6)))
@@ -452,9 +457,22 @@ class _Take(_Stage):
 class DataLoader:
     """Mini-batches of a dataset, reshuffled at every pass when ``shuffle`` is set.
 
-    Shuffling draws from the global generator (``tg.random.set_seed``) unless a
-    ``seed`` is given. ``drop_last`` drops a final partial batch. Batches are
-    tuples ``(x, y, sample_weight)`` of NumPy arrays (None where absent).
+    Shuffling draws from the global generator (``tg.random.set_seed``) unless a ``seed`` is given.
+    Batches are tuples ``(x, y, sample_weight)`` of NumPy arrays (None where absent).
+
+    Args:
+        dataset: a ``Dataset``.
+        batch_size: samples per batch (default 32).
+        shuffle: a new order at every pass (default False).
+        drop_last: drop a final partial batch (default False).
+        seed: a seed for the shuffling (default None: the global generator).
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> loader = tg.data.DataLoader(tg.data.Dataset(np.arange(10)), batch_size=4, drop_last=True)
+        >>> [x.tolist() for x, _, _ in loader]
+        [[0, 1, 2, 3], [4, 5, 6, 7]]
     """
 
     def __init__(self, dataset: Dataset, batch_size: int = 32, shuffle: bool = False, drop_last: bool = False,

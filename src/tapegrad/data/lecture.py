@@ -15,7 +15,11 @@ FEATURES = ("lectures attended", "hours on the final project")
 
 
 def make_pass_fail(n_samples: int = 400, seed: int = 0):
-    """``(x, y)``: ``x`` float32 ``(n, 2)`` = (lectures, hours), ``y`` float32 ``(n, 1)`` pass labels.
+    """The lecture's data: ``(x, y)``, ``x`` float32 ``(n, 2)`` = (lectures, hours), ``y`` float32 ``(n, 1)`` pass labels.
+
+    Args:
+        n_samples: the number of students, at least 2 (default 400).
+        seed: the seed of the data (default 0).
 
     Example:
         >>> x, y = make_pass_fail(10)

@@ -31,7 +31,23 @@ def _finish(x, y, rng, shuffle):
 
 
 def make_moons(n_samples: int = 100, noise: float = 0.0, shuffle: bool = True, seed: int | None = None):
-    """Two interleaving half circles (the same geometry as scikit-learn's)."""
+    """Two interleaving half circles (the same geometry as scikit-learn's).
+
+    Args:
+        n_samples: the number of points (default 100).
+        noise: the standard deviation of Gaussian noise added to the points (default 0.0).
+        shuffle: shuffle the points (default True).
+        seed: a seed (default None: the global generator, ``tg.random.set_seed``).
+
+    Returns:
+        ``(x, y)``: ``x`` float32 of shape ``(n_samples, 2)``, ``y`` int64 labels of shape ``(n_samples,)``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x, y = tg.data.make_moons(100, noise=0.1, seed=0)
+        >>> x.shape, sorted(set(y.tolist()))
+        ((100, 2), [0, 1])
+    """
     _check(n_samples, noise)
     rng = _random.generator(seed)
     n_out = n_samples // 2
@@ -47,7 +63,24 @@ def make_moons(n_samples: int = 100, noise: float = 0.0, shuffle: bool = True, s
 
 def make_circles(n_samples: int = 100, noise: float = 0.0, factor: float = 0.5, shuffle: bool = True,
                  seed: int | None = None):
-    """A small circle (label 1) inside a large one (label 0)."""
+    """A small circle (label 1) inside a large one (label 0).
+
+    Args:
+        n_samples: the number of points (default 100).
+        noise: the standard deviation of Gaussian noise added to the points (default 0.0).
+        factor: the small circle's radius relative to the large one's (default 0.5).
+        shuffle: shuffle the points (default True).
+        seed: a seed (default None: the global generator, ``tg.random.set_seed``).
+
+    Returns:
+        ``(x, y)``: ``x`` float32 of shape ``(n_samples, 2)``, ``y`` int64 labels of shape ``(n_samples,)``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x, y = tg.data.make_circles(100, seed=0)
+        >>> x.shape, sorted(set(y.tolist()))
+        ((100, 2), [0, 1])
+    """
     _check(n_samples, noise)
     if not 0 < factor < 1:
         raise ValueError(f"make_circles: factor must be in (0, 1), received {factor}")
@@ -65,7 +98,25 @@ def make_circles(n_samples: int = 100, noise: float = 0.0, factor: float = 0.5, 
 
 def make_spirals(n_samples: int = 100, noise: float = 0.0, n_classes: int = 2, turns: float = 1.5,
                  shuffle: bool = True, seed: int | None = None):
-    """``n_classes`` interleaved spiral arms starting at the origin."""
+    """``n_classes`` interleaved spiral arms starting at the origin.
+
+    Args:
+        n_samples: the number of points (default 100).
+        noise: the standard deviation of Gaussian noise added to the points (default 0.0).
+        n_classes: the number of arms (default 2).
+        turns: how many turns each arm makes (default 1.5).
+        shuffle: shuffle the points (default True).
+        seed: a seed (default None: the global generator, ``tg.random.set_seed``).
+
+    Returns:
+        ``(x, y)``: ``x`` float32 of shape ``(n_samples, 2)``, ``y`` int64 labels of shape ``(n_samples,)``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x, y = tg.data.make_spirals(90, n_classes=3, seed=0)
+        >>> x.shape, sorted(set(y.tolist()))
+        ((90, 2), [0, 1, 2])
+    """
     _check(n_samples, noise)
     rng = _random.generator(seed)
     xs, ys = [], []
@@ -81,7 +132,23 @@ def make_spirals(n_samples: int = 100, noise: float = 0.0, n_classes: int = 2, t
 
 
 def make_xor(n_samples: int = 100, noise: float = 0.0, shuffle: bool = True, seed: int | None = None):
-    """Points uniform in [-1, 1]^2 labelled 1 where the signs of the two coordinates differ."""
+    """Points uniform in [-1, 1]^2 labelled 1 where the signs of the two coordinates differ.
+
+    Args:
+        n_samples: the number of points (default 100).
+        noise: the standard deviation of Gaussian noise added to the points (default 0.0).
+        shuffle: shuffle the points (default True).
+        seed: a seed (default None: the global generator, ``tg.random.set_seed``).
+
+    Returns:
+        ``(x, y)``: ``x`` float32 of shape ``(n_samples, 2)``, ``y`` int64 labels of shape ``(n_samples,)``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x, y = tg.data.make_xor(100, seed=0)
+        >>> x.shape, sorted(set(y.tolist()))
+        ((100, 2), [0, 1])
+    """
     _check(n_samples, noise)
     rng = _random.generator(seed)
     x = rng.uniform(-1, 1, size=(n_samples, 2))
@@ -92,7 +159,26 @@ def make_xor(n_samples: int = 100, noise: float = 0.0, shuffle: bool = True, see
 
 def make_blobs(n_samples: int = 100, centers=3, cluster_std: float = 1.0, n_features: int = 2,
                center_box=(-10.0, 10.0), shuffle: bool = True, seed: int | None = None):
-    """Gaussian blobs around ``centers`` (a count, drawn in ``center_box``, or an array)."""
+    """Gaussian blobs around ``centers`` (a count, drawn in ``center_box``, or an array).
+
+    Args:
+        n_samples: the number of points (default 100).
+        centers: how many blobs, or their coordinates as an array (default 3).
+        cluster_std: the blobs' standard deviation (default 1.0).
+        n_features: the dimension of the points (default 2).
+        center_box: the range the centers are drawn from (default (-10.0, 10.0)).
+        shuffle: shuffle the points (default True).
+        seed: a seed (default None: the global generator).
+
+    Returns:
+        ``(x, y)``: float32 points of shape ``(n_samples, n_features)`` and int64 labels.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x, y = tg.data.make_blobs(60, centers=3, n_features=4, seed=0)
+        >>> x.shape, sorted(set(y.tolist()))
+        ((60, 4), [0, 1, 2])
+    """
     _check(n_samples, 0.0)
     rng = _random.generator(seed)
     if isinstance(centers, (int, np.integer)):
@@ -106,7 +192,21 @@ def make_blobs(n_samples: int = 100, centers=3, cluster_std: float = 1.0, n_feat
 
 
 def train_test_split(*arrays, test_size: float = 0.25, shuffle: bool = True, seed: int | None = None):
-    """Split arrays into train and test parts: ``x_tr, x_te, y_tr, y_te = train_test_split(x, y)``."""
+    """Split arrays into train and test parts: ``x_tr, x_te, y_tr, y_te = train_test_split(x, y)``.
+
+    Args:
+        *arrays: arrays with the same number of rows.
+        test_size: the fraction of rows for the test part (default 0.25).
+        shuffle: shuffle the rows first (default True).
+        seed: a seed (default None: the global generator).
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> x_tr, x_te, y_tr, y_te = tg.data.train_test_split(np.zeros((10, 2)), np.arange(10), test_size=0.2, seed=0)
+        >>> x_tr.shape, x_te.shape, sorted(y_tr.tolist() + y_te.tolist()) == list(range(10))
+        ((8, 2), (2, 2), True)
+    """
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise ValueError(f"train_test_split: arrays have different lengths {[len(a) for a in arrays]}")

@@ -285,7 +285,7 @@ class Layer:
             )
         arrays = []
         for w, value in zip(own, weights):
-            arr = np.asarray(value.numpy() if isinstance(value, Tensor) else value)
+            arr = np.asarray(value.numpy(copy=False) if isinstance(value, Tensor) else value)
             if arr.shape != w.shape:
                 raise ValueError(
                     f"{self.name}: weight {w.name!r} has shape {w.shape}, received an array of shape {arr.shape}"

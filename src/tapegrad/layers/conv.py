@@ -56,7 +56,23 @@ def _check_padding(padding, owner):
 
 
 class Conv2D(Layer):
-    """2-D convolution: ``filters`` kernels of ``kernel_size`` slid over the image.
+    """2-D convolution: ``filters`` kernels of ``kernel_size`` slid over the image (``keras.layers.Conv2D``).
+
+    Args:
+        filters: the number of kernels (output channels), a positive integer.
+        kernel_size: an int or ``(height, width)``.
+        strides: an int or ``(sh, sw)`` (default 1).
+        padding: ``"valid"`` (no padding, the default) or ``"same"`` (output size = input size / stride).
+        data_format: ``"channels_last"`` (``(N, H, W, C)``, the default when None) or ``"channels_first"``.
+        dilation_rate: an int or pair: spacing between kernel taps (default 1).
+        activation: an activation name or function (default None: linear).
+        use_bias: add a bias per filter (default True).
+        kernel_initializer: how the kernels start (default ``"glorot_uniform"``).
+        bias_initializer: how the bias starts (default ``"zeros"``).
+        kernel_regularizer: a penalty on the kernels (default None).
+        bias_regularizer: a penalty on the bias (default None).
+        activity_regularizer: a penalty on the output (default None).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
 
     Example:
         >>> import tapegrad as tg
@@ -133,7 +149,23 @@ class Conv2D(Layer):
 
 
 class Conv1D(Conv2D):
-    """1-D convolution over ``(batch, steps, channels)``: a Conv2D over a height of one."""
+    """1-D convolution over ``(batch, steps, channels)``: a Conv2D over a height of one (``keras.layers.Conv1D``).
+
+    Args:
+        filters: the number of kernels (output channels).
+        kernel_size: an int (the window length).
+        strides: an int (default 1).
+        padding: ``"valid"`` (the default) or ``"same"``.
+        data_format: ``"channels_last"`` (``(N, steps, C)``, the default when None) or ``"channels_first"``.
+        dilation_rate: an int (default 1).
+        **kwargs: Conv2D's other arguments (``activation``, ``use_bias``, initializers, regularizers) and
+            the base ``Layer``'s.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.Conv1D(4, 3)(tg.ones((2, 10, 1))).shape
+        (2, 8, 4)
+    """
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", data_format=None,
                  dilation_rate=1, **kwargs) -> None:
@@ -218,16 +250,55 @@ class _Pool2D(Layer):
 
 
 class MaxPooling2D(_Pool2D):
-    """The largest value of each ``pool_size`` window (stride defaults to ``pool_size``)."""
+    """The largest value of each ``pool_size`` window (``keras.layers.MaxPooling2D``).
+
+    Args:
+        pool_size: an int or ``(ph, pw)`` (default ``(2, 2)``).
+        strides: an int or pair (default None: ``pool_size``).
+        padding: ``"valid"`` (the default) or ``"same"``.
+        data_format: ``"channels_last"`` (``(N, H, W, C)``, the default when None) or ``"channels_first"``.
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.MaxPooling2D(2)(tg.reshape(tg.arange(16.0), (1, 4, 4, 1)))[0, :, :, 0].numpy().tolist()
+        [[5.0, 7.0], [13.0, 15.0]]
+    """
 
     fn = staticmethod(max_pool2d)
 
 
 class AveragePooling2D(_Pool2D):
+    """The mean of each ``pool_size`` window (``keras.layers.AveragePooling2D``).
+
+    Args:
+        pool_size: an int or ``(ph, pw)`` (default ``(2, 2)``).
+        strides: an int or pair (default None: ``pool_size``).
+        padding: ``"valid"`` (the default) or ``"same"``.
+        data_format: ``"channels_last"`` (``(N, H, W, C)``, the default when None) or ``"channels_first"``.
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.AveragePooling2D(2)(tg.reshape(tg.arange(16.0), (1, 4, 4, 1)))[0, :, :, 0].numpy().tolist()
+        [[2.5, 4.5], [10.5, 12.5]]
+    """
     fn = staticmethod(avg_pool2d)
 
 
 class GlobalAveragePooling2D(Layer):
+    """The mean over height and width: one value per channel (``keras.layers.GlobalAveragePooling2D``).
+
+    Args:
+        data_format: ``"channels_last"`` (``(N, H, W, C)``, the default when None) or ``"channels_first"``.
+        keepdims: keep height and width as axes of size 1 (default False).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.GlobalAveragePooling2D()(tg.ones((2, 5, 5, 3))).shape
+        (2, 3)
+    """
     def __init__(self, data_format=None, keepdims: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.data_format, self.keepdims = _check_format(data_format), keepdims
@@ -248,13 +319,36 @@ class GlobalAveragePooling2D(Layer):
 
 
 class GlobalMaxPooling2D(GlobalAveragePooling2D):
+    """The maximum over height and width: one value per channel (``keras.layers.GlobalMaxPooling2D``).
+
+    Args:
+        data_format: ``"channels_last"`` (``(N, H, W, C)``, the default when None) or ``"channels_first"``.
+        keepdims: keep height and width as axes of size 1 (default False).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.GlobalMaxPooling2D(keepdims=True)(tg.ones((2, 5, 5, 3))).shape
+        (2, 1, 1, 3)
+    """
     def call(self, inputs):
         axes = (2, 3) if self.data_format == "channels_first" else (1, 2)
         return ops.max(inputs, axis=axes, keepdims=self.keepdims)
 
 
 class ZeroPadding2D(Layer):
-    """Pad height and width with zeros: an int, ``(h, w)`` or ``((top, bottom), (left, right))``."""
+    """Pad height and width with zeros (``keras.layers.ZeroPadding2D``).
+
+    Args:
+        padding: an int, ``(h, w)`` or ``((top, bottom), (left, right))`` (default ``(1, 1)``).
+        data_format: ``"channels_last"`` (``(N, H, W, C)``, the default when None) or ``"channels_first"``.
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.ZeroPadding2D(1)(tg.ones((1, 2, 2, 1))).shape
+        (1, 4, 4, 1)
+    """
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -281,7 +375,19 @@ class ZeroPadding2D(Layer):
 
 
 class UpSampling2D(Layer):
-    """Repeat rows and columns ``size`` times (nearest-neighbour upsampling)."""
+    """Repeat rows and columns ``size`` times: nearest-neighbour upsampling (``keras.layers.UpSampling2D``).
+
+    Args:
+        size: an int or ``(rows, columns)`` (default ``(2, 2)``).
+        data_format: ``"channels_last"`` (``(N, H, W, C)``, the default when None) or ``"channels_first"``.
+        interpolation: ``"nearest"`` (the default and only one supported).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.UpSampling2D(2)(tg.ones((1, 2, 3, 1))).shape
+        (1, 4, 6, 1)
+    """
 
     def __init__(self, size=(2, 2), data_format=None, interpolation: str = "nearest", **kwargs) -> None:
         super().__init__(**kwargs)
@@ -308,10 +414,29 @@ class UpSampling2D(Layer):
 
 
 class BatchNormalization(Layer):
-    """Normalize each channel with the batch's statistics while training, and with moving
-    averages (``moving = momentum * moving + (1 - momentum) * batch``) otherwise, as Keras.
+    """Normalize each channel with the batch's statistics while training, and with moving averages
+    (``moving = momentum * moving + (1 - momentum) * batch``) otherwise, as ``keras.layers.BatchNormalization``.
 
     The moving statistics change only in calls with ``training=True``.
+
+    Args:
+        axis: the channel axis (default -1).
+        momentum: the moving averages' momentum (default 0.99).
+        epsilon: added to the variance before the square root (default 1e-3).
+        center: learn an offset ``beta`` (default True).
+        scale: learn a scale ``gamma`` (default True).
+        beta_initializer: default ``"zeros"``.
+        gamma_initializer: default ``"ones"``.
+        moving_mean_initializer: default ``"zeros"``.
+        moving_variance_initializer: default ``"ones"``.
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> bn = tg.layers.BatchNormalization()
+        >>> y = bn(tg.constant([[1.0], [3.0]]), training=True)
+        >>> [round(v, 4) for v in y.numpy().ravel().tolist()]  # (x - 2) / sqrt(1 + 1e-3)
+        [-0.9995, 0.9995]
     """
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,

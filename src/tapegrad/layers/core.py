@@ -16,13 +16,27 @@ from .symbolic import KerasTensor, Node
 
 
 class Dense(Layer):
-    """``activation(inputs @ kernel + bias)``: the perceptron, for many outputs at once.
+    """``activation(inputs @ kernel + bias)``: the perceptron, for many outputs at once (``keras.layers.Dense``).
+
+    The kernel has shape ``(input features, units)`` and is made on the first call, from the last
+    axis of the input; inputs of higher rank are multiplied along their last axis.
+
+    Args:
+        units: the number of outputs (neurons), a positive integer.
+        activation: an activation name (``"relu"``, ``"sigmoid"`` ...) or function (default None: linear).
+        use_bias: add a bias vector (default True).
+        kernel_initializer: how the kernel starts (default ``"glorot_uniform"``).
+        bias_initializer: how the bias starts (default ``"zeros"``).
+        kernel_regularizer: a penalty on the kernel added to the loss, e.g. ``tg.regularizers.L2(1e-4)`` (default None).
+        bias_regularizer: a penalty on the bias (default None).
+        activity_regularizer: a penalty on the layer's output (default None).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
 
     Example:
         >>> import tapegrad as tg
         >>> layer = tg.layers.Dense(3, activation="sigmoid")
-        >>> layer(tg.ones((4, 2))).shape
-        (4, 3)
+        >>> layer(tg.ones((4, 2))).shape, layer.kernel.shape, layer.bias.shape
+        ((4, 3), (2, 3), (3,))
     """
 
     supports_masking = True  # a mask passes through, as Keras's Dense
@@ -71,6 +85,18 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    """Applies an activation function to its input (``keras.layers.Activation``).
+
+    Args:
+        activation: an activation name (``"relu"``, ``"softmax"`` ...) or function.
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.Activation("relu")(tg.constant([[-1.0, 2.0]])).numpy().tolist()
+        [[0.0, 2.0]]
+    """
+
     supports_masking = True
 
     def __init__(self, activation, **kwargs) -> None:
@@ -88,7 +114,16 @@ class Activation(Layer):
 
 
 class Flatten(Layer):
-    """Flatten every axis but the batch axis: ``(N, 28, 28) -> (N, 784)``."""
+    """Flatten every axis but the batch axis: ``(N, 28, 28) -> (N, 784)`` (``keras.layers.Flatten``).
+
+    Args:
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.Flatten()(tg.zeros((2, 28, 28))).shape
+        (2, 784)
+    """
 
     def call(self, inputs):
         # the width spelled out rather than -1, which NumPy cannot infer for a batch of zero rows
@@ -100,7 +135,17 @@ class Flatten(Layer):
 
 
 class Reshape(Layer):
-    """Reshape every axis but the batch axis (one entry may be -1)."""
+    """Reshape every axis but the batch axis; one entry may be -1 (``keras.layers.Reshape``).
+
+    Args:
+        target_shape: the new shape without the batch axis, e.g. ``(28, 28, 1)``.
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.layers.Reshape((28, 28, 1))(tg.zeros((2, 784))).shape
+        (2, 28, 28, 1)
+    """
 
     def __init__(self, target_shape, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -130,11 +175,25 @@ class Reshape(Layer):
 
 
 class Dropout(Layer):
-    """Zero a fraction ``rate`` of the inputs while training, scaling the rest by ``1/(1-rate)``.
+    """Zero a fraction ``rate`` of the inputs while training, scaling the rest by ``1/(1-rate)``
+    (``keras.layers.Dropout``).
 
-    Off unless called with ``training=True`` (``fit`` does; ``evaluate`` and ``predict``
-    don't). Masks come from the global generator (``tg.random.set_seed``) or from
-    the layer's own ``seed``.
+    Off unless called with ``training=True`` (``fit`` does; ``evaluate`` and ``predict`` don't).
+    Masks come from the global generator (``tg.random.set_seed``) or from the layer's own ``seed``.
+
+    Args:
+        rate: the fraction to drop, in ``[0, 1)``.
+        noise_shape: the shape of the mask, broadcast over the input; None entries take the input's
+            size (default None: one mask entry per input element).
+        seed: the layer's own random seed (default None: the global generator).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> drop = tg.layers.Dropout(0.5, seed=0)
+        >>> x = tg.ones((1, 1000))
+        >>> bool((drop(x) == x).numpy().all()), sorted(set(drop(x, training=True).numpy().ravel().tolist()))
+        (True, [0.0, 2.0])
     """
 
     supports_masking = True
@@ -164,9 +223,16 @@ class Dropout(Layer):
 
 
 class InputLayer(Layer):
-    """Declares the shape of a model's input (without the batch axis).
+    """Declares the shape of a model's input, without the batch axis (``keras.layers.InputLayer``).
 
     Its ``output`` is the symbolic tensor that ``tg.Input`` returns.
+
+    Args:
+        shape: the shape of one example, e.g. ``(28, 28)`` (Keras 1's ``input_shape=`` is accepted too).
+        batch_size: a fixed batch size (default None: any).
+        dtype: the input's dtype (default None: float32).
+        name: the layer's name (default None: made unique).
+        **kwargs: the base ``Layer``'s arguments.
 
     Example:
         >>> import tapegrad as tg

@@ -14,6 +14,12 @@ class Normalization(Layer):
     Call ``adapt(data)`` to compute the statistics, or pass ``mean`` and ``variance``.
     They are non-trainable weights, so they are saved with the model.
 
+    Args:
+        axis: the feature axis; only -1 (the default) is supported.
+        mean: the per-feature means (default None: set by ``adapt``).
+        variance: the per-feature variances (default None: set by ``adapt``).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
     Example:
         >>> import numpy as np, tapegrad as tg
         >>> norm = tg.layers.Normalization()
@@ -42,7 +48,7 @@ class Normalization(Layer):
 
     def adapt(self, data) -> None:
         """Set mean and variance from ``data`` (rows are samples)."""
-        arr = np.asarray(data.numpy() if isinstance(data, Tensor) else data, dtype=np.float64)
+        arr = np.asarray(data.numpy(copy=False) if isinstance(data, Tensor) else data, dtype=np.float64)
         arr = arr.reshape(-1, arr.shape[-1])
         if not self.built:
             self.build(arr.shape)

@@ -63,6 +63,20 @@ def _check(name, y, pred):
 # -- per-sample functions ------------------------------------------------------------
 
 def mean_squared_error(y_true, y_pred) -> Tensor:
+    """``mean((y_true - y_pred)**2)`` over the last axis (alias ``mse``).
+
+    Args:
+        y_true: the targets.
+        y_pred: the predictions, the shape of ``y_true`` (``(N,)`` targets match ``(N, 1)`` predictions).
+
+    Returns:
+        One loss per sample (the last axis is reduced).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> [round(v, 4) for v in tg.losses.mean_squared_error([[0.0, 1.0]], tg.constant([[1.0, 1.0]])).numpy().tolist()]
+        [0.5]
+    """
     p = _pred(y_pred)
     y = _match_rank(_true(y_true, p), p)
     _check("mean_squared_error", y, p)
@@ -70,6 +84,20 @@ def mean_squared_error(y_true, y_pred) -> Tensor:
 
 
 def mean_absolute_error(y_true, y_pred) -> Tensor:
+    """``mean(|y_true - y_pred|)`` over the last axis (alias ``mae``).
+
+    Args:
+        y_true: the targets.
+        y_pred: the predictions, the shape of ``y_true`` (``(N,)`` targets match ``(N, 1)`` predictions).
+
+    Returns:
+        One loss per sample (the last axis is reduced).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> [round(v, 4) for v in tg.losses.mean_absolute_error([[0.0, 1.0]], tg.constant([[1.0, 1.0]])).numpy().tolist()]
+        [0.5]
+    """
     p = _pred(y_pred)
     y = _match_rank(_true(y_true, p), p)
     _check("mean_absolute_error", y, p)
@@ -77,7 +105,21 @@ def mean_absolute_error(y_true, y_pred) -> Tensor:
 
 
 def huber(y_true, y_pred, delta: float = 1.0) -> Tensor:
-    """0.5 e^2 where |e| <= delta, else delta (|e| - 0.5 delta); mean over the last axis."""
+    """``0.5 e**2`` where ``|e| <= delta``, else ``delta (|e| - 0.5 delta)``; mean over the last axis.
+
+    Args:
+        y_true: the targets.
+        y_pred: the predictions, the shape of ``y_true`` (``(N,)`` targets match ``(N, 1)`` predictions).
+        delta: where the loss turns from quadratic to linear (default 1.0).
+
+    Returns:
+        One loss per sample (the last axis is reduced).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> [round(v, 4) for v in tg.losses.huber([[0.0, 0.0]], tg.constant([[1.0, 3.0]])).numpy().tolist()]
+        [1.5]
+    """
     p = _pred(y_pred)
     y = _match_rank(_true(y_true, p), p)
     _check("huber", y, p)
@@ -89,7 +131,20 @@ def huber(y_true, y_pred, delta: float = 1.0) -> Tensor:
 
 
 def hinge(y_true, y_pred) -> Tensor:
-    """mean(max(1 - y * p, 0)); labels in {0, 1} are mapped to {-1, 1} as Keras does."""
+    """``mean(max(1 - y * p, 0))`` over the last axis; labels in {0, 1} are mapped to {-1, 1} as Keras does.
+
+    Args:
+        y_true: the targets.
+        y_pred: the predictions, the shape of ``y_true`` (``(N,)`` targets match ``(N, 1)`` predictions).
+
+    Returns:
+        One loss per sample (the last axis is reduced).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> [round(v, 4) for v in tg.losses.hinge([[1.0]], tg.constant([[0.5]])).numpy().tolist()]
+        [0.5]
+    """
     p = _pred(y_pred)
     y = _match_rank(_true(y_true, p), p)
     _check("hinge", y, p)
@@ -99,7 +154,20 @@ def hinge(y_true, y_pred) -> Tensor:
 
 
 def kl_divergence(y_true, y_pred) -> Tensor:
-    """sum(y * log(y / p)) with both clipped to [1e-7, 1]."""
+    """``sum(y * log(y / p))`` over the last axis, both clipped to ``[1e-7, 1]`` (alias ``kld``).
+
+    Args:
+        y_true: the targets.
+        y_pred: the predictions, the shape of ``y_true`` (``(N,)`` targets match ``(N, 1)`` predictions).
+
+    Returns:
+        One loss per sample (the last axis is reduced).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> [round(v, 4) for v in tg.losses.kl_divergence([[1.0, 0.0]], tg.constant([[0.5, 0.5]])).numpy().tolist()]
+        [0.6931]
+    """
     p = _pred(y_pred)
     y = _match_rank(_true(y_true, p), p)
     _check("kl_divergence", y, p)
@@ -111,8 +179,22 @@ def kl_divergence(y_true, y_pred) -> Tensor:
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0) -> Tensor:
     """Mean over the last axis of ``-(y log p + (1 - y) log(1 - p))``.
 
-    From logits it is ``max(x, 0) - x*y + log1p(exp(-|x|))`` (finite for any
-    logit); from probabilities ``p`` is clipped to ``[1e-7, 1 - 1e-7]``, as Keras.
+    From logits it is ``max(x, 0) - x*y + log1p(exp(-|x|))`` (finite for any logit); from
+    probabilities ``p`` is clipped to ``[1e-7, 1 - 1e-7]``, as Keras.
+
+    Args:
+        y_true: the targets.
+        y_pred: the predictions, the shape of ``y_true`` (``(N,)`` targets match ``(N, 1)`` predictions).
+        from_logits: ``y_pred`` holds logits, not probabilities (default False).
+        label_smoothing: squeeze targets towards 0.5 by this much (default 0.0).
+
+    Returns:
+        One loss per sample (the last axis is reduced).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> [round(v, 4) for v in tg.losses.binary_crossentropy([[1.0]], tg.constant([[0.5]])).numpy().tolist()]
+        [0.6931]
     """
     p = _pred(y_pred)
     y = _match_rank(_true(y_true, p), p)
@@ -143,10 +225,25 @@ def _onehot_labels(y_true, p: Tensor, label_smoothing: float, axis: int):
 
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
                              axis: int = -1) -> Tensor:
-    """``-sum(y * log p)`` over the class axis.
+    """``-sum(y * log p)`` over the class axis, with one-hot (or soft) targets.
 
-    From logits through ``log_softmax`` (fused, gradient ``p - y``); from
-    probabilities, ``p`` is renormalized and clipped to ``[1e-7, 1 - 1e-7]`` (Keras).
+    From logits through ``log_softmax`` (fused, gradient ``p - y``); from probabilities, ``p`` is
+    renormalized and clipped to ``[1e-7, 1 - 1e-7]`` (Keras).
+
+    Args:
+        y_true: the targets.
+        y_pred: the predictions, the shape of ``y_true`` (``(N,)`` targets match ``(N, 1)`` predictions).
+        from_logits: ``y_pred`` holds logits (default False).
+        label_smoothing: mix the targets with the uniform distribution by this much (default 0.0).
+        axis: the class axis (default -1).
+
+    Returns:
+        One loss per sample (the last axis is reduced).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> [round(v, 4) for v in tg.losses.categorical_crossentropy([[0.0, 1.0]], tg.constant([[0.5, 0.5]])).numpy().tolist()]
+        [0.6931]
     """
     p = _pred(y_pred)
     y = _onehot_labels(y_true, p, label_smoothing, axis)
@@ -175,7 +272,21 @@ def _sparse_labels(y_true, p: Tensor):
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> Tensor:
-    """Categorical cross-entropy with integer class labels (shape ``(N,)`` or ``(N, 1)``)."""
+    """Categorical cross-entropy with integer class labels (shape ``(N,)`` or ``(N, 1)``).
+
+    Args:
+        y_true: integer labels in ``[0, classes)``.
+        y_pred: probabilities (or logits) of shape ``(N, classes)``.
+        from_logits: ``y_pred`` holds logits (default False).
+
+    Returns:
+        One loss per sample.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> [round(v, 4) for v in tg.losses.sparse_categorical_crossentropy([1], tg.constant([[0.5, 0.5]])).numpy().tolist()]
+        [0.6931]
+    """
     p = _pred(y_pred)
     y = _sparse_labels(y_true, p)
     if from_logits:
@@ -192,7 +303,23 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
 # -- Loss classes ----------------------------------------------------------------------
 
 class Loss:
-    """Base class: ``loss(y_true, y_pred, sample_weight=None)`` returns the reduced loss."""
+    """Base class of the losses: subclass it and write ``call(y_true, y_pred)`` returning one loss per sample.
+
+    ``loss(y_true, y_pred, sample_weight=None)`` weights the per-sample losses and reduces them.
+
+    Args:
+        reduction: how the per-sample losses are combined: ``"sum_over_batch_size"`` (the default,
+            the mean), ``"sum"``, or ``"none"`` (per sample).
+        name: the name (default None: the class name in snake case).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> class Cubed(tg.losses.Loss):
+        ...     def call(self, y_true, y_pred):
+        ...         return tg.reduce_mean(tg.abs(y_pred - y_true) ** 3, axis=-1)
+        >>> float(Cubed()([[0.0]], tg.constant([[2.0]])))
+        8.0
+    """
 
     def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None) -> None:
         if reduction not in REDUCTIONS:
@@ -214,6 +341,19 @@ class Loss:
 
 
 def reduce_values(values: Tensor, sample_weight, reduction, name="loss") -> Tensor:
+    """Weight per-sample loss ``values`` by ``sample_weight`` and reduce them, as every ``Loss`` does.
+
+    Args:
+        values: the per-sample losses.
+        sample_weight: one weight per sample (broadcast against ``values``), or None.
+        reduction: ``"sum_over_batch_size"`` (the mean), ``"sum"``, or ``"none"``/None.
+        name: the loss's name, for error messages (default "loss").
+
+    Example:
+        >>> import tapegrad as tg
+        >>> float(tg.losses.reduce_values(tg.constant([1.0, 3.0]), [1.0, 0.0], "sum_over_batch_size"))
+        0.5
+    """
     if sample_weight is not None:
         sw = sample_weight.data if isinstance(sample_weight, Tensor) else xp.asarray(sample_weight)
         sw = sw.astype(values.dtype, copy=False)
@@ -247,6 +387,21 @@ class _Wrapper(Loss):
 
 
 class MeanSquaredError(_Wrapper):
+    """Mean of the squared errors, ``mean((y_true - y_pred)**2)``.
+
+    As Keras 3's ``keras.losses.MeanSquaredError``; ``loss(y_true, y_pred, sample_weight=None)`` returns the
+    reduced loss (a 0-d tensor unless ``reduction="none"``).
+
+    Args:
+        reduction: how the per-sample losses are combined: ``"sum_over_batch_size"`` (the default,
+            the mean), ``"sum"``, or ``"none"`` (per sample).
+        name: the name (default 'mean_squared_error').
+
+    Example:
+        >>> import tapegrad as tg
+        >>> round(float(tg.losses.MeanSquaredError()([[0.0, 1.0]], tg.constant([[1.0, 1.0]]))), 4)
+        0.5
+    """
     fn = staticmethod(mean_squared_error)
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error"):
@@ -254,6 +409,21 @@ class MeanSquaredError(_Wrapper):
 
 
 class MeanAbsoluteError(_Wrapper):
+    """Mean of the absolute errors, ``mean(|y_true - y_pred|)``.
+
+    As Keras 3's ``keras.losses.MeanAbsoluteError``; ``loss(y_true, y_pred, sample_weight=None)`` returns the
+    reduced loss (a 0-d tensor unless ``reduction="none"``).
+
+    Args:
+        reduction: how the per-sample losses are combined: ``"sum_over_batch_size"`` (the default,
+            the mean), ``"sum"``, or ``"none"`` (per sample).
+        name: the name (default 'mean_absolute_error').
+
+    Example:
+        >>> import tapegrad as tg
+        >>> round(float(tg.losses.MeanAbsoluteError()([[0.0, 1.0]], tg.constant([[1.0, 1.0]]))), 4)
+        0.5
+    """
     fn = staticmethod(mean_absolute_error)
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error"):
@@ -261,6 +431,22 @@ class MeanAbsoluteError(_Wrapper):
 
 
 class Huber(_Wrapper):
+    """The Huber loss: quadratic for errors up to ``delta``, linear beyond.
+
+    As Keras 3's ``keras.losses.Huber``; ``loss(y_true, y_pred, sample_weight=None)`` returns the
+    reduced loss (a 0-d tensor unless ``reduction="none"``).
+
+    Args:
+        delta: where the loss turns from quadratic to linear (default 1.0).
+        reduction: how the per-sample losses are combined: ``"sum_over_batch_size"`` (the default,
+            the mean), ``"sum"``, or ``"none"`` (per sample).
+        name: the name (default 'huber_loss').
+
+    Example:
+        >>> import tapegrad as tg
+        >>> round(float(tg.losses.Huber()([[0.0, 0.0]], tg.constant([[1.0, 3.0]]))), 4)
+        1.5
+    """
     fn = staticmethod(huber)
 
     def __init__(self, delta: float = 1.0, reduction="sum_over_batch_size", name="huber_loss"):
@@ -268,6 +454,21 @@ class Huber(_Wrapper):
 
 
 class Hinge(_Wrapper):
+    """The hinge loss ``max(1 - y * p, 0)``; labels in {0, 1} are mapped to {-1, 1}.
+
+    As Keras 3's ``keras.losses.Hinge``; ``loss(y_true, y_pred, sample_weight=None)`` returns the
+    reduced loss (a 0-d tensor unless ``reduction="none"``).
+
+    Args:
+        reduction: how the per-sample losses are combined: ``"sum_over_batch_size"`` (the default,
+            the mean), ``"sum"``, or ``"none"`` (per sample).
+        name: the name (default 'hinge').
+
+    Example:
+        >>> import tapegrad as tg
+        >>> round(float(tg.losses.Hinge()([[1.0]], tg.constant([[0.5]]))), 4)
+        0.5
+    """
     fn = staticmethod(hinge)
 
     def __init__(self, reduction="sum_over_batch_size", name="hinge"):
@@ -275,6 +476,21 @@ class Hinge(_Wrapper):
 
 
 class KLDivergence(_Wrapper):
+    """The Kullback-Leibler divergence ``sum(y * log(y / p))``.
+
+    As Keras 3's ``keras.losses.KLDivergence``; ``loss(y_true, y_pred, sample_weight=None)`` returns the
+    reduced loss (a 0-d tensor unless ``reduction="none"``).
+
+    Args:
+        reduction: how the per-sample losses are combined: ``"sum_over_batch_size"`` (the default,
+            the mean), ``"sum"``, or ``"none"`` (per sample).
+        name: the name (default 'kl_divergence').
+
+    Example:
+        >>> import tapegrad as tg
+        >>> round(float(tg.losses.KLDivergence()([[1.0, 0.0]], tg.constant([[0.5, 0.5]]))), 4)
+        0.6931
+    """
     fn = staticmethod(kl_divergence)
 
     def __init__(self, reduction="sum_over_batch_size", name="kl_divergence"):
@@ -282,6 +498,23 @@ class KLDivergence(_Wrapper):
 
 
 class BinaryCrossentropy(_Wrapper):
+    """Binary cross-entropy, the loss of a yes/no question (will I pass?).
+
+    As Keras 3's ``keras.losses.BinaryCrossentropy``; ``loss(y_true, y_pred, sample_weight=None)`` returns the
+    reduced loss (a 0-d tensor unless ``reduction="none"``).
+
+    Args:
+        from_logits: ``y_pred`` holds logits, not probabilities (default False).
+        label_smoothing: squeeze targets towards 0.5 by this much (default 0.0).
+        reduction: how the per-sample losses are combined: ``"sum_over_batch_size"`` (the default,
+            the mean), ``"sum"``, or ``"none"`` (per sample).
+        name: the name (default 'binary_crossentropy').
+
+    Example:
+        >>> import tapegrad as tg
+        >>> round(float(tg.losses.BinaryCrossentropy()([[1.0]], tg.constant([[0.5]]))), 4)
+        0.6931
+    """
     fn = staticmethod(binary_crossentropy)
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
@@ -290,6 +523,24 @@ class BinaryCrossentropy(_Wrapper):
 
 
 class CategoricalCrossentropy(_Wrapper):
+    """Cross-entropy with one-hot (or soft) targets.
+
+    As Keras 3's ``keras.losses.CategoricalCrossentropy``; ``loss(y_true, y_pred, sample_weight=None)`` returns the
+    reduced loss (a 0-d tensor unless ``reduction="none"``).
+
+    Args:
+        from_logits: ``y_pred`` holds logits (default False).
+        label_smoothing: mix the targets with the uniform distribution by this much (default 0.0).
+        axis: the class axis (default -1).
+        reduction: how the per-sample losses are combined: ``"sum_over_batch_size"`` (the default,
+            the mean), ``"sum"``, or ``"none"`` (per sample).
+        name: the name (default 'categorical_crossentropy').
+
+    Example:
+        >>> import tapegrad as tg
+        >>> round(float(tg.losses.CategoricalCrossentropy()([[0.0, 1.0]], tg.constant([[0.5, 0.5]]))), 4)
+        0.6931
+    """
     fn = staticmethod(categorical_crossentropy)
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
@@ -298,6 +549,22 @@ class CategoricalCrossentropy(_Wrapper):
 
 
 class SparseCategoricalCrossentropy(_Wrapper):
+    """Cross-entropy with integer class labels.
+
+    As Keras 3's ``keras.losses.SparseCategoricalCrossentropy``; ``loss(y_true, y_pred, sample_weight=None)`` returns the
+    reduced loss (a 0-d tensor unless ``reduction="none"``).
+
+    Args:
+        from_logits: ``y_pred`` holds logits (default False).
+        reduction: how the per-sample losses are combined: ``"sum_over_batch_size"`` (the default,
+            the mean), ``"sum"``, or ``"none"`` (per sample).
+        name: the name (default 'sparse_categorical_crossentropy').
+
+    Example:
+        >>> import tapegrad as tg
+        >>> round(float(tg.losses.SparseCategoricalCrossentropy()([1], tg.constant([[0.5, 0.5]]))), 4)
+        0.6931
+    """
     fn = staticmethod(sparse_categorical_crossentropy)
 
     def __init__(self, from_logits: bool = False, reduction="sum_over_batch_size",
@@ -326,7 +593,17 @@ _CLASSES = {c.__name__: c for c in set(ALL.values())}
 
 
 def get(identifier):
-    """A loss object from a name, a class name, a config, an instance or a function."""
+    """A loss object from a name, a class name, a config, an instance or a function (``keras.losses.get``).
+
+    Args:
+        identifier: ``"mse"``, ``"binary_crossentropy"``, ``"BinaryCrossentropy"``, a config dict, a
+            ``Loss`` (returned as is), a function (returned as is), or None.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> type(tg.losses.get("mse")).__name__
+        'MeanSquaredError'
+    """
     if identifier is None or isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):

@@ -10,7 +10,14 @@ from .model import Model
 
 
 class Sequential(Model):
-    """A stack of layers.
+    """A stack of layers, each feeding the next (``keras.Sequential``).
+
+    Args:
+        layers: a list of layers, optionally starting with ``tg.Input(shape=...)`` (default None: empty;
+            add layers with ``add``).
+        name: the model's name (default None: made unique).
+        trainable: whether ``fit`` updates its weights (default True).
+        **kwargs: the base ``Model``'s arguments.
 
     Example:
         >>> import tapegrad as tg

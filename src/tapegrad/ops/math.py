@@ -228,19 +228,62 @@ class Clip(Function):
 # -- functions ---------------------------------------------------------------------
 
 def add(a, b) -> Tensor:
-    """``a + b`` with broadcasting. Example: ``tg.add(tg.ones(2), 1.0)``."""
+    """``a + b`` element-wise, with broadcasting (``tf.add``).
+
+    Args:
+        a: a tensor, array or Python number.
+        b: a tensor, array or Python number; Python numbers take the other side's dtype.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.add(tg.constant([1.0, 2.0]), 1.0).numpy().tolist()
+        [2.0, 3.0]
+    """
     return Add.apply(*pair(a, b))
 
 
 def subtract(a, b) -> Tensor:
+    """``a - b`` element-wise, with broadcasting (``tf.subtract``).
+
+    Args:
+        a: a tensor, array or Python number.
+        b: a tensor, array or Python number; Python numbers take the other side's dtype.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.subtract(tg.constant([1.0, 2.0]), 1.0).numpy().tolist()
+        [0.0, 1.0]
+    """
     return Sub.apply(*pair(a, b))
 
 
 def multiply(a, b) -> Tensor:
+    """``a * b`` element-wise, with broadcasting (``tf.multiply``).
+
+    Args:
+        a: a tensor, array or Python number.
+        b: a tensor, array or Python number; Python numbers take the other side's dtype.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.multiply(tg.constant([1.0, 2.0]), 3.0).numpy().tolist()
+        [3.0, 6.0]
+    """
     return Mul.apply(*pair(a, b))
 
 
 def divide(a, b) -> Tensor:
+    """``a / b`` element-wise, with broadcasting (``tf.divide``). Two integer operands give float32, as true division.
+
+    Args:
+        a: a tensor, array or Python number.
+        b: a tensor, array or Python number; Python numbers take the other side's dtype.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.divide(tg.constant([1, 3]), 2).numpy().tolist()
+        [0.5, 1.5]
+    """
     a, b = pair(a, b)
     if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":  # true division of ints gives floats
         from .creation import cast
@@ -250,11 +293,32 @@ def divide(a, b) -> Tensor:
 
 
 def negative(a) -> Tensor:
+    """``-a`` element-wise (``tf.negative``).
+
+    Args:
+        a: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.negative(tg.constant([1.0, -2.0])).numpy().tolist()
+        [-1.0, 2.0]
+    """
     return Neg.apply(tensor(a))
 
 
 def power(a, b) -> Tensor:
-    """``a ** b``; ``b`` may be a Python number or a tensor (then it is differentiable too)."""
+    """``a ** b`` element-wise (``tf.pow``); ``b`` may be a Python number or a tensor (then it is
+    differentiable too).
+
+    Args:
+        a: a tensor or array.
+        b: the exponent: a Python number or a tensor.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.power(tg.constant([2.0, 3.0]), 2).numpy().tolist()
+        [4.0, 9.0]
+    """
     if isinstance(b, (int, float)) and isinstance(a, Tensor):
         return PowScalar.apply(a, p=b)
     a, b = pair(a, b)
@@ -262,60 +326,194 @@ def power(a, b) -> Tensor:
 
 
 def matmul(a, b) -> Tensor:
-    """Matrix product with NumPy's rules (batched; 1-d operands promoted, then squeezed)."""
+    """Matrix product with NumPy's rules (batched; 1-d operands promoted, then squeezed) (``tf.matmul``).
+
+    Args:
+        a: a tensor of shape ``(..., n, k)``.
+        b: a tensor of shape ``(..., k, m)``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.matmul(tg.constant([[1.0, 2.0]]), tg.constant([[3.0], [4.0]])).numpy().tolist()
+        [[11.0]]
+    """
     return MatMul.apply(*pair(a, b))
 
 
 def exp(x) -> Tensor:
+    """``e ** x`` element-wise (``tf.math.exp``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.exp(tg.constant([0.0])).numpy().tolist()
+        [1.0]
+    """
     return Exp.apply(tensor(x))
 
 
 def expm1(x) -> Tensor:
+    """``exp(x) - 1``, accurate near 0, element-wise (``tf.math.expm1``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.expm1(tg.constant([0.0])).numpy().tolist()
+        [0.0]
+    """
     return Expm1.apply(tensor(x))
 
 
 def log(x) -> Tensor:
+    """The natural logarithm element-wise (``tf.math.log``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.log(tg.constant([1.0])).numpy().tolist()
+        [0.0]
+    """
     return Log.apply(tensor(x))
 
 
 def log1p(x) -> Tensor:
+    """``log(1 + x)``, accurate near 0, element-wise (``tf.math.log1p``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.log1p(tg.constant([0.0])).numpy().tolist()
+        [0.0]
+    """
     return Log1p.apply(tensor(x))
 
 
 def sqrt(x) -> Tensor:
+    """The square root element-wise (``tf.math.sqrt``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.sqrt(tg.constant([4.0, 9.0])).numpy().tolist()
+        [2.0, 3.0]
+    """
     return Sqrt.apply(tensor(x))
 
 
 def square(x) -> Tensor:
+    """``x * x`` element-wise (``tf.math.square``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.square(tg.constant([-3.0])).numpy().tolist()
+        [9.0]
+    """
     return Square.apply(tensor(x))
 
 
 def abs(x) -> Tensor:  # noqa: A001 - NumPy's name
+    """The absolute value element-wise (``tf.math.abs``). Its gradient at 0 is 0.
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.abs(tg.constant([-1.5, 2.0])).numpy().tolist()
+        [1.5, 2.0]
+    """
     return Abs.apply(tensor(x))
 
 
 def sign(x) -> Tensor:
-    """Element-wise sign; not differentiable (the result records nothing)."""
+    """The sign, -1, 0 or 1, element-wise (``tf.math.sign``). Not differentiable: the result records nothing.
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.sign(tg.constant([-2.0, 0.0, 3.0])).numpy().tolist()
+        [-1.0, 0.0, 1.0]
+    """
     return Tensor._wrap(xp.sign(tensor(x).data))
 
 
 def maximum(a, b) -> Tensor:
+    """The larger of ``a`` and ``b`` element-wise, with broadcasting (``tf.maximum``).
+
+    Args:
+        a: a tensor, array or Python number.
+        b: a tensor, array or Python number; Python numbers take the other side's dtype.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.maximum(tg.constant([1.0, 5.0]), 3.0).numpy().tolist()
+        [3.0, 5.0]
+    """
     return Maximum.apply(*pair(a, b))
 
 
 def minimum(a, b) -> Tensor:
+    """The smaller of ``a`` and ``b`` element-wise, with broadcasting (``tf.minimum``).
+
+    Args:
+        a: a tensor, array or Python number.
+        b: a tensor, array or Python number; Python numbers take the other side's dtype.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.minimum(tg.constant([1.0, 5.0]), 3.0).numpy().tolist()
+        [1.0, 3.0]
+    """
     return Minimum.apply(*pair(a, b))
 
 
 def where(condition, x, y) -> Tensor:
-    """Pick ``x`` where ``condition`` is true, else ``y``; differentiable in ``x`` and ``y``."""
+    """Pick ``x`` where ``condition`` is true, else ``y`` (``tf.where``); differentiable in ``x`` and ``y``.
+
+    Args:
+        condition: a boolean tensor or array, broadcast against ``x`` and ``y``.
+        x: the values where ``condition`` holds.
+        y: the values elsewhere.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.where([True, False], tg.constant([1.0, 2.0]), 0.0).numpy().tolist()
+        [1.0, 0.0]
+    """
     cond = tensor(condition).data.astype(bool, copy=False)
     x, y = pair(x, y)
     return Where.apply(x, y, cond=cond)
 
 
 def clip(x, clip_value_min, clip_value_max) -> Tensor:
-    """Clip values to ``[clip_value_min, clip_value_max]`` (alias ``clip_by_value``)."""
+    """Clip values to ``[clip_value_min, clip_value_max]`` (``tf.clip_by_value``, alias ``tg.clip_by_value``);
+    the gradient is 1 inside the interval and 0 outside.
+
+    Args:
+        x: a tensor or array.
+        clip_value_min: the lower bound (a number or tensor).
+        clip_value_max: the upper bound (a number or tensor).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.clip(tg.constant([-2.0, 0.5, 3.0]), 0.0, 1.0).numpy().tolist()
+        [0.0, 0.5, 1.0]
+    """
     x = tensor(x)
     lo = clip_value_min.data if isinstance(clip_value_min, Tensor) else clip_value_min
     hi = clip_value_max.data if isinstance(clip_value_max, Tensor) else clip_value_max

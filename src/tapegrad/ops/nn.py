@@ -285,39 +285,119 @@ def _rows(n: int):
 # -- functions ---------------------------------------------------------------------
 
 def sigmoid(x) -> Tensor:
-    """1 / (1 + exp(-x)), stable: ``sigmoid(±1000)`` is exactly 1 and 0 with no warning."""
+    """``1 / (1 + exp(-x))``, stable: ``sigmoid(±1000)`` is exactly 1 and 0 with no warning, element-wise
+    (``tf.nn.sigmoid``, ``keras.activations.sigmoid``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.sigmoid(tg.constant([-1.0, 0.0, 2.0], tg.float64)).numpy().round(4).tolist()
+        [0.2689, 0.5, 0.8808]
+    """
     return Sigmoid.apply(tensor(x))
 
 
 def tanh(x) -> Tensor:
+    """The hyperbolic tangent element-wise (``tf.nn.tanh``, ``keras.activations.tanh``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.tanh(tg.constant([-1.0, 0.0, 2.0], tg.float64)).numpy().round(4).tolist()
+        [-0.7616, 0.0, 0.964]
+    """
     return Tanh.apply(tensor(x))
 
 
 def relu(x) -> Tensor:
-    """max(x, 0). Example: ``tg.nn.relu(tg.constant([-1.0, 2.0]))`` gives ``[0, 2]``."""
+    """``max(x, 0)`` element-wise (``tf.nn.relu``, ``keras.activations.relu``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.relu(tg.constant([-1.0, 0.0, 2.0], tg.float64)).numpy().round(4).tolist()
+        [0.0, 0.0, 2.0]
+    """
     return Relu.apply(tensor(x))
 
 
 def leaky_relu(x, alpha: float = 0.2) -> Tensor:
-    """x for x > 0, else ``alpha * x`` (default 0.2, as Keras and ``tf.nn.leaky_relu``)."""
+    """``x`` for ``x > 0``, else ``alpha * x`` element-wise (``tf.nn.leaky_relu``, ``keras.activations.leaky_relu``).
+
+    Args:
+        x: a tensor or array.
+        alpha: the slope below 0 (default 0.2, as Keras and ``tf.nn.leaky_relu``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.leaky_relu(tg.constant([-1.0, 0.0, 2.0], tg.float64)).numpy().round(4).tolist()
+        [-0.2, 0.0, 2.0]
+    """
     return LeakyRelu.apply(tensor(x), alpha=alpha)
 
 
 def elu(x, alpha: float = 1.0) -> Tensor:
+    """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)`` element-wise (``tf.nn.elu``, ``keras.activations.elu``).
+
+    Args:
+        x: a tensor or array.
+        alpha: the scale of the negative part (default 1.0).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.elu(tg.constant([-1.0, 0.0, 2.0], tg.float64)).numpy().round(4).tolist()
+        [-0.6321, 0.0, 2.0]
+    """
     return Elu.apply(tensor(x), alpha=alpha)
 
 
 def selu(x) -> Tensor:
-    """Scaled ELU with the constants of Klambauer et al. (as Keras)."""
+    """Scaled ELU with the constants of Klambauer et al. (as Keras), element-wise
+    (``tf.nn.selu``, ``keras.activations.selu``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.selu(tg.constant([-1.0, 0.0, 2.0], tg.float64)).numpy().round(4).tolist()
+        [-1.1113, 0.0, 2.1014]
+    """
     scale, alpha = 1.0507009873554805, 1.6732632423543772
     return elu(x, alpha) * scale
 
 
 def softplus(x) -> Tensor:
+    """``log(1 + exp(x))``, stable for large ``|x|``, element-wise (``tf.nn.softplus``, ``keras.activations.softplus``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.softplus(tg.constant([-1.0, 0.0, 2.0], tg.float64)).numpy().round(4).tolist()
+        [0.3133, 0.6931, 2.1269]
+    """
     return Softplus.apply(tensor(x))
 
 
 def softsign(x) -> Tensor:
+    """``x / (1 + |x|)`` element-wise (``tf.nn.softsign``, ``keras.activations.softsign``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.softsign(tg.constant([-1.0, 0.0, 2.0], tg.float64)).numpy().round(4).tolist()
+        [-0.5, 0.0, 0.6667]
+    """
     from .math import abs as abs_
 
     x = tensor(x)
@@ -325,31 +405,81 @@ def softsign(x) -> Tensor:
 
 
 def gelu(x, approximate: bool = False) -> Tensor:
-    """GELU (Keras 3's default is the exact form, ``approximate=False``).
+    """The Gaussian error linear unit ``x * Phi(x)`` element-wise (``tf.nn.gelu``, ``keras.activations.gelu``).
 
-    The exact form computes erf with series and a continued fraction (NumPy has no
-    erf); it agrees with ``math.erf`` to about 1e-15.
+    Keras 3's default is the exact form; the exact form computes erf with series and a continued
+    fraction (NumPy has no erf) and agrees with ``math.erf`` to about 1e-15.
+
+    Args:
+        x: a tensor or array.
+        approximate: use the tanh approximation (default False: the exact form).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.gelu(tg.constant([-1.0, 0.0, 2.0], tg.float64)).numpy().round(4).tolist()
+        [-0.1587, 0.0, 1.9545]
     """
     return Gelu.apply(tensor(x), approximate=approximate)
 
 
 def swish(x) -> Tensor:
-    """x * sigmoid(x) (alias ``silu``)."""
+    """``x * sigmoid(x)`` (alias ``silu``) element-wise (``tf.nn.swish``, ``keras.activations.swish``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.swish(tg.constant([-1.0, 0.0, 2.0], tg.float64)).numpy().round(4).tolist()
+        [-0.2689, 0.0, 1.7616]
+    """
     return Swish.apply(tensor(x))
 
 
 def hard_sigmoid(x) -> Tensor:
-    """Keras 3's ``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between."""
+    """Keras 3's ``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between, element-wise
+    (``keras.activations.hard_sigmoid``).
+
+    Args:
+        x: a tensor or array.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.activations.hard_sigmoid(tg.constant([-1.0, 0.0, 2.0], tg.float64)).numpy().round(4).tolist()
+        [0.3333, 0.5, 0.8333]
+    """
     from .math import clip
 
     return clip(tensor(x) / 6.0 + 0.5, 0.0, 1.0)
 
 
 def softmax(x, axis: int = -1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis``, computed stably (``tf.nn.softmax``).
+
+    Args:
+        x: a tensor or array.
+        axis: the axis that sums to 1 (default -1).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.softmax(tg.constant([[0.0, 0.0]])).numpy().tolist()
+        [[0.5, 0.5]]
+    """
     return Softmax.apply(tensor(x), axis=axis)
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
+    """``log(softmax(x))`` along ``axis``, computed stably (``tf.nn.log_softmax``).
+
+    Args:
+        x: a tensor or array.
+        axis: the axis of the distribution (default -1).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.log_softmax(tg.constant([0.0, 0.0], tg.float64)).numpy().round(4).tolist()
+        [-0.6931, -0.6931]
+    """
     return LogSoftmax.apply(tensor(x), axis=axis)
 
 
@@ -391,7 +521,11 @@ def moving_average_update(variable, value, momentum: float) -> Tensor:
 
 
 def sigmoid_cross_entropy_with_logits(labels, logits) -> Tensor:
-    """Element-wise BCE from logits, finite for logits of ±1e4 (``tf.nn`` name and order).
+    """Element-wise binary cross-entropy from logits, finite for logits of ±1e4 (``tf.nn`` name and order).
+
+    Args:
+        labels: targets in [0, 1], the shape of ``logits``.
+        logits: unnormalized log-odds.
 
     Example:
         >>> import tapegrad as tg
@@ -404,7 +538,12 @@ def sigmoid_cross_entropy_with_logits(labels, logits) -> Tensor:
 
 
 def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1) -> Tensor:
-    """Per-sample CE from logits with one-hot (or soft) labels; gradient ``p - y``.
+    """Per-sample cross-entropy from logits with one-hot (or soft) labels; gradient ``p - y``.
+
+    Args:
+        labels: a distribution per sample, the shape of ``logits``.
+        logits: unnormalized log-probabilities.
+        axis: the class axis (default -1).
 
     Example:
         >>> import tapegrad as tg

@@ -101,13 +101,37 @@ class LogSumExp(Function):
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 - NumPy's name
-    """Sum over ``axis`` (alias ``reduce_sum``). Example: ``tg.sum(tg.ones((2, 3)), axis=0)``."""
+    """The sum over ``axis`` (alias ``reduce_sum``, ``tf.reduce_sum``).
+
+    Args:
+        x: a tensor or array.
+        axis: an int, a tuple of ints, or None (the default) for all axes.
+        keepdims: keep the reduced axes with size 1 (default False).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x = tg.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> tg.sum(x, axis=0).numpy().tolist(), float(tg.sum(x))
+        ([4.0, 6.0], 10.0)
+    """
     x = tensor(x)
     return Sum.apply(x, axes=normalize_axis(axis, x.ndim, "sum"), keepdims=keepdims)
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis`` (alias ``reduce_mean``)."""
+    """The mean over ``axis`` (alias ``reduce_mean``, ``tf.reduce_mean``). Integer tensors are averaged as float32.
+
+    Args:
+        x: a tensor or array.
+        axis: an int, a tuple of ints, or None (the default) for all axes.
+        keepdims: keep the reduced axes with size 1 (default False).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x = tg.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> tg.mean(x, axis=0).numpy().tolist(), float(tg.mean(x))
+        ([2.0, 3.0], 2.5)
+    """
     x = tensor(x)
     if x.dtype.kind != "f":
         from .creation import cast
@@ -117,24 +141,73 @@ def mean(x, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis`` (alias ``reduce_max``); ties share the gradient."""
+    """The maximum over ``axis`` (alias ``reduce_max``). Tied maxima share the gradient.
+
+    Args:
+        x: a tensor or array.
+        axis: an int, a tuple of ints, or None (the default) for all axes.
+        keepdims: keep the reduced axes with size 1 (default False).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x = tg.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> tg.max(x, axis=0).numpy().tolist(), float(tg.max(x))
+        ([3.0, 4.0], 4.0)
+    """
     x = tensor(x)
     return Max.apply(x, axes=normalize_axis(axis, x.ndim, "max"), keepdims=keepdims, fn=xp.max)
 
 
 def min(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis`` (alias ``reduce_min``); ties share the gradient."""
+    """The minimum over ``axis`` (alias ``reduce_min``). Tied minima share the gradient.
+
+    Args:
+        x: a tensor or array.
+        axis: an int, a tuple of ints, or None (the default) for all axes.
+        keepdims: keep the reduced axes with size 1 (default False).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x = tg.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> tg.min(x, axis=0).numpy().tolist(), float(tg.min(x))
+        ([1.0, 2.0], 1.0)
+    """
     x = tensor(x)
     return Max.apply(x, axes=normalize_axis(axis, x.ndim, "min"), keepdims=keepdims, fn=xp.min)
 
 
 def prod(x, axis=None, keepdims: bool = False) -> Tensor:
+    """The product over ``axis`` (alias ``reduce_prod``).
+
+    Args:
+        x: a tensor or array.
+        axis: an int, a tuple of ints, or None (the default) for all axes.
+        keepdims: keep the reduced axes with size 1 (default False).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> x = tg.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> tg.prod(x, axis=0).numpy().tolist(), float(tg.prod(x))
+        ([3.0, 8.0], 24.0)
+    """
     x = tensor(x)
     return Prod.apply(x, axes=normalize_axis(axis, x.ndim, "prod"), keepdims=keepdims)
 
 
 def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance, ``mean((x - mean(x))**2)`` (population variance, as ``tf.math.reduce_variance``)."""
+    """The population variance ``mean((x - mean(x))**2)`` over ``axis`` (``tf.math.reduce_variance``).
+
+    Args:
+        x: a tensor or array.
+        axis: an int, a tuple of ints, or None (the default) for all axes.
+        keepdims: keep the reduced axes with size 1 (default False).
+        ddof: delta degrees of freedom: divide by ``n - ddof`` (default 0; 1 gives the sample variance).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> float(tg.var(tg.constant([1.0, 2.0, 3.0, 4.0]))), float(tg.var(tg.constant([1.0, 3.0]), ddof=1))
+        (1.25, 2.0)
+    """
     from .math import square
 
     x = tensor(x)
@@ -149,29 +222,99 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
 
 
 def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """The standard deviation, ``sqrt(var(x))`` (``tf.math.reduce_std``).
+
+    Args:
+        x: a tensor or array.
+        axis: an int, a tuple of ints, or None (the default) for all axes.
+        keepdims: keep the reduced axes with size 1 (default False).
+        ddof: delta degrees of freedom (default 0, the population form).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> float(tg.std(tg.constant([1.0, 3.0])))
+        1.0
+    """
     from .math import sqrt
 
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Stable ``log(sum(exp(x)))``: ``logsumexp([1000, 1000]) == 1000 + log(2)``."""
+    """Stable ``log(sum(exp(x)))`` over ``axis`` (``tf.reduce_logsumexp``): no overflow for large ``x``.
+
+    Args:
+        x: a tensor or array.
+        axis: an int, a tuple of ints, or None (the default) for all axes.
+        keepdims: keep the reduced axes with size 1 (default False).
+
+    Example:
+        >>> import math
+        >>> import tapegrad as tg
+        >>> float(tg.logsumexp(tg.constant([1000.0, 1000.0], tg.float64))) == 1000 + math.log(2)
+        True
+    """
     x = tensor(x)
     return LogSumExp.apply(x, axes=normalize_axis(axis, x.ndim, "logsumexp"), keepdims=keepdims)
 
 
 def argmax(x, axis=None) -> Tensor:
-    """Index of the maximum (int64); not differentiable."""
+    """The index of the maximum along ``axis`` (int64); not differentiable (``tf.argmax``).
+
+    Args:
+        x: a tensor or array.
+        axis: the axis, or None (the default) for the flattened tensor.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.argmax(tg.constant([[1.0, 3.0], [4.0, 2.0]]), axis=1).numpy().tolist()
+        [1, 0]
+    """
     return Tensor._wrap(xp.argmax(tensor(x).data, axis=axis))
 
 
 def argmin(x, axis=None) -> Tensor:
+    """The index of the minimum along ``axis`` (int64); not differentiable (``tf.argmin``).
+
+    Args:
+        x: a tensor or array.
+        axis: the axis, or None (the default) for the flattened tensor.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.argmin(tg.constant([[1.0, 3.0], [4.0, 2.0]]), axis=1).numpy().tolist()
+        [0, 1]
+    """
     return Tensor._wrap(xp.argmin(tensor(x).data, axis=axis))
 
 
 def reduce_any(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Logical or over ``axis`` (``tf.reduce_any``).
+
+    Args:
+        x: a boolean (or numeric: nonzero is true) tensor or array.
+        axis: an int, a tuple of ints, or None (the default) for all axes.
+        keepdims: keep the reduced axes with size 1 (default False).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.reduce_any(tg.constant([[True, False], [False, False]]), axis=1).numpy().tolist()
+        [True, False]
+    """
     return Tensor._wrap(xp.any(tensor(x).data, axis=axis, keepdims=keepdims))
 
 
 def reduce_all(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Logical and over ``axis`` (``tf.reduce_all``).
+
+    Args:
+        x: a boolean (or numeric: nonzero is true) tensor or array.
+        axis: an int, a tuple of ints, or None (the default) for all axes.
+        keepdims: keep the reduced axes with size 1 (default False).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> bool(tg.reduce_all(tg.constant([True, True])))
+        True
+    """
     return Tensor._wrap(xp.all(tensor(x).data, axis=axis, keepdims=keepdims))

@@ -14,6 +14,8 @@ from ._util import normalize_axis, tensor
 
 
 class Reshape(Function):
+    moves_text = True
+
     def forward(self, a, shape):
         self.shape = a.shape
         try:
@@ -28,6 +30,8 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    moves_text = True
+
     def forward(self, a, axes):
         self.axes = axes
         return xp.transpose(a, axes)
@@ -39,6 +43,8 @@ class Transpose(Function):
 
 
 class BroadcastTo(Function):
+    moves_text = True
+
     def forward(self, a, shape):
         try:
             return xp.broadcast_to(a, shape)
@@ -50,6 +56,8 @@ class BroadcastTo(Function):
 
 
 class Concat(Function):
+    moves_text = True
+
     def forward(self, *arrays, axis):
         self.axis = axis
         self.sizes = [a.shape[axis] for a in arrays]
@@ -63,9 +71,14 @@ class Concat(Function):
 class GetItem(Function):
     """Indexing and slicing; repeated integer indices accumulate their gradients."""
 
+    moves_text = True
+
     def forward(self, a, index, advanced):
         self.shape, self.dtype, self.index, self.advanced = a.shape, a.dtype, index, advanced
-        return a[index]
+        out = a[index]
+        if a.dtype.kind == "T" and not isinstance(out, xp.ndarray):  # one string comes back as a Python str
+            out = xp.asarray(out, dtype=a.dtype)
+        return out
 
     def backward(self, g):
         out = xp.zeros(self.shape, dtype=g.dtype)
@@ -86,6 +99,8 @@ class Pad(Function):
 
 
 class Tile(Function):
+    moves_text = True
+
     def forward(self, a, reps):
         self.shape = a.shape
         self.reps = reps
@@ -102,7 +117,17 @@ class Tile(Function):
 
 
 def reshape(x, shape) -> Tensor:
-    """Reshape (one dimension may be -1). Example: ``tg.reshape(tg.arange(6), (2, 3))``."""
+    """The same elements in a new shape; one dimension may be -1 (``tf.reshape``). Works on string tensors.
+
+    Args:
+        x: a tensor or array.
+        shape: the new shape, a tuple or list of ints.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.reshape(tg.arange(6), (2, -1)).numpy().tolist()
+        [[0, 1, 2], [3, 4, 5]]
+    """
     x = tensor(x)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
     if shape == x.shape:
@@ -111,6 +136,17 @@ def reshape(x, shape) -> Tensor:
 
 
 def transpose(x, axes=None) -> Tensor:
+    """Permute the axes (``tf.transpose``); by default reverse them.
+
+    Args:
+        x: a tensor or array.
+        axes: the new order of the axes (default None: reversed).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.transpose(tg.constant([[1, 2, 3]])).shape
+        (3, 1)
+    """
     x = tensor(x)
     if axes is not None:
         axes = tuple(int(a) % x.ndim for a in axes)
@@ -120,10 +156,32 @@ def transpose(x, axes=None) -> Tensor:
 
 
 def broadcast_to(x, shape) -> Tensor:
+    """``x`` broadcast to ``shape`` (``tf.broadcast_to``); the gradient sums back to ``x``'s shape.
+
+    Args:
+        x: a tensor or array.
+        shape: the target shape.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.broadcast_to(tg.constant([1.0, 2.0]), (2, 2)).numpy().tolist()
+        [[1.0, 2.0], [1.0, 2.0]]
+    """
     return BroadcastTo.apply(tensor(x), shape=tuple(shape))
 
 
 def squeeze(x, axis=None) -> Tensor:
+    """Remove axes of size 1 (``tf.squeeze``).
+
+    Args:
+        x: a tensor or array.
+        axis: an int or tuple of the axes to remove (default None: every axis of size 1).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.squeeze(tg.zeros((1, 3, 1))).shape, tg.squeeze(tg.zeros((1, 3, 1)), axis=0).shape
+        ((3,), (3, 1))
+    """
     x = tensor(x)
     if axis is None:
         axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
@@ -136,6 +194,17 @@ def squeeze(x, axis=None) -> Tensor:
 
 
 def expand_dims(x, axis: int) -> Tensor:
+    """Insert an axis of size 1 at position ``axis`` (``tf.expand_dims``).
+
+    Args:
+        x: a tensor or array.
+        axis: where the new axis goes (negative counts from the end).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.expand_dims(tg.zeros(3), 0).shape, tg.expand_dims(tg.zeros(3), -1).shape
+        ((1, 3), (3, 1))
+    """
     x = tensor(x)
     nd = x.ndim + 1
     if not -nd <= axis < nd:
@@ -145,13 +214,32 @@ def expand_dims(x, axis: int) -> Tensor:
 
 
 def flatten(x) -> Tensor:
-    """All elements as a 1-d tensor (``tg.layers.Flatten`` keeps the batch axis)."""
+    """All elements as a 1-d tensor (``tg.layers.Flatten`` keeps the batch axis).
+
+    Args:
+        x: a tensor.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.flatten(tg.zeros((2, 3))).shape
+        (6,)
+    """
     x = tensor(x)
     return reshape(x, (x.size,))
 
 
 def concat(values, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (``tf.concat``)."""
+    """Join tensors along an existing axis (``tf.concat``). Works on string tensors.
+
+    Args:
+        values: a list of tensors with equal shapes except along ``axis``.
+        axis: the axis to join along (default 0).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.concat([tg.ones((1, 2)), tg.zeros((1, 2))], axis=0).numpy().tolist()
+        [[1.0, 1.0], [0.0, 0.0]]
+    """
     ts = [tensor(v) for v in values]
     if not ts:
         raise ValueError("concat: expected at least one tensor, received none")
@@ -168,7 +256,17 @@ def concat(values, axis: int = 0) -> Tensor:
 
 
 def stack(values, axis: int = 0) -> Tensor:
-    """Join tensors along a new axis (``tf.stack``)."""
+    """Join tensors of equal shape along a new axis (``tf.stack``).
+
+    Args:
+        values: a list of tensors of one shape.
+        axis: where the new axis goes (default 0).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.stack([tg.ones(2), tg.zeros(2)], axis=1).numpy().tolist()
+        [[1.0, 0.0], [1.0, 0.0]]
+    """
     ts = [tensor(v) for v in values]
     if not ts:
         raise ValueError("stack: expected at least one tensor, received none")
@@ -179,7 +277,18 @@ def stack(values, axis: int = 0) -> Tensor:
 
 
 def split(x, num_or_size_splits, axis: int = 0) -> list[Tensor]:
-    """Split into equal parts (an int) or parts of the given sizes (``tf.split``)."""
+    """Split into equal parts (an int) or parts of the given sizes (``tf.split``).
+
+    Args:
+        x: a tensor.
+        num_or_size_splits: the number of equal parts, or a list of sizes.
+        axis: the axis to split (default 0).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> [t.numpy().tolist() for t in tg.split(tg.arange(5), [2, 3])]
+        [[0, 1], [2, 3, 4]]
+    """
     x = tensor(x)
     axis %= x.ndim
     n = x.shape[axis]
@@ -201,7 +310,18 @@ def split(x, num_or_size_splits, axis: int = 0) -> list[Tensor]:
 
 
 def pad(x, paddings, constant_values=0) -> Tensor:
-    """Pad with a constant; ``paddings`` is ``[[before, after], ...]`` per axis (``tf.pad``)."""
+    """Pad with a constant (``tf.pad``).
+
+    Args:
+        x: a tensor.
+        paddings: ``[[before, after], ...]``, one pair per axis.
+        constant_values: the value to pad with (default 0).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.pad(tg.ones(2), [[1, 2]]).numpy().tolist()
+        [0.0, 1.0, 1.0, 0.0, 0.0]
+    """
     x = tensor(x)
     widths = tuple((int(a), int(b)) for a, b in paddings)
     if len(widths) != x.ndim:
@@ -210,6 +330,17 @@ def pad(x, paddings, constant_values=0) -> Tensor:
 
 
 def tile(x, multiples) -> Tensor:
+    """Repeat ``x`` ``multiples[i]`` times along each axis ``i`` (``tf.tile``). Works on string tensors.
+
+    Args:
+        x: a tensor.
+        multiples: one repeat count per axis.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> tg.tile(tg.constant([[1, 2]]), [2, 2]).numpy().tolist()
+        [[1, 2, 1, 2], [1, 2, 1, 2]]
+    """
     return Tile.apply(tensor(x), reps=tuple(int(m) for m in multiples))
 
 

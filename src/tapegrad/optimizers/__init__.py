@@ -12,7 +12,18 @@ _CLASSES = {c.__name__: c for c in ALL.values()}
 
 
 def get(identifier) -> Optimizer:
-    """An optimizer from a name (``"adam"``), a class name, a config dict or an instance."""
+    """An optimizer from a name (``"adam"``), a class name, a config dict or an instance (``keras.optimizers.get``).
+
+    Args:
+        identifier: ``"sgd"``, ``"adam"``, ``"rmsprop"`` ..., ``"Adam"``, a config dict, or an ``Optimizer``
+            (returned as is). A name gives the optimizer with Keras's default arguments.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> opt = tg.optimizers.get("adam")
+        >>> type(opt).__name__, float(opt.learning_rate)
+        ('Adam', 0.001)
+    """
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
@@ -29,6 +40,17 @@ def get(identifier) -> Optimizer:
 
 
 def serialize(opt: Optimizer) -> dict:
+    """An optimizer's config, ``{"class_name": ..., "config": ...}``; ``get`` turns it back into an optimizer.
+
+    Args:
+        opt: an ``Optimizer``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> cfg = tg.optimizers.serialize(tg.optimizers.SGD(0.1, momentum=0.9))
+        >>> cfg["class_name"], cfg["config"]["momentum"]
+        ('SGD', 0.9)
+    """
     return {"class_name": type(opt).__name__, "config": opt.get_config()}
 
 

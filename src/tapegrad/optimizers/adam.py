@@ -9,13 +9,22 @@ from .base import Optimizer, check_number
 
 
 class Adam(Optimizer):
-    """Adam, as Keras 3 writes it. At step ``t`` (from 1), for each variable ``w`` with
-    gradient ``g``, first moment ``m`` and second moment ``v``:
+    """Adam, as Keras 3 writes it. At step ``t`` (from 1), for each variable ``w`` with gradient ``g``,
+    first moment ``m`` and second moment ``v``:
 
     ``m += (g - m) (1 - beta_1)``; ``v += (g^2 - v) (1 - beta_2)``;
     ``alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)``;
     ``w -= alpha m / (sqrt(v) + epsilon)`` (Keras's "epsilon hat" form).
     With ``amsgrad``, ``v`` in the last line is the running maximum of ``v``.
+
+    Args:
+        learning_rate: a float or a ``tg.optimizers.schedules`` schedule (default 0.001).
+        beta_1: decay of the first moment (default 0.9).
+        beta_2: decay of the second moment (default 0.999).
+        epsilon: added to the denominator (default 1e-7).
+        amsgrad: use the running maximum of ``v`` (default False).
+        **kwargs: the base ``Optimizer``'s arguments: ``weight_decay``, ``clipnorm``, ``clipvalue``,
+            ``global_clipnorm``, ``name``.
 
     Example:
         >>> import tapegrad as tg
@@ -55,7 +64,26 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (default 0.004): ``w -= w * weight_decay * lr`` before each step."""
+    """Adam with decoupled weight decay: ``w -= w * weight_decay * lr`` before each Adam step
+    (``keras.optimizers.AdamW``).
+
+    Args:
+        learning_rate: a float or a schedule (default 0.001).
+        weight_decay: the decay factor (default 0.004).
+        beta_1: decay of the first moment (default 0.9).
+        beta_2: decay of the second moment (default 0.999).
+        epsilon: added to the denominator (default 1e-7).
+        amsgrad: use the running maximum of ``v`` (default False).
+        **kwargs: the base ``Optimizer``'s arguments: ``clipnorm``, ``clipvalue``,
+            ``global_clipnorm``, ``name``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.Variable([1.0])
+        >>> _ = tg.optimizers.AdamW(0.1, weight_decay=0.004).apply_gradients([(tg.constant([1.0]), w)])
+        >>> round(float(w.numpy()[0]), 4)  # 1 - 1 * 0.004 * 0.1, then Adam's first step of lr
+        0.8996
+    """
 
     def __init__(self, learning_rate=0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, **kwargs) -> None:
@@ -66,12 +94,31 @@ class AdamW(Adam):
 
 
 class Nadam(Optimizer):
-    """Adam with Nesterov momentum (Dozat), as Keras 3. With ``u_t = beta_1 (1 - 0.5 * 0.96^t)``
-    and ``U`` the running product of the ``u`` (updated once per step):
+    """Adam with Nesterov momentum (Dozat), as Keras 3. With ``u_t = beta_1 (1 - 0.5 * 0.96^t)`` and ``U``
+    the running product of the ``u`` (updated once per step):
 
     ``m += (g - m)(1 - beta_1)``; ``v += (g^2 - v)(1 - beta_2)``;
     ``m_hat = u_{t+1} m / (1 - U u_{t+1}) + (1 - u_t) g / (1 - U)``;
     ``v_hat = v / (1 - beta_2^t)``; ``w -= lr m_hat / (sqrt(v_hat) + epsilon)``.
+
+    Args:
+        learning_rate: a float or a schedule (default 0.001).
+        beta_1: decay of the first moment (default 0.9).
+        beta_2: decay of the second moment (default 0.999).
+        epsilon: added to the denominator (default 1e-7).
+        **kwargs: the base ``Optimizer``'s arguments: ``weight_decay``, ``clipnorm``, ``clipvalue``,
+            ``global_clipnorm``, ``name``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.Variable(1.0)
+        >>> opt = tg.optimizers.Nadam(0.1)
+        >>> for _ in range(100):
+        ...     with tg.GradientTape() as tape:
+        ...         loss = w * w
+        ...     _ = opt.apply_gradients([(tape.gradient(loss, w), w)])
+        >>> abs(float(w)) < 0.1  # near the minimum at 0
+        True
     """
 
     slot_names = ("momentum", "velocity")
@@ -111,8 +158,23 @@ class Nadam(Optimizer):
 
 
 class Adamax(Optimizer):
-    """Adam with the infinity norm: ``m += (g - m)(1 - beta_1)``; ``u = max(beta_2 u, |g|)``;
-    ``w -= lr m / ((1 - beta_1^t)(u + epsilon))``.
+    """Adam with the infinity norm (``keras.optimizers.Adamax``): ``m += (g - m)(1 - beta_1)``;
+    ``u = max(beta_2 u, |g|)``; ``w -= lr m / ((1 - beta_1^t)(u + epsilon))``.
+
+    Args:
+        learning_rate: a float or a schedule (default 0.001).
+        beta_1: decay of the first moment (default 0.9).
+        beta_2: decay of the infinity norm (default 0.999).
+        epsilon: added to the denominator (default 1e-7).
+        **kwargs: the base ``Optimizer``'s arguments: ``weight_decay``, ``clipnorm``, ``clipvalue``,
+            ``global_clipnorm``, ``name``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.Variable([1.0])
+        >>> _ = tg.optimizers.Adamax(0.1).apply_gradients([(tg.constant([1.0]), w)])
+        >>> round(float(w.numpy()[0]), 4)  # m = 0.1, u = 1: a step of 0.1 * 0.1 / (0.1 * 1)
+        0.9
     """
 
     slot_names = ("m", "u")

@@ -7,7 +7,23 @@ from .base import Optimizer
 
 
 class Adagrad(Optimizer):
-    """``acc += g^2``; ``w -= lr * g / sqrt(acc + epsilon)``; ``acc`` starts at ``initial_accumulator_value``."""
+    """``acc += g^2``; ``w -= lr * g / sqrt(acc + epsilon)``; ``acc`` starts at ``initial_accumulator_value``
+    (``keras.optimizers.Adagrad``).
+
+    Args:
+        learning_rate: a float or a schedule (default 0.001).
+        initial_accumulator_value: where ``acc`` starts (default 0.1).
+        epsilon: added under the square root (default 1e-7).
+        **kwargs: the base ``Optimizer``'s arguments: ``weight_decay``, ``clipnorm``, ``clipvalue``,
+            ``global_clipnorm``, ``name``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.Variable([1.0])
+        >>> _ = tg.optimizers.Adagrad(0.1).apply_gradients([(tg.constant([1.0]), w)])
+        >>> round(float(w.numpy()[0]), 4)  # 1 - 0.1 / sqrt(0.1 + 1)
+        0.9047
+    """
 
     slot_names = ("accumulator",)
 
@@ -30,11 +46,25 @@ class Adagrad(Optimizer):
 
 
 class Adadelta(Optimizer):
-    """Zeiler's Adadelta with a learning rate, as Keras 3:
+    """Zeiler's Adadelta with a learning rate, as Keras 3 (``keras.optimizers.Adadelta``):
 
     ``Eg = rho Eg + (1 - rho) g^2``;
     ``d = -sqrt(Ed + eps) * g / sqrt(Eg + eps)``;
     ``Ed = rho Ed + (1 - rho) d^2``; ``w += lr * d``.
+
+    Args:
+        learning_rate: a float or a schedule (default 0.001).
+        rho: the decay of the running averages (default 0.95).
+        epsilon: the ``eps`` above (default 1e-7).
+        **kwargs: the base ``Optimizer``'s arguments: ``weight_decay``, ``clipnorm``, ``clipvalue``,
+            ``global_clipnorm``, ``name``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.Variable([1.0])
+        >>> _ = tg.optimizers.Adadelta(1.0).apply_gradients([(tg.constant([1.0]), w)])
+        >>> round(float(w.numpy()[0]), 4)  # 1 - sqrt(1e-7) / sqrt(0.05 + 1e-7)
+        0.9986
     """
 
     slot_names = ("accumulated_grad", "accumulated_delta_var")
@@ -58,10 +88,26 @@ class Adadelta(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """``v = rho v + (1 - rho) g^2``; ``w -= lr * g / sqrt(v + eps)`` (Keras 3).
+    """``v = rho v + (1 - rho) g^2``; ``w -= lr * g / sqrt(v + eps)`` (``keras.optimizers.RMSprop``).
 
-    ``centered`` subtracts the squared moving mean of ``g`` from ``v``; with
-    ``momentum > 0`` the step goes through a velocity ``m = momentum m + step``.
+    ``centered`` subtracts the squared moving mean of ``g`` from ``v``; with ``momentum > 0`` the step
+    goes through a velocity ``m = momentum m + step``.
+
+    Args:
+        learning_rate: a float or a schedule (default 0.001).
+        rho: the decay of ``v`` (default 0.9).
+        momentum: the velocity's momentum (default 0.0: none).
+        epsilon: added under the square root (default 1e-7).
+        centered: divide by the variance rather than the second moment (default False).
+        **kwargs: the base ``Optimizer``'s arguments: ``weight_decay``, ``clipnorm``, ``clipvalue``,
+            ``global_clipnorm``, ``name``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.Variable([1.0])
+        >>> _ = tg.optimizers.RMSprop(0.1).apply_gradients([(tg.constant([1.0]), w)])
+        >>> round(float(w.numpy()[0]), 4)  # 1 - 0.1 / sqrt(0.1)
+        0.6838
     """
 
     def __init__(self, learning_rate=0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,

@@ -41,6 +41,27 @@ def check_number(owner: str, name: str, value, allow_none: bool = False) -> None
 
 
 class Optimizer:
+    """Base class of the optimizers: ``apply_gradients(zip(grads, variables))`` updates the variables.
+
+    Subclasses write ``update_step``; this class applies weight decay, gradient clipping and the
+    learning-rate schedule, and counts ``iterations``, as Keras 3's ``keras.optimizers.Optimizer``.
+
+    Args:
+        learning_rate: a float or a ``tg.optimizers.schedules`` schedule (default 0.001).
+        weight_decay: decoupled weight decay ``w -= w * weight_decay * lr`` (default None: off).
+        clipnorm: clip each gradient to this L2 norm (default None).
+        clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]`` (default None).
+        global_clipnorm: clip all gradients together to this L2 norm (default None; not with ``clipnorm``).
+        name: the optimizer's name (default None: the class name in lower case).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> w = tg.Variable([0.0, 0.0])
+        >>> opt = tg.optimizers.SGD(1.0, clipnorm=1.0)
+        >>> _ = opt.apply_gradients([(tg.constant([3.0, 4.0]), w)])  # norm 5, clipped to 1
+        >>> [round(v, 4) for v in w.numpy().tolist()], int(opt.iterations)
+        ([-0.6, -0.8], 1)
+    """
     slot_names: tuple[str, ...] = ()
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,

@@ -7,11 +7,18 @@ from .base import Optimizer, check_number
 
 
 class SGD(Optimizer):
-    """Gradient descent (Keras 3's update).
+    """Gradient descent (Keras 3's update, ``keras.optimizers.SGD``).
 
     Without momentum: ``w -= lr * g``.
     With momentum: ``m = momentum * m - lr * g``; then ``w += m``, or with
     ``nesterov=True`` ``w += momentum * m - lr * g``.
+
+    Args:
+        learning_rate: a float or a ``tg.optimizers.schedules`` schedule (default 0.01).
+        momentum: in ``[0, 1]`` (default 0.0: plain gradient descent).
+        nesterov: use Nesterov momentum (default False).
+        **kwargs: the base ``Optimizer``'s arguments: ``weight_decay``, ``clipnorm``, ``clipvalue``,
+            ``global_clipnorm``, ``name``.
 
     Example:
         >>> import tapegrad as tg

@@ -43,15 +43,22 @@ def _class_name(model) -> str:
 
 
 def save_model(model, filepath, include_optimizer: bool = True) -> None:
-    """Write ``model`` as one ``.tapegrad`` file, atomically (``model.save`` calls it).
+    """Write a model to one ``.tapegrad`` file: architecture (JSON), weights (safetensors) and, by
+    default, the optimizer's state; written atomically, never with pickle. ``model.save`` calls it.
+
+    Args:
+        model: a built model.
+        filepath: the file, ending in ``.tapegrad`` (Keras writes ``.keras``).
+        include_optimizer: also save the compile settings and the optimizer's state (default True).
 
     Example:
-        >>> import os, tempfile, tapegrad as tg
+        >>> import os, tempfile
+        >>> import tapegrad as tg
         >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
-        >>> path = os.path.join(tempfile.mkdtemp(), "m.tapegrad")
-        >>> tg.saving.save_model(model, path)
-        >>> tg.saving.load_model(path).count_params()
-        3
+        >>> folder = tempfile.mkdtemp()
+        >>> tg.saving.save_model(model, os.path.join(folder, "m.tapegrad"))
+        >>> os.listdir(folder)
+        ['m.tapegrad']
     """
     from safetensors.numpy import save as st_save
 

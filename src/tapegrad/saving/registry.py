@@ -13,7 +13,12 @@ _BUILTIN_MODELS: dict[str, type] = {}  # the model classes, registered by tapegr
 
 
 def register_serializable(package: str = "Custom", name: str | None = None) -> Callable[[type], type]:
-    """Class decorator: make a custom layer or model loadable by ``load_model``.
+    """Class decorator: make a custom layer or model loadable by ``load_model``
+    (``keras.saving.register_keras_serializable``).
+
+    Args:
+        package: the namespace of the registered name (default "Custom").
+        name: the registered name (default None: the class name).
 
     Example:
         >>> import tapegrad as tg
@@ -21,6 +26,8 @@ def register_serializable(package: str = "Custom", name: str | None = None) -> C
         ... class MyLayer(tg.layers.Layer):
         ...     def call(self, x):
         ...         return x
+        >>> MyLayer._registered_name
+        'Custom>MyLayer'
     """
 
     def decorate(cls: type) -> type:

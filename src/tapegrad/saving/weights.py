@@ -37,6 +37,21 @@ def weights_dict(model) -> dict[str, np.ndarray]:
 
 
 def save_weights(model, filepath) -> None:
+    """Write a model's weights to a ``.weights.safetensors`` file, atomically (``model.save_weights``).
+
+    Args:
+        model: a built model.
+        filepath: the file, ending in ``.weights.safetensors``.
+
+    Example:
+        >>> import os, tempfile
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> folder = tempfile.mkdtemp()
+        >>> tg.saving.save_weights(model, os.path.join(folder, "m.weights.safetensors"))
+        >>> os.listdir(folder)
+        ['m.weights.safetensors']
+    """
     filepath = os.fspath(filepath)
     if not filepath.endswith(".weights.safetensors"):
         raise ValueError(f"save_weights: the filename must end in '.weights.safetensors', received {filepath!r}")
@@ -135,6 +150,24 @@ def assign_weights(model, stored: dict[str, np.ndarray], path, entry: str | None
 
 
 def load_weights(model, filepath) -> None:
+    """Load weights written by ``save_weights`` into a built model of the same architecture (``model.load_weights``).
+
+    Args:
+        model: a built model.
+        filepath: the ``.weights.safetensors`` file.
+
+    Example:
+        >>> import os, tempfile
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> folder = tempfile.mkdtemp()
+        >>> path = os.path.join(folder, "m.weights.safetensors")
+        >>> model.save_weights(path)
+        >>> twin = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+        >>> tg.saving.load_weights(twin, path)
+        >>> bool((twin.get_weights()[0] == model.get_weights()[0]).all())
+        True
+    """
     filepath = os.fspath(filepath)
     if not model.built:
         raise ValueError(f"load_weights: build model '{model.name}' first (call it on data or build(input_shape))")

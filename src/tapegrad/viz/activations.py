@@ -22,11 +22,20 @@ def curve(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plot_activations(names=DEFAULT, path=None, x_range=(-5.0, 5.0)):
-    """One panel per activation: the function (solid) and its derivative (dashed).
+    """One panel per activation: the function (solid) and its derivative (dashed), computed by autodiff.
+
+    A figure shows itself inline in a Jupyter notebook (no ``%matplotlib`` needed).
+
+    Args:
+        names: activation names (default: sigmoid, tanh, relu, leaky_relu, elu, gelu, swish, softplus).
+        path: an image file to write (default None: none).
+        x_range: the range of ``x`` drawn (default (-5.0, 5.0)).
 
     Example:
         >>> import tapegrad as tg
         >>> fig = tg.viz.plot_activations(["sigmoid", "relu"])
+        >>> len(fig.axes)
+        2
     """
     names = list(names)
     x = np.linspace(*x_range, 401)

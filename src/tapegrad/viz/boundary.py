@@ -11,9 +11,29 @@ def plot_decision_boundary(model, x, y, path=None, resolution: int = 200, featur
                            class_names=None, title="Decision boundary in the feature space", highlight=None):
     """Shade the predicted probability over the plane, draw the 0.5 contour and the points.
 
-    ``model`` maps ``(n, 2)`` inputs to one probability (or logit, detected by range)
-    per point, or to class scores (the argmax is shaded). ``highlight`` is an
-    optional point ``(x1, x2)`` to mark (the lecture's student).
+    ``model`` maps ``(n, 2)`` inputs to one probability (or logit, detected by range) per point, or
+    to class scores (the argmax is shaded). A figure shows itself inline in a Jupyter notebook.
+
+    Args:
+        model: a model with ``predict``, or a function of an ``(n, 2)`` array.
+        x: the points, shape ``(n, 2)``.
+        y: their labels (``(n,)``, ``(n, 1)`` or one-hot).
+        path: an image file to write (default None: none).
+        resolution: grid points per axis (default 200).
+        feature_names: the axis labels (default ("x1", "x2")).
+        class_names: the legend's class names (default None: "class 0", "class 1" ...).
+        title: the title (default "Decision boundary in the feature space").
+        highlight: a point ``(x1, x2)`` to mark with a star, e.g. the lecture's student (default None).
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> x, y = tg.data.make_pass_fail(64)
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1, activation="sigmoid")])
+        >>> model.compile(optimizer="adam", loss="binary_crossentropy")
+        >>> fig = tg.viz.plot_decision_boundary(model, x, y, resolution=20, highlight=(4, 5))
+        >>> fig.axes[0].get_xlabel()
+        'x1'
     """
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y).reshape(len(x), -1)

@@ -15,7 +15,20 @@ from ._figure import finish, new_figure
 def plot_filters(layer, path=None, title=None):
     """Each kernel of a ``Conv2D`` layer as a small image (averaged over input channels).
 
-    Edge and stroke detectors show up as light/dark bands in the first layer.
+    Edge and stroke detectors show up as light/dark bands in the first layer of a trained network.
+    A figure shows itself inline in a Jupyter notebook (no ``%matplotlib`` needed).
+
+    Args:
+        layer: a built ``tg.layers.Conv2D``.
+        path: an image file to write, format from its extension (default None: none).
+        title: the figure's title (default None: the layer's name).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> conv = tg.layers.Conv2D(6, 3)
+        >>> _ = conv(tg.zeros((1, 8, 8, 1)))
+        >>> len(tg.viz.plot_filters(conv).axes) >= 6
+        True
     """
     k = getattr(layer, "kernel", None)
     if k is None or k.ndim != 4:
@@ -40,7 +53,18 @@ def plot_filters(layer, path=None, title=None):
 
 
 def feature_maps(model, image) -> list[tuple[str, np.ndarray]]:
-    """The output of every convolution of a ``Sequential`` model for one image."""
+    """The output of every convolution of a ``Sequential`` model for one image, as ``[(layer name, maps)]``.
+
+    Args:
+        model: a ``Sequential`` model with ``Conv2D`` layers.
+        image: one image, ``(H, W)`` or ``(H, W, C)``.
+
+    Example:
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(8, 8, 1)), tg.layers.Conv2D(4, 3, name="c1")])
+        >>> [(name, maps.shape) for name, maps in tg.viz.feature_maps(model, tg.zeros((8, 8, 1)).numpy())]
+        [('c1', (6, 6, 4))]
+    """
     layers = getattr(model, "layers", None)
     if layers is None:
         raise ValueError("feature_maps: needs a Sequential model (its layers are applied in order)")
@@ -60,7 +84,23 @@ def feature_maps(model, image) -> list[tuple[str, np.ndarray]]:
 
 
 def plot_feature_maps(model, image, path=None, max_maps: int = 8):
-    """The input image, then up to ``max_maps`` feature maps of each convolution, one row each."""
+    """The input image, then up to ``max_maps`` feature maps of each convolution, one row each.
+
+    A figure shows itself inline in a Jupyter notebook (no ``%matplotlib`` needed).
+
+    Args:
+        model: a ``Sequential`` model with ``Conv2D`` layers.
+        image: one image, ``(H, W)`` or ``(H, W, C)``.
+        path: an image file to write (default None: none).
+        max_maps: the most maps drawn per layer (default 8).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input(shape=(8, 8, 1)), tg.layers.Conv2D(4, 3)])
+        >>> fig = tg.viz.plot_feature_maps(model, tg.zeros((8, 8, 1)).numpy())
+        >>> type(fig).__name__
+        'TapegradFigure'
+    """
     maps = feature_maps(model, image)
     rows = len(maps)
     cols = max_maps + 1

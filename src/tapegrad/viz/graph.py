@@ -11,10 +11,23 @@ from ..saving.atomic import atomic_path
 
 
 def to_dot(tensor: Tensor, name: str = "result") -> str:
-    """DOT text of the recorded graph behind ``tensor``: ops as boxes, tensors as ovals.
+    """DOT text (Graphviz) of the recorded graph behind ``tensor``: ops as boxes, tensors as ovals.
 
-    Only a recorded graph can be drawn: compute the result inside a ``GradientTape``
-    or from tensors that require gradients, and draw it before ``backward`` frees it.
+    Only a recorded graph can be drawn: compute the result inside a ``GradientTape`` or from
+    tensors that require gradients, and draw it before ``backward`` frees it.
+
+    Args:
+        tensor: the result whose graph is drawn.
+        name: the label of the result's node (default "result").
+
+    Example:
+        >>> import tapegrad as tg
+        >>> a, b = tg.Variable(1.5), tg.Variable(2.5)
+        >>> with tg.GradientTape():
+        ...     e = (a + b) * (b - 1)
+        >>> dot = tg.viz.to_dot(e, "e")
+        >>> dot.startswith("digraph"), all(op in dot for op in ("Add", "Sub", "Mul"))
+        (True, True)
     """
     lines = ["digraph G {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
     ids: dict[int, str] = {}
@@ -53,8 +66,23 @@ def to_dot(tensor: Tensor, name: str = "result") -> str:
 def plot_graph(tensor: Tensor, path=None, name: str = "result") -> str:
     """Write the graph as DOT (``.dot``), or render it (``.png``/``.svg``) when Graphviz is installed.
 
-    Returns the DOT text. Rendering needs the ``dot`` program; without it, asking for
-    an image is an error that says so, and a ``.dot`` path always works.
+    Returns the DOT text. Rendering needs the ``dot`` program; without it, asking for an image is
+    an error that says so, and a ``.dot`` path always works.
+
+    Args:
+        tensor: the result whose recorded graph is drawn.
+        path: the file to write (default None: only return the text).
+        name: the label of the result's node (default "result").
+
+    Example:
+        >>> import os, tempfile
+        >>> import tapegrad as tg
+        >>> x = tg.Variable(2.0)
+        >>> with tg.GradientTape():
+        ...     y = x * x + 1
+        >>> path = os.path.join(tempfile.mkdtemp(), "graph.dot")
+        >>> tg.viz.plot_graph(y, path) == open(path).read()
+        True
     """
     dot = to_dot(tensor, name)
     if path is None:

@@ -8,11 +8,27 @@ from ._figure import finish, new_figure
 
 
 def plot_history(history, path=None, best_epoch: int | None = None, title="Training and validation"):
-    """Loss (and each metric) per epoch for training and validation.
+    """Loss (and each metric) per epoch for training and validation, one panel each.
 
-    ``best_epoch`` marks the epoch whose weights were kept (pass early stopping's
-    ``best_epoch``); without it, when there is a ``val_loss``, the epoch of its minimum
-    is marked as such.
+    ``best_epoch`` marks the epoch whose weights were kept (pass early stopping's ``best_epoch``);
+    without it, when there is a ``val_loss``, the epoch of its minimum is marked as such. A figure
+    shows itself inline in a Jupyter notebook.
+
+    Args:
+        history: what ``fit`` returned, or a dict of lists.
+        path: an image file to write (default None: none).
+        best_epoch: the epoch to mark, counted from 0 (default None: the lowest ``val_loss``).
+        title: the title (default "Training and validation").
+
+    Example:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> x, y = tg.data.make_pass_fail(64)
+        >>> model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1, activation="sigmoid")])
+        >>> model.compile(optimizer="adam", loss="binary_crossentropy")
+        >>> history = model.fit(x, y, epochs=3, validation_split=0.25, verbose=0)
+        >>> [ax.get_title() for ax in tg.viz.plot_history(history).axes]
+        ['loss']
     """
     h = history.history if hasattr(history, "history") else dict(history)
     if not h:

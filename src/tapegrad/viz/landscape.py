@@ -11,14 +11,29 @@ from ._figure import finish, new_figure
 
 
 def optimizer_path(loss_fn, start, optimizer, steps: int = 60) -> np.ndarray:
-    """The sequence of weights ``(steps + 1, 2)`` that ``optimizer`` visits from ``start``."""
+    """The sequence of weights ``(steps + 1, 2)`` that ``optimizer`` visits from ``start``.
+
+    Args:
+        loss_fn: takes a float64 tensor of shape ``(2,)``, returns a scalar tensor.
+        start: the starting weights ``(w1, w2)``.
+        optimizer: a ``tg.optimizers`` optimizer.
+        steps: how many steps (default 60).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> def bowl(w):  # the quadratic bowl w1^2 + 4 w2^2
+        ...     return tg.reduce_sum(tg.constant([1.0, 4.0], tg.float64) * w * w)
+        >>> path = tg.viz.optimizer_path(bowl, (1.0, 1.0), tg.optimizers.SGD(0.1), steps=50)
+        >>> path.shape, bool(abs(path[-1]).max() < 1e-3)
+        ((51, 2), True)
+    """
     w = Variable(np.asarray(start, dtype=np.float64))
-    path = [w.numpy().copy()]
+    path = [w.numpy()]
     for _ in range(steps):
         with GradientTape() as tape:
             loss = loss_fn(w)
         optimizer.apply_gradients([(tape.gradient(loss, w), w)])
-        path.append(w.numpy().copy())
+        path.append(w.numpy())
         if not np.all(np.isfinite(path[-1])) or np.abs(path[-1]).max() > 1e6:
             break
     return np.array(path)
@@ -27,8 +42,20 @@ def optimizer_path(loss_fn, start, optimizer, steps: int = 60) -> np.ndarray:
 def curvature(loss_fn, w, eps: float = 1e-4) -> float:
     """The largest eigenvalue of the Hessian at ``w``, from central differences of gradients.
 
-    Plain gradient descent on a quadratic bowl converges only for rates below
-    ``2 / curvature``; ``1 / curvature`` is the fastest safe rate.
+    Plain gradient descent on a quadratic bowl converges only for rates below ``2 / curvature``;
+    ``1 / curvature`` is the fastest safe rate.
+
+    Args:
+        loss_fn: takes a float64 tensor of shape ``(2,)``, returns a scalar tensor.
+        w: where to measure, ``(w1, w2)``.
+        eps: the finite-difference step (default 1e-4).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> def bowl(w):  # the quadratic bowl w1^2 + 4 w2^2
+        ...     return tg.reduce_sum(tg.constant([1.0, 4.0], tg.float64) * w * w)
+        >>> round(tg.viz.curvature(bowl, (0.0, 0.0)), 4)  # the Hessian is diag(2, 8)
+        8.0
     """
     w = np.asarray(w, dtype=np.float64)
 
@@ -43,10 +70,18 @@ def curvature(loss_fn, w, eps: float = 1e-4) -> float:
 
 
 def default_optimizers(good_lr: float = 0.3) -> dict:
-    """The lecture's three fixed rates (too small, good, too large) and adaptive optimizers.
+    """The lecture's three fixed rates (too small, good, too large) and adaptive optimizers, by label.
 
-    With ``good_lr = 1 / curvature``, ``2.4 * good_lr`` is past the stability limit of
-    gradient descent (it overshoots and oscillates) and ``good_lr / 20`` crawls.
+    With ``good_lr = 1 / curvature``, ``2.4 * good_lr`` is past the stability limit of gradient
+    descent (it overshoots and oscillates) and ``good_lr / 20`` crawls.
+
+    Args:
+        good_lr: the good rate, ideally ``1 / curvature`` (default 0.3).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> list(tg.viz.default_optimizers(0.1))[:3]
+        ['SGD lr=0.005 (too small)', 'SGD lr=0.1 (good)', 'SGD lr=0.24 (too large)']
     """
     return {
         f"SGD lr={good_lr / 20:.3g} (too small)": _opt.SGD(good_lr / 20),
@@ -64,9 +99,28 @@ def plot_loss_landscape(loss_fn, start=(-2.0, 2.0), optimizers=None, steps: int 
                         title="Loss landscape and optimizer paths", weight_names=("w1", "w2"), minimum=None):
     """Contours of ``loss_fn(w)`` over ``w = (w1, w2)`` and each optimizer's path from ``start``.
 
-    ``loss_fn`` takes a tensor of shape ``(2,)`` and returns a scalar tensor.
-    ``optimizers`` maps a label to an optimizer (default: :func:`default_optimizers`);
-    ``minimum``, if given, is marked with a star. Earlier paths are drawn on top.
+    Earlier paths are drawn on top; the figure's ``paths`` attribute holds each path. A figure
+    shows itself inline in a Jupyter notebook (no ``%matplotlib`` needed).
+
+    Args:
+        loss_fn: takes a float64 tensor of shape ``(2,)``, returns a scalar tensor.
+        start: where every path starts (default (-2.0, 2.0)).
+        optimizers: ``{label: optimizer}`` (default None: :func:`default_optimizers`).
+        steps: steps per path (default 60).
+        bounds: ``((w1 min, w1 max), (w2 min, w2 max))`` (default ((-3.0, 3.0), (-3.0, 3.0))).
+        path: an image file to write (default None: none).
+        resolution: grid points per axis for the contours (default 120).
+        title: the title (default "Loss landscape and optimizer paths").
+        weight_names: the axis labels (default ("w1", "w2")).
+        minimum: a point to mark with a star (default None).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> def bowl(w):  # the quadratic bowl w1^2 + 4 w2^2
+        ...     return tg.reduce_sum(tg.constant([1.0, 4.0], tg.float64) * w * w)
+        >>> fig = tg.viz.plot_loss_landscape(bowl, optimizers={"SGD": tg.optimizers.SGD(0.1)}, steps=10, resolution=20)
+        >>> fig.paths["SGD"].shape
+        (11, 2)
     """
     optimizers = optimizers if optimizers is not None else default_optimizers()
     (x0, x1), (y0, y1) = bounds
