@@ -169,3 +169,99 @@ def test_missing_onnx_names_the_extra(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.onnx")], capture_output=True, text=True,
                          check=True)
     assert 'pip install "tapegrad[onnx]"' in out.stdout
+
+
+def run_onnx_many(model, feeds, tmp_path):
+    path = tmp_path / "model.onnx"
+    model.export(path, format="onnx")
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session, session.run(None, feeds)
+
+
+def test_two_input_functional_model(tmp_path):
+    """A tabular model with two kinds of input and two heads, as Keras's functional guide builds one."""
+    a = tg.Input(shape=(6,), name="numbers")
+    b = tg.Input(shape=(5,), name="tokens", dtype="int32")
+    emb = L.Flatten()(L.Embedding(30, 4)(b))
+    h = L.concatenate([L.Dense(8, activation="relu")(a), emb])
+    h = L.LayerNormalization()(h)
+    h = L.add([L.Dense(8, activation="tanh")(h), L.Dense(8)(h)])
+    model = tg.Model(inputs=[a, b], outputs={"score": L.Dense(1, activation="sigmoid")(h),
+                                             "kind": L.Dense(3, activation="softmax")(h)})
+    rng = np.random.default_rng(8)
+    xa = rng.normal(size=(7, 6)).astype(np.float32)
+    xb = rng.integers(0, 30, size=(7, 5)).astype(np.int32)
+    session, got = run_onnx_many(model, {"numbers": xa, "tokens": xb}, tmp_path)
+    want = model.predict([xa, xb], verbose=0)
+    names = [o.name for o in session.get_outputs()]
+    assert sorted(names) == ["kind", "score"]
+    for name, value in zip(names, got):
+        np.testing.assert_allclose(value, want[name], rtol=1e-5, atol=1e-5)
+
+
+MERGES = {
+    "add": lambda xs: L.Add()(xs), "subtract": lambda xs: L.Subtract()(xs[:2]),
+    "multiply": lambda xs: L.Multiply()(xs), "average": lambda xs: L.Average()(xs),
+    "maximum": lambda xs: L.Maximum()(xs), "minimum": lambda xs: L.Minimum()(xs),
+    "concatenate": lambda xs: L.Concatenate()(xs), "concatenate_axis1": lambda xs: L.Concatenate(axis=1)(xs),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MERGES))
+def test_merge_layers(name, tmp_path):
+    ins = [tg.Input(shape=(3, 4), name=f"x{i}") for i in range(2 if name == "subtract" else 3)]
+    model = tg.Model(ins, L.Flatten()(MERGES[name](ins)))
+    rng = np.random.default_rng(9)
+    xs = [rng.normal(size=(5, 3, 4)).astype(np.float32) for _ in ins]
+    _, got = run_onnx_many(model, {f"x{i}": x for i, x in enumerate(xs)}, tmp_path)
+    np.testing.assert_allclose(got[0], model.predict(xs, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shapes,axes,normalize", [(((4,), (4,)), 1, False), (((4,), (4,)), 1, True),
+                                                   (((3, 4), (5, 4)), (2, 2), False),
+                                                   (((3, 4), (3, 5)), (1, 1), True)])
+def test_dot(shapes, axes, normalize, tmp_path):
+    a, b = tg.Input(shape=shapes[0], name="a"), tg.Input(shape=shapes[1], name="b")
+    model = tg.Model([a, b], L.Dot(axes=axes, normalize=normalize)([a, b]))
+    rng = np.random.default_rng(10)
+    xa, xb = (rng.normal(size=(6,) + s).astype(np.float32) for s in shapes)
+    _, got = run_onnx_many(model, {"a": xa, "b": xb}, tmp_path)
+    np.testing.assert_allclose(got[0], model.predict([xa, xb], verbose=0), rtol=1e-5, atol=1e-5)
+
+
+SEQUENCE_LAYERS = {
+    "max_pool1d": lambda: [L.MaxPooling1D(2)], "avg_pool1d_same": lambda: [L.AveragePooling1D(3, 2, padding="same")],
+    "global_avg1d": lambda: [L.GlobalAveragePooling1D()], "global_max1d": lambda: [L.GlobalMaxPooling1D()],
+    "layer_norm": lambda: [L.LayerNormalization()], "layer_norm_two_axes": lambda: [L.LayerNormalization(axis=[1, 2])],
+    "permute": lambda: [L.Permute((2, 1))], "identity": lambda: [L.Identity()],
+    "repeat_vector": lambda: [L.Flatten(), L.RepeatVector(3)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCE_LAYERS))
+def test_sequence_layers(name, tmp_path):
+    model = tg.Sequential([tg.Input((7, 4))] + SEQUENCE_LAYERS[name]())
+    for w in model.weights:  # LayerNormalization's gamma and beta, away from ones and zeros
+        w.assign(np.random.default_rng(11).normal(size=w.shape))
+    x = np.random.default_rng(12).normal(size=(5, 7, 4)).astype(np.float32)
+    check(model, x, tmp_path)
+
+
+def test_nested_functional_model_and_shared_layer(tmp_path):
+    inner_in = tg.Input(shape=(4,))
+    inner = tg.Model(inner_in, L.Dense(3, activation="relu")(inner_in), name="block")
+    a, b = tg.Input(shape=(4,), name="left"), tg.Input(shape=(4,), name="right")
+    shared = L.Dense(4, name="shared")
+    model = tg.Model([a, b], L.subtract([inner(shared(a)), inner(shared(b))]))
+    rng = np.random.default_rng(13)
+    xa, xb = (rng.normal(size=(5, 4)).astype(np.float32) for _ in range(2))
+    _, got = run_onnx_many(model, {"left": xa, "right": xb}, tmp_path)
+    np.testing.assert_allclose(got[0], model.predict([xa, xb], verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_masks_are_refused(tmp_path):
+    ids = tg.Input(shape=(5,), dtype="int32")
+    model = tg.Model(ids, L.GlobalAveragePooling1D()(L.Embedding(10, 3, mask_zero=True)(ids)))
+    with pytest.raises(ValueError, match="makes a mask, and masks are not exported"):
+        model.export(tmp_path / "m.onnx")

@@ -7,6 +7,6 @@ Example:
     ['MatMul', 'Add', 'Sigmoid', 'Identity']
 """
 
-from .onnx_graph import CONVERTERS, OPSET, export_onnx, to_onnx
+from .onnx_graph import CONVERTERS, MERGE_CONVERTERS, OPSET, export_onnx, to_onnx
 
-__all__ = ["CONVERTERS", "OPSET", "export_onnx", "to_onnx"]
+__all__ = ["CONVERTERS", "MERGE_CONVERTERS", "OPSET", "export_onnx", "to_onnx"]

@@ -17,9 +17,11 @@ import numpy as np
 
 from .. import activations as _act
 from .._extras import require_onnx
-from ..layers import (Activation, AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Dropout, Embedding,
-                      Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer, MaxPooling2D, Normalization,
-                      Reshape, UpSampling2D, ZeroPadding2D)
+from ..layers import (Activation, Add, Average, AveragePooling1D, AveragePooling2D, BatchNormalization, Concatenate,
+                      Conv1D, Conv2D, Dense, Dot, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+                      GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, Identity, InputLayer,
+                      LayerNormalization, Maximum, MaxPooling1D, MaxPooling2D, Minimum, Multiply, Normalization,
+                      Permute, RepeatVector, Reshape, Subtract, UpSampling2D, ZeroPadding2D)
 from ..layers.base import Layer
 from ..saving.atomic import atomic_path
 from ..saving.registry import builtin_classes
@@ -31,15 +33,19 @@ OPSET = 17
 class _Graph:
     """The nodes, weights and names of the graph being built."""
 
-    def __init__(self, onnx) -> None:
+    def __init__(self, onnx, reserved=()) -> None:
         self.onnx = onnx
         self.nodes: list = []
         self.initializers: list = []
         self._count = 0
+        self._reserved = set(reserved)  # the graph's input and output names
 
     def name(self, hint: str) -> str:
-        self._count += 1
-        return f"{hint}_{self._count}"
+        while True:
+            self._count += 1
+            name = f"{hint}_{self._count}"
+            if name not in self._reserved:
+                return name
 
     def const(self, value, hint: str = "const", dtype=np.float32) -> str:
         name = self.name(hint)
@@ -230,46 +236,208 @@ def _activation_layer(g: _Graph, layer: Activation, x: str, shape) -> str:
     return _activation(g, layer.activation, x, layer)
 
 
+def _axes(g: _Graph, axes) -> str:
+    return g.const(list(axes), "axes", np.int64)
+
+
+def _layer_norm(g: _Graph, layer: LayerNormalization, x: str, shape) -> str:
+    # operation by operation as LayerNormalization.call, over any set of axes
+    axes = list(layer._reduce)
+    mean = g.op("ReduceMean", [x], axes=axes, keepdims=1)
+    centered = g.op("Sub", [x, mean])
+    var = g.op("ReduceMean", [g.op("Mul", [centered, centered])], axes=axes, keepdims=1)
+    y = g.op("Div", [centered, g.op("Sqrt", [g.op("Add", [var, g.const(layer.epsilon)])])])
+    if layer.scale:
+        y = g.op("Mul", [y, g.const(_w(layer.gamma).reshape(layer._bshape), "gamma")])
+    if layer.center:
+        y = g.op("Add", [y, g.const(_w(layer.beta).reshape(layer._bshape), "beta")])
+    return y
+
+
+def _pool1d(g: _Graph, layer, x: str, shape) -> str:
+    last = layer.data_format == "channels_last"
+    if last:
+        x = g.op("Transpose", [x], perm=[0, 2, 1])
+    steps = shape[1] if last else shape[2]
+    attrs = _pad_attrs(layer.padding, [steps], [layer.pool_size], [layer.strides], [1])
+    if isinstance(layer, MaxPooling1D):
+        y = g.op("MaxPool", [x], kernel_shape=[layer.pool_size], strides=[layer.strides], **attrs)
+    else:
+        y = g.op("AveragePool", [x], kernel_shape=[layer.pool_size], strides=[layer.strides],
+                 count_include_pad=0, **attrs)
+    return g.op("Transpose", [y], perm=[0, 2, 1]) if last else y
+
+
+def _global_pool1d(g: _Graph, layer, x: str, shape) -> str:
+    axis = 1 if layer.data_format == "channels_last" else 2
+    op = "ReduceMax" if isinstance(layer, GlobalMaxPooling1D) else "ReduceMean"
+    return g.op(op, [x], axes=[axis], keepdims=int(layer.keepdims))
+
+
+def _repeat_vector(g: _Graph, layer: RepeatVector, x: str, shape) -> str:
+    y = g.op("Unsqueeze", [x, _axes(g, [1])])
+    return g.op("Expand", [y, g.const([1, layer.n, 1], "shape", np.int64)])
+
+
+def _permute(g: _Graph, layer: Permute, x: str, shape) -> str:
+    return g.op("Transpose", [x], perm=[0] + list(layer.dims))
+
+
+def _merge_inputs(g: _Graph, xs: list, shapes: list) -> list:
+    """As the merge layers: inputs of lower rank get axes inserted after the batch axis."""
+    rank = max(len(s) for s in shapes)
+    out = []
+    for x, s in zip(xs, shapes):
+        if len(s) < rank:
+            x = g.op("Unsqueeze", [x, _axes(g, range(1, 1 + rank - len(s)))])
+        out.append(x)
+    return out
+
+
+def _fold(op: str):
+    def convert(g: _Graph, layer, xs: list, shapes: list) -> str:
+        xs = _merge_inputs(g, xs, shapes)
+        out = xs[0]
+        for x in xs[1:]:  # pairwise, in order, as the layer computes it
+            out = g.op(op, [out, x])
+        return out
+
+    return convert
+
+
+def _average(g: _Graph, layer: Average, xs: list, shapes: list) -> str:
+    return g.op("Div", [_fold("Add")(g, layer, xs, shapes), g.const(float(len(xs)))])
+
+
+def _subtract(g: _Graph, layer: Subtract, xs: list, shapes: list) -> str:
+    a, b = _merge_inputs(g, xs, shapes)
+    return g.op("Sub", [a, b])
+
+
+def _concatenate(g: _Graph, layer: Concatenate, xs: list, shapes: list) -> str:
+    return g.op("Concat", list(xs), axis=layer.axis)
+
+
+def _l2_normalize(g: _Graph, x: str, axis: int) -> str:
+    norm = g.op("Sqrt", [g.op("ReduceSum", [g.op("Mul", [x, x]), _axes(g, [axis])], keepdims=1)])
+    return g.op("Div", [x, g.op("Max", [norm, g.const(1e-7)])])
+
+
+def _dot(g: _Graph, layer: Dot, xs: list, shapes: list) -> str:
+    (s1, s2), (x, y) = shapes, xs
+    _, _, (ax, ay) = layer._resolve([s1, s2])
+    if layer.normalize:
+        x, y = _l2_normalize(g, x, ax), _l2_normalize(g, y, ay)
+    # as Dot.call: x with its dot axis last, y with its dot axis first (after the batch), one product per sample
+    px = [i for i in range(len(s1)) if i != ax] + [ax]
+    py = [0, ay] + [i for i in range(1, len(s2)) if i != ay]
+    rest_x = [s1[i] for i in px[1:-1]]
+    rest_y = [s2[i] for i in py[2:]]
+    d = s1[ax]
+    x = g.op("Reshape", [g.op("Transpose", [x], perm=px),
+                         g.const([0, int(np.prod(rest_x)), d], "shape", np.int64)])
+    y = g.op("Reshape", [g.op("Transpose", [y], perm=py),
+                         g.const([0, d, int(np.prod(rest_y))], "shape", np.int64)])
+    out_shape = [0] + rest_x + rest_y
+    return g.op("Reshape", [g.op("MatMul", [x, y]),
+                            g.const(out_shape if len(out_shape) > 1 else [0, 1], "shape", np.int64)])
+
+
+MERGE_CONVERTERS: dict[type, Callable] = {
+    Add: _fold("Add"), Multiply: _fold("Mul"), Maximum: _fold("Max"), Minimum: _fold("Min"), Average: _average,
+    Subtract: _subtract, Concatenate: _concatenate, Dot: _dot,
+}
+"""Converters of the layers called on a list of tensors: ``(graph, layer, input_names, input_shapes) -> output_name``."""
+
 CONVERTERS: dict[type, Callable] = {
     Dense: _dense, Conv2D: _conv2d, Conv1D: _conv1d, MaxPooling2D: _pool2d, AveragePooling2D: _pool2d,
     GlobalAveragePooling2D: _global_pool, GlobalMaxPooling2D: _global_pool, Reshape: _reshape, Flatten: _flatten,
     BatchNormalization: _batch_norm, Normalization: _normalization, ZeroPadding2D: _zero_padding,
     UpSampling2D: _upsampling, Embedding: _embedding, Dropout: _passthrough, InputLayer: _passthrough,
-    Activation: _activation_layer,
+    Activation: _activation_layer, LayerNormalization: _layer_norm, MaxPooling1D: _pool1d,
+    AveragePooling1D: _pool1d, GlobalAveragePooling1D: _global_pool1d, GlobalMaxPooling1D: _global_pool1d,
+    RepeatVector: _repeat_vector, Permute: _permute, Identity: _passthrough,
 }
 """One converter per built-in layer class: ``(graph, layer, input_name, input_shape) -> output_name``."""
 
 
-# -- models -----------------------------------------------------------------------------
-def _sequential_class():
-    return builtin_classes().get("Sequential")
+# -- models ---------------------------------------------------------------------------
+def _model_class(name: str):
+    return builtin_classes().get(name)
 
 
-def _emit(g: _Graph, layer: Layer, x: str, shape: tuple) -> tuple[str, tuple]:
-    """Emit ``layer`` applied to ``x`` (of ``shape``, batch axis ``None``); return the output and its shape."""
-    seq = _sequential_class()
-    if seq is not None and type(layer) is seq:
+def _unsupported(layer: Layer) -> ValueError:
+    names = sorted(c.__name__ for c in list(CONVERTERS) + list(MERGE_CONVERTERS))
+    return ValueError(f"ONNX export: layer '{layer.name}' of type {type(layer).__name__} is not supported; "
+                      f"supported layers: {names}, and Sequential and functional models of them")
+
+
+def _emit(g: _Graph, layer: Layer, xs, shapes):
+    """Emit ``layer`` applied to the graph values ``xs`` (a name, or a list of names for a layer
+    called on a list) of ``shapes`` (batch axis ``None``); return its outputs and their shapes."""
+    if getattr(layer, "mask_zero", False) or type(layer).__name__ == "Masking":
+        raise ValueError(f"ONNX export: layer '{layer.name}' makes a mask, and masks are not exported "
+                         f"(use Embedding(mask_zero=False) for an exported model)")
+    if type(layer) is _model_class("Sequential"):
         for inner in layer.layers:
-            x, shape = _emit(g, inner, x, shape)
-        return x, shape
+            xs, shapes = _emit(g, inner, xs, shapes)
+        return xs, shapes
+    if type(layer) is _model_class("Functional"):
+        return _emit_functional(g, layer, xs if isinstance(xs, list) else [xs])
+    if type(layer) in MERGE_CONVERTERS:
+        return MERGE_CONVERTERS[type(layer)](g, layer, list(xs), list(shapes)), \
+            tuple(layer.compute_output_shape(list(shapes)))
     convert = CONVERTERS.get(type(layer))
     if convert is None:
-        raise ValueError(f"ONNX export: layer '{layer.name}' of type {type(layer).__name__} is not supported; "
-                         f"supported layers: {sorted(c.__name__ for c in CONVERTERS)} and Sequential models of them")
-    out = convert(g, layer, x, shape)
-    return out, tuple(layer.compute_output_shape(shape))
+        raise _unsupported(layer)
+    return convert(g, layer, xs, shapes), tuple(layer.compute_output_shape(shapes))
 
 
-def _input_spec(model) -> tuple[tuple, np.dtype]:
+def _emit_functional(g: _Graph, model, xs: list) -> tuple:
+    """The nodes of a functional model in its own order, its inputs bound to ``xs``; returns its
+    outputs (a list when it has several) and their shapes."""
+    values = {id(t): x for t, x in zip(model._input_tensors, xs)}
+    for node in model._nodes:
+        args, call_args, kwargs = node.arguments
+        if call_args or set(kwargs) - {"training", "mask"}:
+            raise ValueError(f"ONNX export: layer '{node.layer.name}' is called with extra arguments "
+                             f"{list(call_args) + sorted(kwargs)}; only the layer's inputs are exported")
+        many = isinstance(args, (list, tuple))
+        ins = [values[id(t)] for t in node.inputs]
+        shapes = [t.shape for t in node.inputs]
+        out, _ = _emit(g, node.layer, ins if many else ins[0], shapes if many else shapes[0])
+        outs = out if isinstance(out, list) else [out]
+        for t, name in zip(node.outputs, outs):
+            values[id(t)] = name
+    outs = [values[id(t)] for t in model._output_tensors]
+    shapes = [t.shape for t in model._output_tensors]
+    return (outs, shapes) if len(outs) > 1 else (outs[0], shapes[0])
+
+
+def _signature(model) -> tuple[list, list]:
+    """``[(name, shape, dtype)]`` of the model's inputs, and its outputs' names."""
+    if type(model) is _model_class("Functional"):
+        ins = [(name, t.shape, t.dtype) for name, t in zip(model.input_names, model._input_tensors)]
+        return ins, list(model.output_names)
     spec = getattr(model, "_input_layer", None)
     if spec is None or not model.built:
         raise ValueError(f"ONNX export: model '{model.name}' has no known input shape; build it first "
                          "(give it a tg.Input, call it on data, or call model.build(input_shape))")
-    return (None,) + tuple(spec.shape), spec.dtype
+    return [("input", (None,) + tuple(spec.shape), spec.dtype)], ["output"]
 
 
 def to_onnx(model, opset: int = OPSET):
-    """The model as an ``onnx.ModelProto`` (checked with ``onnx.checker``).
+    """The model as an ``onnx.ModelProto``, checked with ``onnx.checker``.
+
+    Args:
+        model: a ``Sequential`` or functional model of the supported layers (``CONVERTERS`` and
+            ``MERGE_CONVERTERS``), possibly nested.
+        opset: the ONNX opset to declare (default ``OPSET``, 17; the graph uses operators of
+            opset 13 to 17).
+
+    The graph's inputs are named as the model's inputs (``"input"`` for a ``Sequential``
+    model), its outputs as the model's outputs (``"output"``); the batch dimension is
+    dynamic (``"batch"``).
 
     Example:
         >>> import tapegrad as tg
@@ -279,21 +447,26 @@ def to_onnx(model, opset: int = OPSET):
         ['MatMul', 'Add', 'Relu', 'Identity']
     """
     onnx = require_onnx()
-    seq = _sequential_class()
-    if seq is None or not isinstance(model, seq):
-        raise ValueError(f"ONNX export: expected a Sequential model, received {type(model).__name__}")
-    shape, dtype = _input_spec(model)
-    g = _Graph(onnx)
-    out, out_shape = _emit(g, model, "input", shape)
-    out = g.op("Identity", [out], hint="output")
-    elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    if type(model) not in (_model_class("Sequential"), _model_class("Functional")):
+        raise ValueError(f"ONNX export: expected a Sequential or functional model, received {type(model).__name__}")
+    ins, out_names = _signature(model)
+    g = _Graph(onnx, reserved=[name for name, _, _ in ins] + out_names)
+    xs = [name for name, _, _ in ins]
+    if type(model) is _model_class("Functional"):
+        outs, shapes = _emit_functional(g, model, xs)
+    else:
+        outs, shapes = _emit(g, model, xs[0], ins[0][1])
+    outs, shapes = (outs, shapes) if isinstance(outs, list) else ([outs], [shapes])
     out_elem = onnx.helper.np_dtype_to_tensor_dtype(model.dtype)
-    graph = onnx.helper.make_graph(
-        g.nodes, model.name,
-        [onnx.helper.make_tensor_value_info("input", elem, ["batch"] + list(shape[1:]))],
-        [onnx.helper.make_tensor_value_info(out, out_elem, ["batch"] + [None if s is None else int(s)
-                                                                         for s in out_shape[1:]])],
-        g.initializers)
+    outputs = []
+    for name, value, shape in zip(out_names, outs, shapes):
+        g.nodes.append(onnx.helper.make_node("Identity", [value], [name]))
+        outputs.append(onnx.helper.make_tensor_value_info(name, out_elem, ["batch"] + [
+            None if s is None else int(s) for s in shape[1:]]))
+    inputs = [onnx.helper.make_tensor_value_info(name, onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)),
+                                                 ["batch"] + [None if s is None else int(s) for s in shape[1:]])
+              for name, shape, dtype in ins]
+    graph = onnx.helper.make_graph(g.nodes, model.name, inputs, outputs, g.initializers)
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                    producer_name="tapegrad")
     proto.ir_version = min(proto.ir_version, 8)  # readable by ONNX Runtime releases since 1.12
@@ -302,7 +475,12 @@ def to_onnx(model, opset: int = OPSET):
 
 
 def export_onnx(model, filepath: str | os.PathLike, opset: int = OPSET) -> None:
-    """Write ``model`` as an ONNX file (atomically); see :func:`to_onnx`.
+    """Write ``model`` as an ONNX file, atomically; see :func:`to_onnx`.
+
+    Args:
+        model: a ``Sequential`` or functional model of the supported layers.
+        filepath: where to write the ``.onnx`` file.
+        opset: the ONNX opset to declare (default ``OPSET``).
 
     Example:
         >>> import tapegrad as tg, tempfile, os
