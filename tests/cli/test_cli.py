@@ -122,3 +122,29 @@ def test_plot_command(tmp_path):
     assert main(["plot", "activations", "--out", str(tmp_path / "a.png")]) == 0
     assert main(["plot", "landscape", "--out", str(tmp_path / "l.png")]) == 0
     assert (tmp_path / "l.png").stat().st_size > 1000
+
+
+def test_regression_errors_are_in_the_targets_units(tmp_path, capsys):
+    """evaluate's MAE and MSE equal those of the predictions in grams (computed here with
+    scikit-learn from predict's output), and its R² is scikit-learn's r2_score."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    import pandas as pd
+
+    out_dir = str(tmp_path / "reg")
+    assert main(["fit", PENGUINS, "--target", "body_mass_g", "--drop-missing", "--epochs", "30", "--lr", "0.01",
+                 "--out", out_dir, "--verbose", "0"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", out_dir, PENGUINS, "--drop-missing"]) == 0
+    line = capsys.readouterr().out
+    assert "errors in the units of 'body_mass_g'" in line
+    values = dict(part.rsplit(" ", 1) for part in line.split(": ", 1)[1].split(" (")[0].split(", "))
+    pred = tmp_path / "pred.csv"
+    assert main(["predict", out_dir, PENGUINS, "--drop-missing", "-o", str(pred)]) == 0
+    truth = pd.read_csv(PENGUINS).dropna()["body_mass_g"].to_numpy(float)
+    got = pd.read_csv(pred)["prediction_body_mass_g"].to_numpy(float)
+    assert float(values["mean_absolute_error"]) == pytest.approx(metrics.mean_absolute_error(truth, got), rel=2e-3)
+    assert float(values["mean_squared_error"]) == pytest.approx(metrics.mean_squared_error(truth, got), rel=2e-3)
+    assert float(values["r2_score"]) == pytest.approx(metrics.r2_score(truth, got), abs=2e-3)
+    assert float(values["mean_absolute_error"]) > 50  # grams, not standardized units (about 0.3 there)
+    report = open(os.path.join(out_dir, "report.md")).read()
+    assert "Errors are in the units of `body_mass_g`" in report and "r2_score" in report

@@ -163,11 +163,12 @@ def cmd_fit(a) -> int:
     os.makedirs(a.out, exist_ok=True)
     model.save(os.path.join(a.out, "model.tapegrad"))
     T.save_prep(prep, a.out)
+    curves = T.in_target_units(history.history, prep)  # a regression's errors in the target's own units
     final = {k: v[stop.best_epoch - history.epoch[0]] if stop and stop.best_weights is not None else v[-1]
-             for k, v in history.history.items()}
+             for k, v in curves.items()}
     plot = os.path.join(a.out, "training_curves.png")
     try:
-        tg.viz.plot_history(history, path=plot, best_epoch=stop.best_epoch if stop else None)
+        tg.viz.plot_history(curves, path=plot, best_epoch=stop.best_epoch if stop else None)
     except MissingExtraError as exc:  # the model is trained and saved all the same, without its picture
         print(f"No training curves: {exc}", file=sys.stderr)
         plot = None
@@ -178,6 +179,10 @@ def cmd_fit(a) -> int:
              f"batch size {a.batch_size}", f"- epochs run: {len(history.epoch)}" +
              (f"; weights kept from epoch {stop.best_epoch + 1}" if stop else ""), "", "| metric | value |",
              "|---|---|"] + [f"| {k} | {v:.4g} |" for k, v in final.items()]
+    if t["task"] == "regression":
+        lines += ["", f"Errors are in the units of `{t['name']}`; r2_score is the coefficient of determination; "
+                      "the loss is the training objective on the standardized target (its mean squared error "
+                      "plus the L2 penalty)."]
     if plot is not None:
         lines += ["", "![training curves](training_curves.png)"]
     from ..saving.atomic import atomic_path
@@ -197,7 +202,9 @@ def cmd_evaluate(a) -> int:
     df = T.read_csv(a.data, a.drop_missing)
     T.check_columns(df, prep, need_target=True)
     result = model.evaluate(T.transform_x(df, prep), T.transform_y(df, prep), verbose=0, return_dict=True)
-    print(f"{len(df)} rows: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()))
+    result = T.in_target_units(result, prep)  # a regression's errors in the target's own units
+    units = f" (errors in the units of {prep['target']['name']!r})" if prep["target"]["task"] == "regression" else ""
+    print(f"{len(df)} rows: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()) + units)
     return 0
 
 

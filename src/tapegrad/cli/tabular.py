@@ -208,8 +208,40 @@ def build(prep: dict, hidden, activation: str, dropout: float, l2: float):
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:
         layers.append(tg.layers.Dense(1))
-        loss, metrics = "mse", ["mae"]
+        loss, metrics = "mse", ["mse", "mae", "r2_score"]
     return tg.Sequential(layers, name="tabular_model"), loss, metrics
+
+
+_SCALE = {"mse": 2, "mean_squared_error": 2, "mae": 1, "mean_absolute_error": 1, "rmse": 1,
+          "root_mean_squared_error": 1}
+"""How a regression metric of the standardized target scales with the target's spread: MSE by
+std², MAE and RMSE by std; R² does not change. The loss is the training objective (the
+standardized MSE plus any L2 penalty) and stays as training saw it."""
+
+
+def in_target_units(logs: dict, prep: dict) -> dict:
+    """For a regression, the errors in the target's own units: the model learns the standardized
+    target ``(y - mean) / std``, so its MSE is multiplied by ``std**2`` and its MAE by ``std``
+    (``val_`` forms too); R² is the same in either; the loss (the training objective) is left as
+    it is. Classification logs come back unchanged.
+
+    Example:
+        >>> prep = {"target": {"task": "regression", "std": 10.0}}
+        >>> in_target_units({"loss": 0.5, "mean_absolute_error": 0.25, "val_mean_squared_error": 0.5}, prep)
+        {'loss': 0.5, 'mean_absolute_error': 2.5, 'val_mean_squared_error': 50.0}
+    """
+    t = prep["target"]
+    if t.get("task") != "regression":
+        return dict(logs)
+    std = float(t["std"])
+    out = {}
+    for key, value in logs.items():
+        power = _SCALE.get(key[4:] if key.startswith("val_") else key, 0)
+        if isinstance(value, (list, tuple)):
+            out[key] = [v * std ** power for v in value]
+        else:
+            out[key] = value * std ** power
+    return out
 
 
 def save_prep(prep: dict, model_dir: str) -> None:
