@@ -286,13 +286,13 @@ def main(argv=None) -> int:
             row["fit_overhead"] = child("tapegrad", key, "fit", a.repeats, a.threads)["overhead"]
         results["workloads"][key] = row
         print_row(key, row, header=key == keys[0])
+    kernels = sorted({k for row in results["workloads"].values() for k in row.get("kernels", {}).values()})
+    results["kernels"] = kernels
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     tmp = a.out + ".tmp"
     with open(tmp, "w") as f:
         json.dump(results, f, indent=2)
     os.replace(tmp, a.out)
-    kernels = sorted({k for row in results["workloads"].values() for k in row.get("kernels", {}).values()})
-    results["kernels"] = kernels
     print(f"\n{results['date']}, {results['machine']}, {a.threads} threads; kernels: {'; '.join(kernels)}; "
           f"written to {a.out}")
     return 0

@@ -14,21 +14,29 @@ def table(path: str) -> str:
         r = json.load(f)
     # W2 and W3: where the reference itself measures above the PyTorch target, within 1.05x of it
     targets = {"W1": "≤ 0.35× PyTorch", "W2": "≤ 0.85× PyTorch or ≤ 1.05× reference",
-               "W3": "≤ 0.90× PyTorch or ≤ 1.05× reference", "W4": "≤ 1.05× reference"}
+               "W3": "≤ 0.90× PyTorch or ≤ 1.05× reference", "W4": "≤ 1.05× reference",
+               "C1": "≤ 1.0× PyTorch (issue 32)", "W5": "≤ 1.2× PyTorch", "W6": "≤ 1.0× PyTorch",
+               "M2048": "≤ 1.2× JAX (issue 32)"}
     threads = f"{r['threads']} threads" + (", machine tuning on" if r.get("machine_tuning") else "")
-    lines = [f"{r['date']}, {r['machine']}, {threads}; median ms per training step.", "",
-             "| workload | tapegrad `train_on_batch` | tapegrad `GradientTape` | NumPy reference | PyTorch | "
-             "tapegrad / PyTorch | reference / PyTorch | tapegrad / reference | target | "
+    kernels = "; ".join(r.get("kernels", [])) or "not recorded"
+    lines = [f"{r['date']}, {r['machine']}, {threads}; kernels: {kernels}; median ms per training step.", "",
+             "| workload | tapegrad `train_on_batch` | tapegrad `GradientTape` | NumPy reference | PyTorch | JAX (jit) | "
+             "tapegrad / PyTorch | reference / PyTorch | tapegrad / reference | tapegrad / JAX | target | "
              "peak memory tapegrad / reference |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def ms(row, name):
+        return f"{row[name]['median_ms']:.3f}" if name in row else "n/a"  # a run without it
+
+    def ratio(row, name):
+        return f"{row[name]:.2f}" if name in row else "n/a"
+
     for key, row in r["workloads"].items():
-        torch = f"{row['torch']['median_ms']:.3f}" if "torch" in row else "n/a"  # run without PyTorch
-        rt = f"{row['ratio_to_torch']:.2f}" if "ratio_to_torch" in row else "n/a"
-        # older result files lack the reference's own ratio
-        rt += f" | {row['numpy_ref_ratio_to_torch']:.2f}" if "numpy_ref_ratio_to_torch" in row else " | n/a"
-        lines.append(f"| {key} | {row['tapegrad']['median_ms']:.3f} | {row['tapegrad_tape']['median_ms']:.3f} | "
-                     f"{row['numpy_ref']['median_ms']:.3f} | {torch} | {rt} | {row['ratio_to_numpy_ref']:.2f} | "
-                     f"{targets[key]} | {row['memory_ratio_to_numpy_ref']:.2f} |")
+        lines.append(f"| {key} | {ms(row, 'tapegrad')} | {ms(row, 'tapegrad_tape')} | {ms(row, 'numpy_ref')} | "
+                     f"{ms(row, 'torch')} | {ms(row, 'jax')} | {ratio(row, 'ratio_to_torch')} | "
+                     f"{ratio(row, 'numpy_ref_ratio_to_torch')} | {ratio(row, 'ratio_to_numpy_ref')} | "
+                     f"{ratio(row, 'ratio_to_jax')} | {targets.get(key, '')} | "
+                     f"{ratio(row, 'memory_ratio_to_numpy_ref')} |")
     fit = r["workloads"].get("W2", {}).get("fit_overhead")
     if fit is not None:
         lines += ["", f"`fit(verbose=1)` over a bare `train_on_batch` loop on W2: {fit:+.1%} (target ≤ +10%)."]

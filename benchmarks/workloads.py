@@ -20,8 +20,11 @@ WORKLOADS = {
     # PyTorch differ by 2.7e-4 relative, tapegrad and either by 1.6-1.7e-4; the check allows 1e-3
     "C1": {"name": "cifar-cnn", "kind": "cnn", "input": (32, 32, 3), "batch": 128, "loss": "ce", "opt": "adam",
            "lr": 1e-3, "loss_check_rtol": 1e-3},
+    # the wide ones drift apart by rounding alone over 20 Adam steps: JAX and PyTorch by 3.3e-3
+    # (1024) and 6.5e-3 (2048) relative, tapegrad within that of either; their check allows 1e-2
     **{f"M{w}": {"name": f"mlp-{w}", "kind": "mlp", "sizes": [784, w, w, 10], "batch": 128, "loss": "ce",
-                 "opt": "adam", "lr": 1e-3} for w in (64, 256, 1024, 2048)},
+                 "opt": "adam", "lr": 1e-3, **({"loss_check_rtol": 1e-2} if w >= 1024 else {})}
+       for w in (64, 256, 1024, 2048)},
     # the music lab's model (Embedding -> LSTM with return_sequences -> Dense over the vocabulary), softmax
     # CE over every step; W6 is a small version of it
     "W5": {"name": "lab-lstm", "kind": "lstm", "vocab": 83, "embed": 256, "units": 1024, "batch": 8, "seq": 100,
