@@ -137,12 +137,13 @@ def main(data: str | None = None, out: str = "music-out", quick: bool = False, s
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=None, help="the ABC file (../shared/data/music/irish.abc)")
-    p.add_argument("--out", default="music-out")
+    p.add_argument("--data", default=None,
+                   help="the ABC file (default $TAPEGRAD_DATA, else ../shared/data/music/irish.abc)")
+    p.add_argument("--out", default="music-out", help="folder for the checkpoint, losses and songs (default music-out)")
     p.add_argument("--quick", action="store_true", help="a smaller model and 200 steps (a few minutes on 2 cores)")
     p.add_argument("--steps", "--epochs", type=int, default=None, dest="steps",
-                   help="training steps (default: 3000, the lab's; 200 with --quick)")
-    p.add_argument("--length", type=int, default=1500, help="characters to generate")
-    p.add_argument("--seed", type=int, default=0)
+                   help="training steps (default 3000, the lab's; 200 with --quick)")
+    p.add_argument("--length", type=int, default=1500, help="characters to generate (default 1500)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, the windows and the sampling (default 0)")
     a = p.parse_args()
     main(a.data, a.out, a.quick, a.steps, a.length, a.seed)

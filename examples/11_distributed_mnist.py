@@ -67,10 +67,13 @@ def main(data: str | None = None, epochs: int = 10, batch_size: int = 128, quick
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=None, help="folder with the four MNIST IDX files")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128, help="the global batch, split across the ranks")
+    p.add_argument("--data", default=None,
+                   help="folder with the four MNIST IDX files "
+                        "(default $TAPEGRAD_DATA, else ../shared/data/mnist)")
+    p.add_argument("--epochs", type=int, default=10, help="epochs (default 10; 3 with --quick)")
+    p.add_argument("--batch-size", type=int, default=128, help="the global batch, split across the ranks (default 128)")
     p.add_argument("--quick", action="store_true", help="3000 images and 3 epochs")
-    p.add_argument("--out", default=None, help="write the results as JSON here (rank 0)")
+    p.add_argument("--out", default=None,
+                   help="write the results as JSON to this file, from rank 0 (default: none written)")
     a = p.parse_args()
     main(a.data, a.epochs, a.batch_size, a.quick, out=a.out)

@@ -97,6 +97,12 @@ class _Merge(Layer):
 class Add(_Merge):
     """The sum of a list of tensors of the same shape (or shapes that broadcast).
 
+    Args:
+        name: the layer's name (default None: one made from the class, ``"add"``, ``"add_1"``, ...).
+        trainable: whether its weights are trained (default True; a merge layer has no weights).
+        dtype: the dtype of float inputs and outputs (default None: float32); float inputs of
+            another dtype are cast, as Keras does.
+
     Example:
         >>> import tapegrad as tg
         >>> tg.layers.Add()([tg.ones((2, 3)), tg.ones((2, 3))]).numpy().tolist()
@@ -113,6 +119,12 @@ class Add(_Merge):
 class Subtract(_Merge):
     """The difference of two tensors: ``inputs[0] - inputs[1]``.
 
+    Args:
+        name: the layer's name (default None: one made from the class, ``"subtract"``, ``"subtract_1"``, ...).
+        trainable: whether its weights are trained (default True; a merge layer has no weights).
+        dtype: the dtype of float inputs and outputs (default None: float32); float inputs of
+            another dtype are cast, as Keras does.
+
     Example:
         >>> import tapegrad as tg
         >>> tg.layers.Subtract()([tg.ones((1, 2)) * 3, tg.ones((1, 2))]).numpy().tolist()
@@ -127,6 +139,12 @@ class Subtract(_Merge):
 
 class Multiply(_Merge):
     """The elementwise product of a list of tensors.
+
+    Args:
+        name: the layer's name (default None: one made from the class, ``"multiply"``, ``"multiply_1"``, ...).
+        trainable: whether its weights are trained (default True; a merge layer has no weights).
+        dtype: the dtype of float inputs and outputs (default None: float32); float inputs of
+            another dtype are cast, as Keras does.
 
     Example:
         >>> import tapegrad as tg
@@ -144,6 +162,12 @@ class Multiply(_Merge):
 class Average(_Merge):
     """The elementwise mean of a list of tensors.
 
+    Args:
+        name: the layer's name (default None: one made from the class, ``"average"``, ``"average_1"``, ...).
+        trainable: whether its weights are trained (default True; a merge layer has no weights).
+        dtype: the dtype of float inputs and outputs (default None: float32); float inputs of
+            another dtype are cast, as Keras does.
+
     Example:
         >>> import tapegrad as tg
         >>> tg.layers.Average()([tg.ones((1, 2)), tg.ones((1, 2)) * 3]).numpy().tolist()
@@ -160,6 +184,12 @@ class Average(_Merge):
 class Maximum(_Merge):
     """The elementwise maximum of a list of tensors.
 
+    Args:
+        name: the layer's name (default None: one made from the class, ``"maximum"``, ``"maximum_1"``, ...).
+        trainable: whether its weights are trained (default True; a merge layer has no weights).
+        dtype: the dtype of float inputs and outputs (default None: float32); float inputs of
+            another dtype are cast, as Keras does.
+
     Example:
         >>> import tapegrad as tg
         >>> tg.layers.Maximum()([tg.constant([[1.0, 5.0]]), tg.constant([[3.0, 2.0]])]).numpy().tolist()
@@ -175,6 +205,12 @@ class Maximum(_Merge):
 
 class Minimum(_Merge):
     """The elementwise minimum of a list of tensors.
+
+    Args:
+        name: the layer's name (default None: one made from the class, ``"minimum"``, ``"minimum_1"``, ...).
+        trainable: whether its weights are trained (default True; a merge layer has no weights).
+        dtype: the dtype of float inputs and outputs (default None: float32); float inputs of
+            another dtype are cast, as Keras does.
 
     Example:
         >>> import tapegrad as tg

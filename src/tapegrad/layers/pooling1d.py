@@ -62,6 +62,15 @@ class _Pool1D(Layer):
 class MaxPooling1D(_Pool1D):
     """The largest value of each window of ``pool_size`` steps (stride defaults to ``pool_size``).
 
+    Args:
+        pool_size: the window's length in steps (an int or a 1-tuple, default 2).
+        strides: the step between windows (default None: ``pool_size``).
+        padding: ``"valid"`` (the default: only whole windows) or ``"same"`` (pad so that
+            the output has ``ceil(steps / strides)`` steps).
+        data_format: ``"channels_last"`` (``(batch, steps, features)``, the default when None) or
+            ``"channels_first"`` (``(batch, features, steps)``).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
+
     Example:
         >>> import tapegrad as tg
         >>> tg.layers.MaxPooling1D(2)(tg.constant([[[1.0], [3.0], [2.0], [0.0]]])).numpy().ravel().tolist()
@@ -73,6 +82,15 @@ class MaxPooling1D(_Pool1D):
 
 class AveragePooling1D(_Pool1D):
     """The mean of each window of ``pool_size`` steps (stride defaults to ``pool_size``).
+
+    Args:
+        pool_size: the window's length in steps (an int or a 1-tuple, default 2).
+        strides: the step between windows (default None: ``pool_size``).
+        padding: ``"valid"`` (the default: only whole windows) or ``"same"`` (pad so that the
+            output has ``ceil(steps / strides)`` steps; padded steps are left out of the mean, as in Keras).
+        data_format: ``"channels_last"`` (``(batch, steps, features)``, the default when None) or
+            ``"channels_first"`` (``(batch, features, steps)``).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
 
     Example:
         >>> import tapegrad as tg
@@ -88,6 +106,12 @@ class GlobalAveragePooling1D(Layer):
 
     With a mask (from ``Embedding(mask_zero=True)`` or ``Masking``) only the kept steps are
     averaged, as Keras does.
+
+    Args:
+        data_format: ``"channels_last"`` (``(batch, steps, features)``, the default when None) or
+            ``"channels_first"`` (``(batch, features, steps)``).
+        keepdims: keep the steps axis with length 1 (default False), as Keras.
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
 
     Example:
         >>> import tapegrad as tg
@@ -132,6 +156,12 @@ class GlobalAveragePooling1D(Layer):
 class GlobalMaxPooling1D(GlobalAveragePooling1D):
     """The largest value over the steps: ``(batch, steps, features) -> (batch, features)``
     (a mask is not honoured, as in Keras).
+
+    Args:
+        data_format: ``"channels_last"`` (``(batch, steps, features)``, the default when None) or
+            ``"channels_first"`` (``(batch, features, steps)``).
+        keepdims: keep the steps axis with length 1 (default False), as Keras.
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
 
     Example:
         >>> import tapegrad as tg

@@ -167,13 +167,20 @@ class SimpleRNNCell(_RecurrentCell):
     """One step of a fully connected recurrent layer: ``h = activation(x K + b + h_prev R)``.
 
     Args:
-        units: the size of the state (and output).
-        activation: ``"tanh"`` by default.
-        use_bias, kernel_initializer (``"glorot_uniform"``), recurrent_initializer
-            (``"orthogonal"``), bias_initializer (``"zeros"``), and a regularizer for each.
-        dropout, recurrent_dropout: fractions of the inputs and of the state to drop
-            while training (masks fixed across the steps of a call).
-        seed: seed of the dropout masks.
+        units: the size of the state (and output), a positive int.
+        activation: applied to the new state (default ``"tanh"``).
+        use_bias: whether the layer has a bias (default True).
+        kernel_initializer: initializer of the input kernel ``K`` (default ``"glorot_uniform"``).
+        recurrent_initializer: initializer of the recurrent kernel ``R`` (default ``"orthogonal"``).
+        bias_initializer: initializer of the bias (default ``"zeros"``).
+        kernel_regularizer: regularizer applied to ``K`` (default None); its penalty joins ``losses``.
+        recurrent_regularizer: regularizer applied to ``R`` (default None).
+        bias_regularizer: regularizer applied to the bias (default None).
+        dropout: fraction of the inputs to drop while training (default 0.0); the masks are
+            fixed across the steps of a call, as Keras.
+        recurrent_dropout: fraction of the state to drop while training (default 0.0).
+        seed: seed of the dropout masks (default None).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
 
     Call it as ``cell(x_t, [h_prev], training=None)``; it returns ``(h, [h])``.
 
@@ -228,11 +235,22 @@ class LSTMCell(_RecurrentCell):
     (features, 4 units), the recurrent kernel (units, 4 units), the bias (4 units,).
 
     Args:
-        units: the size of the state and output.
-        activation: ``"tanh"``; recurrent_activation: ``"sigmoid"``.
-        unit_forget_bias: add 1 to the forget gate's bias at initialization (Keras's default).
-        use_bias, kernel_initializer, recurrent_initializer, bias_initializer, the three
-            regularizers, dropout, recurrent_dropout, seed: as ``SimpleRNNCell``.
+        units: the size of the state and output, a positive int.
+        activation: applied to the candidate cell and to the cell state (default ``"tanh"``).
+        recurrent_activation: applied to the gates i, f, o (default ``"sigmoid"``).
+        use_bias: whether the layer has a bias (default True).
+        kernel_initializer: initializer of the input kernel ``K`` (default ``"glorot_uniform"``).
+        recurrent_initializer: initializer of the recurrent kernel ``R`` (default ``"orthogonal"``).
+        bias_initializer: initializer of the bias (default ``"zeros"``).
+        kernel_regularizer: regularizer applied to ``K`` (default None); its penalty joins ``losses``.
+        recurrent_regularizer: regularizer applied to ``R`` (default None).
+        bias_regularizer: regularizer applied to the bias (default None).
+        unit_forget_bias: add 1 to the forget gate's bias at initialization (default True, as Keras).
+        dropout: fraction of the inputs to drop while training (default 0.0); the masks are
+            fixed across the steps of a call, as Keras.
+        recurrent_dropout: fraction of the state to drop while training (default 0.0).
+        seed: seed of the dropout masks (default None).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
 
     Call it as ``cell(x_t, [h_prev, c_prev], training=None)``; it returns ``(h, [h, c])``.
 
@@ -299,9 +317,22 @@ class GRUCell(_RecurrentCell):
     With ``reset_after=False`` the bias is (3 units,) and ``hh = act(u_h + (r * h_prev) R_h)``.
 
     Args:
-        units, activation (``"tanh"``), recurrent_activation (``"sigmoid"``), use_bias, the
-        initializers and regularizers, dropout, recurrent_dropout, seed: as ``LSTMCell``.
-        reset_after: where the reset gate applies (see above).
+        units: the size of the state and output, a positive int.
+        activation: applied to the candidate state ``hh`` (default ``"tanh"``).
+        recurrent_activation: applied to the gates z and r (default ``"sigmoid"``).
+        use_bias: whether the layer has a bias (default True).
+        kernel_initializer: initializer of the input kernel ``K`` (default ``"glorot_uniform"``).
+        recurrent_initializer: initializer of the recurrent kernel ``R`` (default ``"orthogonal"``).
+        bias_initializer: initializer of the bias (default ``"zeros"``).
+        kernel_regularizer: regularizer applied to ``K`` (default None); its penalty joins ``losses``.
+        recurrent_regularizer: regularizer applied to ``R`` (default None).
+        bias_regularizer: regularizer applied to the bias (default None).
+        dropout: fraction of the inputs to drop while training (default 0.0); the masks are
+            fixed across the steps of a call, as Keras.
+        recurrent_dropout: fraction of the state to drop while training (default 0.0).
+        seed: seed of the dropout masks (default None).
+        reset_after: where the reset gate applies (default True; see above).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
 
     Example:
         >>> import tapegrad as tg
@@ -660,11 +691,23 @@ class SimpleRNN(_CellLayer):
     """A fully connected recurrent layer: ``h_t = activation(x_t K + b + h_{t-1} R)`` (Keras 3's).
 
     Args:
-        units: the size of the state and output.
-        activation (``"tanh"``), use_bias, kernel_initializer (``"glorot_uniform"``),
-        recurrent_initializer (``"orthogonal"``), bias_initializer (``"zeros"``), the
-        regularizers, dropout, recurrent_dropout, seed: as ``SimpleRNNCell``.
-        return_sequences, return_state, go_backwards, stateful, unroll: as ``RNN``.
+        units: the size of the state and output, a positive int.
+        activation: applied to the new state (default ``"tanh"``).
+        use_bias: whether the layer has a bias (default True).
+        kernel_initializer: initializer of the input kernel ``K`` (default ``"glorot_uniform"``).
+        recurrent_initializer: initializer of the recurrent kernel ``R`` (default ``"orthogonal"``).
+        bias_initializer: initializer of the bias (default ``"zeros"``).
+        kernel_regularizer: regularizer applied to ``K`` (default None); its penalty joins ``losses``.
+        recurrent_regularizer: regularizer applied to ``R`` (default None).
+        bias_regularizer: regularizer applied to the bias (default None).
+        activity_regularizer: regularizer applied to the layer's output (default None).
+        dropout: fraction of the inputs to drop while training (default 0.0); the masks are
+            fixed across the steps of a call, as Keras.
+        recurrent_dropout: fraction of the state to drop while training (default 0.0).
+        seed: seed of the dropout masks (default None).
+        return_sequences, return_state, go_backwards, stateful, unroll: as ``RNN`` (all False
+            by default).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
 
     Example:
         >>> import tapegrad as tg
@@ -702,12 +745,26 @@ class LSTM(_CellLayer):
     loaded with ``set_weights`` gives Keras's outputs. See ``LSTMCell`` for the formulas.
 
     Args:
-        units: the size of the state and output.
-        activation (``"tanh"``), recurrent_activation (``"sigmoid"``), use_bias,
-        kernel_initializer (``"glorot_uniform"``), recurrent_initializer (``"orthogonal"``),
-        bias_initializer (``"zeros"``), unit_forget_bias (True), the three regularizers,
-        dropout, recurrent_dropout, seed: as ``LSTMCell``.
-        return_sequences, return_state, go_backwards, stateful, unroll: as ``RNN``.
+        units: the size of the state and output, a positive int.
+        activation: applied to the candidate cell and to the cell state (default ``"tanh"``).
+        recurrent_activation: applied to the gates i, f, o (default ``"sigmoid"``).
+        use_bias: whether the layer has a bias (default True).
+        kernel_initializer: initializer of the input kernel ``K`` (default ``"glorot_uniform"``).
+        recurrent_initializer: initializer of the recurrent kernel ``R`` (default ``"orthogonal"``).
+        bias_initializer: initializer of the bias (default ``"zeros"``).
+        kernel_regularizer: regularizer applied to ``K`` (default None); its penalty joins ``losses``.
+        recurrent_regularizer: regularizer applied to ``R`` (default None).
+        bias_regularizer: regularizer applied to the bias (default None).
+        unit_forget_bias: add 1 to the forget gate's bias at initialization (default True, as Keras).
+        activity_regularizer: regularizer applied to the layer's output (default None).
+        dropout: fraction of the inputs to drop while training (default 0.0); the masks are
+            fixed across the steps of a call, as Keras.
+        recurrent_dropout: fraction of the state to drop while training (default 0.0).
+        seed: seed of the dropout masks (default None).
+        return_sequences, return_state, go_backwards, stateful, unroll: as ``RNN`` (all False
+            by default).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``); Keras's
+            ``use_cudnn`` is accepted and ignored (there is no cuDNN here).
 
     Example (the lab's model):
         >>> import tapegrad as tg
@@ -752,9 +809,26 @@ class GRU(_CellLayer):
     rows, PyTorch's ``nn.GRU`` formula), (3 units,) without. See ``GRUCell``.
 
     Args:
-        units, activation (``"tanh"``), recurrent_activation (``"sigmoid"``), use_bias, the
-        initializers and regularizers, dropout, recurrent_dropout, seed, reset_after: as
-        ``GRUCell``; return_sequences, return_state, go_backwards, stateful, unroll: as ``RNN``.
+        units: the size of the state and output, a positive int.
+        activation: applied to the candidate state (default ``"tanh"``).
+        recurrent_activation: applied to the gates z and r (default ``"sigmoid"``).
+        use_bias: whether the layer has a bias (default True).
+        kernel_initializer: initializer of the input kernel ``K`` (default ``"glorot_uniform"``).
+        recurrent_initializer: initializer of the recurrent kernel ``R`` (default ``"orthogonal"``).
+        bias_initializer: initializer of the bias (default ``"zeros"``).
+        kernel_regularizer: regularizer applied to ``K`` (default None); its penalty joins ``losses``.
+        recurrent_regularizer: regularizer applied to ``R`` (default None).
+        bias_regularizer: regularizer applied to the bias (default None).
+        activity_regularizer: regularizer applied to the layer's output (default None).
+        dropout: fraction of the inputs to drop while training (default 0.0); the masks are
+            fixed across the steps of a call, as Keras.
+        recurrent_dropout: fraction of the state to drop while training (default 0.0).
+        seed: seed of the dropout masks (default None).
+        return_sequences, return_state, go_backwards, stateful, unroll: as ``RNN`` (all False
+            by default).
+        reset_after: where the reset gate applies (default True; see ``GRUCell``).
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``); Keras's
+            ``use_cudnn`` is accepted and ignored (there is no cuDNN here).
 
     Example:
         >>> import tapegrad as tg
@@ -794,8 +868,12 @@ class Bidirectional(Layer):
             and backward layers are fresh copies made from its config.
         merge_mode: ``"concat"`` (default), ``"sum"``, ``"mul"``, ``"ave"``, or None
             (return the two outputs as a list).
-        backward_layer: an optional layer for the backward direction (it must have
-            ``go_backwards=True``).
+        weights: initial weights (default None): a list of arrays, the forward layer's
+            ``get_weights()`` followed by the backward layer's, set when the layer is built.
+        backward_layer: an optional layer for the backward direction (default None: a copy of
+            ``layer`` with ``go_backwards`` flipped); it must differ from ``layer`` in
+            ``go_backwards`` and agree in ``stateful``, ``return_sequences`` and ``return_state``.
+        **kwargs: the base ``Layer``'s arguments (``name``, ``dtype``, ``trainable``).
 
     With ``return_sequences`` the backward outputs are flipped back to the input's time
     order before merging, and masked steps output zeros (Keras sets

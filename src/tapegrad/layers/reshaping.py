@@ -11,6 +11,12 @@ from .base import Layer
 class Identity(Layer):
     """Return the input unchanged (its mask too): a named placeholder in a graph of layers.
 
+    Args:
+        name: the layer's name (default None: one made from the class, ``"identity"``, ``"identity_1"``, ...).
+        trainable: whether its weights are trained (default True; ``Identity`` has no weights).
+        dtype: the dtype of float inputs and outputs (default None: float32); float inputs of
+            another dtype are cast, as Keras does.
+
     Example:
         >>> import tapegrad as tg
         >>> tg.layers.Identity()(tg.ones((2, 3))).shape

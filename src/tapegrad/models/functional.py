@@ -83,7 +83,10 @@ class Functional(Model):
             (named inputs: data is then given as a dict with the same keys).
         outputs: symbolic tensors computed from ``inputs`` by calling layers: one, a list,
             or a dict (named outputs: losses, metrics and targets can be keyed by name).
-        name: the model's name.
+        name: the model's name (default None: a unique one, ``"functional"``, ``"functional_1"``, ...).
+        trainable: whether the model's weights are trained (default True); False freezes all
+            its layers, as setting ``model.trainable = False`` later does.
+        **kwargs: the base ``Layer``'s other arguments (``dtype``).
 
     The model is a layer: it can be called on data or on new symbolic tensors, and used
     inside another functional model or a ``Sequential`` one. A layer called on two

@@ -196,7 +196,23 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
     The class labels (numbers or strings) are sorted into ``classes_`` and the model is trained
     on their one-hot encoding, so its output layer has ``len(classes_)`` units with a softmax
     (its outputs are ``predict_proba``'s probabilities). ``predict`` returns the label of the
-    most probable class; ``score`` is the accuracy. See ``SKLBase`` for the arguments.
+    most probable class; ``score`` is the accuracy.
+
+    Args:
+        model: a compiled ``tg.Model``/``tg.Sequential``, or a callable returning one (default
+            None, which ``fit`` rejects). A model is cloned with fresh weights and compiled like
+            the original before each fit, unless ``warm_start``. A callable is called as
+            ``model(X=X, y=y, **model_kwargs)`` with the validated inputs and
+            the one-hot encoded targets, so it can size the input and output
+            layers; it must return a compiled model.
+        warm_start: reuse the weights of the previous fit (and, for a model given as an
+            instance, train that instance itself) instead of starting again (default False).
+        model_kwargs: keyword arguments for ``model`` when it is a callable (default None: none);
+            a grid search can vary them (``param_grid={"model_kwargs": [...]}``).
+        fit_kwargs: keyword arguments for ``model.fit`` (``epochs``, ``batch_size``, ``verbose``...;
+            default None: none); those given to ``fit`` itself take precedence.
+        random_state: an int or ``np.random.RandomState`` that makes ``fit`` reproducible (default
+            None: tapegrad's global generator); see ``SKLBase``.
 
     Attributes:
         classes_: the sorted class labels.
@@ -262,7 +278,22 @@ class SKLearnRegressor(RegressorMixin, SKLBase):
 
     ``y`` of shape (n_samples,) or (n_samples, n_outputs) is given to the model as a float32
     matrix (one column for a 1-D ``y``, and ``predict`` returns 1-D again); ``score`` is R².
-    See ``SKLBase`` for the arguments.
+
+    Args:
+        model: a compiled ``tg.Model``/``tg.Sequential``, or a callable returning one (default
+            None, which ``fit`` rejects). A model is cloned with fresh weights and compiled like
+            the original before each fit, unless ``warm_start``. A callable is called as
+            ``model(X=X, y=y, **model_kwargs)`` with the validated inputs and
+            the targets as a float32 matrix, so it can size the input and output
+            layers; it must return a compiled model.
+        warm_start: reuse the weights of the previous fit (and, for a model given as an
+            instance, train that instance itself) instead of starting again (default False).
+        model_kwargs: keyword arguments for ``model`` when it is a callable (default None: none);
+            a grid search can vary them (``param_grid={"model_kwargs": [...]}``).
+        fit_kwargs: keyword arguments for ``model.fit`` (``epochs``, ``batch_size``, ``verbose``...;
+            default None: none); those given to ``fit`` itself take precedence.
+        random_state: an int or ``np.random.RandomState`` that makes ``fit`` reproducible (default
+            None: tapegrad's global generator); see ``SKLBase``.
 
     Example:
         >>> import numpy as np, tapegrad as tg
@@ -294,8 +325,23 @@ class SKLearnTransformer(TransformerMixin, SKLBase):
     ``keras.wrappers.SKLearnTransformer``).
 
     ``fit`` trains the model on ``X`` and ``y``; ``transform`` returns the model's outputs,
-    e.g. an embedding to feed to another estimator in a ``Pipeline``. See ``SKLBase`` for
-    the arguments.
+    e.g. an embedding to feed to another estimator in a ``Pipeline``.
+
+    Args:
+        model: a compiled ``tg.Model``/``tg.Sequential``, or a callable returning one (default
+            None, which ``fit`` rejects). A model is cloned with fresh weights and compiled like
+            the original before each fit, unless ``warm_start``. A callable is called as
+            ``model(X=X, y=y, **model_kwargs)`` with the validated inputs and
+            the targets as a float32 matrix, so it can size the input and output
+            layers; it must return a compiled model.
+        warm_start: reuse the weights of the previous fit (and, for a model given as an
+            instance, train that instance itself) instead of starting again (default False).
+        model_kwargs: keyword arguments for ``model`` when it is a callable (default None: none);
+            a grid search can vary them (``param_grid={"model_kwargs": [...]}``).
+        fit_kwargs: keyword arguments for ``model.fit`` (``epochs``, ``batch_size``, ``verbose``...;
+            default None: none); those given to ``fit`` itself take precedence.
+        random_state: an int or ``np.random.RandomState`` that makes ``fit`` reproducible (default
+            None: tapegrad's global generator); see ``SKLBase``.
 
     Example:
         >>> import numpy as np, tapegrad as tg
