@@ -86,6 +86,7 @@ class Model(Trainer, Layer):
         self._compile_config = None
         self.run_eagerly = False
         self._fast_step = None
+        self._fast_predict = None  # predict's replayed inference pass (tapegrad.fast.PredictStep)
 
     def build(self, input_shape) -> None:
         """Build every layer by running a batch of zeros of ``input_shape`` through the model."""

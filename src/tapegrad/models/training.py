@@ -18,7 +18,7 @@ from .. import random as _random
 from ..autodiff.grad_mode import no_grad
 from ..autodiff.tape import GradientTape
 from ..autodiff.tensor import Tensor
-from ..fast import TrainStep
+from ..fast import PredictStep, TrainStep
 from ..data.dataset import DataLoader, Dataset, num_samples, take, to_numpy_tree
 from ..data import adapters as _adapters
 from . import checks
@@ -196,6 +196,17 @@ class Trainer:
             y_pred = self(x, training=False)
             loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
         return self.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+
+    def _predict_batch(self, data):
+        """One batch of ``predict``: through ``tapegrad.fast.PredictStep`` (the inference pass
+        recorded once, then replayed) unless the model runs eagerly or has its own ``predict_step``."""
+        if self.run_eagerly or type(self).predict_step is not Trainer.predict_step:
+            return self.predict_step(data)
+        if getattr(self, "_fast_predict", None) is None:
+            self._fast_predict = PredictStep(self, self._why_not_a_chain())
+        x, _, _ = unpack_data(data)
+        with no_grad():
+            return self._fast_predict(x)
 
     def predict_step(self, data):
         x, _, _ = unpack_data(data)
@@ -416,7 +427,7 @@ class Trainer:
         outs = []
         for step, batch in enumerate(loader):
             cblist.on_predict_batch_begin(step)
-            out = self.predict_step(self._to_batch(batch))
+            out = self._predict_batch(self._to_batch(batch))
             outs.append(out)
             cblist.on_predict_batch_end(step, {"outputs": out})
         if not outs and not isinstance(x, (Dataset, DataLoader)) and not _adapters.is_batch_source(x):  # zero rows
