@@ -23,6 +23,7 @@ from ..layers import (Activation, Add, Average, AveragePooling1D, AveragePooling
                       LayerNormalization, Maximum, MaxPooling1D, MaxPooling2D, Minimum, Multiply, Normalization,
                       Permute, RepeatVector, Reshape, Subtract, UpSampling2D, ZeroPadding2D)
 from ..layers.base import Layer
+from ..ops.conv import same_padding
 from ..saving.atomic import atomic_path
 from ..saving.registry import builtin_classes
 
@@ -106,23 +107,16 @@ def _dense(g: _Graph, layer: Dense, x: str, shape) -> str:
     return _activation(g, layer.activation, y, layer)
 
 
-def _same_pads(sizes, kernel, strides, dilation) -> list[int] | None:
-    """Keras's "same" padding (the odd extra cell at the end), as begin and end lists."""
-    if any(n is None for n in sizes):
-        return None
-    before, after = [], []
-    for n, k, s, d in zip(sizes, kernel, strides, dilation):
-        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
-        before.append(total // 2)
-        after.append(total - total // 2)
-    return before + after
-
-
 def _pad_attrs(padding: str, sizes, kernel, strides, dilation) -> dict:
+    """ONNX's padding attributes for a window layer: explicit begin and end pads from
+    ``same_padding`` (the odd extra cell at the end, as the layer pads), or ``SAME_UPPER``,
+    the same rule, where a size is unknown."""
     if padding == "valid":
         return {"pads": [0] * (2 * len(kernel))}
-    pads = _same_pads(sizes, kernel, strides, dilation)
-    return {"auto_pad": "SAME_UPPER"} if pads is None else {"pads": pads}
+    if any(n is None for n in sizes):
+        return {"auto_pad": "SAME_UPPER"}
+    pairs = [same_padding(n, k, s, d) for n, k, s, d in zip(sizes, kernel, strides, dilation)]
+    return {"pads": [lo for lo, _ in pairs] + [hi for _, hi in pairs]}
 
 
 def _conv2d(g: _Graph, layer: Conv2D, x: str, shape) -> str:
