@@ -83,8 +83,15 @@ class _Merge(Layer):
             xs.append(x)
         return self._merge(xs)
 
-    def _merge(self, inputs):  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    _fold = None
+    """The element-wise op that combines the inputs pairwise, left to right (``ops.add`` for
+    ``Add``); a layer that combines them otherwise overrides ``_merge``."""
+
+    def _merge(self, inputs):
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = self._fold(out, x)
+        return out
 
     def compute_mask(self, inputs, mask=None):
         # As Keras's Merge: a step is kept where any input keeps it, and only when every input has a mask.
@@ -109,11 +116,7 @@ class Add(_Merge):
         [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
     """
 
-    def _merge(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = ops.add(out, x)
-        return out
+    _fold = staticmethod(ops.add)
 
 
 class Subtract(_Merge):
@@ -152,11 +155,7 @@ class Multiply(_Merge):
         [[6.0, 6.0]]
     """
 
-    def _merge(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = ops.multiply(out, x)
-        return out
+    _fold = staticmethod(ops.multiply)
 
 
 class Average(_Merge):
@@ -174,11 +173,10 @@ class Average(_Merge):
         [[2.0, 2.0]]
     """
 
+    _fold = staticmethod(ops.add)
+
     def _merge(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = ops.add(out, x)
-        return ops.divide(out, float(len(inputs)))
+        return ops.divide(super()._merge(inputs), float(len(inputs)))
 
 
 class Maximum(_Merge):
@@ -196,11 +194,7 @@ class Maximum(_Merge):
         [[3.0, 5.0]]
     """
 
-    def _merge(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = ops.maximum(out, x)
-        return out
+    _fold = staticmethod(ops.maximum)
 
 
 class Minimum(_Merge):
@@ -218,11 +212,7 @@ class Minimum(_Merge):
         [[1.0, 2.0]]
     """
 
-    def _merge(self, inputs):
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = ops.minimum(out, x)
-        return out
+    _fold = staticmethod(ops.minimum)
 
 
 class Concatenate(_Merge):
