@@ -124,6 +124,31 @@ class _Plan:
         self.penalized, self.plain_loss, self.fused = penalized, plain_loss, fused
 
 
+class _Plans:
+    """A model's plans by input signature (a ``_Plan``, or the reason that input runs eagerly),
+    kept while the model is as they were recorded from (``_Snapshot``)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.by_key: dict = {}
+        self.snapshot: _Snapshot | None = None
+
+    def get(self, key):
+        """The plan recorded for ``key``; None when there is none, or the model changed since."""
+        if self.snapshot is None or not self.snapshot.holds():
+            self.by_key.clear()
+            self.snapshot = None
+        return self.by_key.get(key)
+
+    def store(self, key, plan) -> None:
+        """Keep ``plan`` for ``key``, with a snapshot of the model taken now (after the first
+        call built it)."""
+        self.snapshot = _Snapshot(self.model, list(self.model._iter_layers())[1:])
+        if len(self.by_key) >= _MAX_PLANS:
+            self.by_key.clear()
+        self.by_key[key] = plan
+
+
 class TrainStep:
     """One model's training steps with ``run_eagerly=False``: replayed where the model allows,
     else the model's own ``train_step``; under the BLAS thread governor with machine tuning.
@@ -144,8 +169,7 @@ class TrainStep:
         self.model = model
         self.why_eager = why_eager
         self.plain_loss = plain_loss
-        self.plans: dict = {}  # (shape, dtype) -> _Plan, or the reason that input trains eagerly
-        self.snapshot: _Snapshot | None = None
+        self.plans = _Plans(model)
         self.updater = Updater()
         self.governor = None
         self.recorded = 0
@@ -178,9 +202,6 @@ class TrainStep:
         if self.why_eager is not None or first is None:
             self.reason = self.why_eager or "the input is not an array, or a list or dict of arrays"
             return model.train_step((x, y, sample_weight))
-        if self.snapshot is None or not self.snapshot.holds():
-            self.plans.clear()
-            self.snapshot = None
         plan = self.plans.get(key)
         if plan is None:
             return self._record(x, first, extra, key, y, sample_weight)
@@ -197,8 +218,7 @@ class TrainStep:
         reason = _why_not_replayable(model)
         if reason is not None:
             logs = model.train_step((x, y, sample_weight))
-            self.snapshot = _Snapshot(model, list(model._iter_layers())[1:])
-            self._store(key, reason)
+            self.plans.store(key, reason)
             self.reason = reason
             return logs
         nodes: list = []
@@ -213,19 +233,13 @@ class TrainStep:
         if self.reduce_gradients is not None:
             grads = self.reduce_gradients(grads, weights)
         self.updater.apply(model.optimizer, grads, weights, spare=True)
-        self.snapshot = _Snapshot(model, list(model._iter_layers())[1:])  # after the first call built the model
-        self._store(key, plan)
+        self.plans.store(key, plan)
         if isinstance(plan, _Plan):
             self.recorded += 1
             self.reason = None
         else:
             self.reason = plan
         return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
-
-    def _store(self, key, plan) -> None:
-        if len(self.plans) >= _MAX_PLANS:
-            self.plans.clear()
-        self.plans[key] = plan
 
     # -- replaying -------------------------------------------------------------------------
     def _replay(self, plan: _Plan, x, first, extra, y, sample_weight) -> dict:
@@ -300,8 +314,7 @@ class PredictStep:
     def __init__(self, model, why_eager: str | None) -> None:
         self.model = model
         self.why_eager = why_eager
-        self.plans: dict = {}  # input signature -> _Plan, or why that input runs eagerly
-        self.snapshot: _Snapshot | None = None
+        self.plans = _Plans(model)
         self.recorded = 0
         self.replayed = 0
 
@@ -311,9 +324,6 @@ class PredictStep:
         first, extra, key = _batch_key(x)
         if self.why_eager is not None or first is None:
             return model.predict_step((x, None, None))
-        if self.snapshot is None or not self.snapshot.holds():
-            self.plans.clear()
-            self.snapshot = None
         plan = self.plans.get(key)
         if plan is None:
             return self._record(x, first, extra, key)
@@ -342,10 +352,7 @@ class PredictStep:
             if isinstance(plan, _Plan):
                 self.recorded += 1
             out = Tensor._wrap(out.data) if isinstance(out, Tensor) else out  # off the graph, as predict_step's
-        self.snapshot = _Snapshot(model, list(model._iter_layers())[1:])
-        if len(self.plans) >= _MAX_PLANS:
-            self.plans.clear()
-        self.plans[key] = plan
+        self.plans.store(key, plan)
         return out
 
 
