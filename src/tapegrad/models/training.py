@@ -202,7 +202,7 @@ class Trainer:
         recorded once, then replayed) unless the model runs eagerly or has its own ``predict_step``."""
         if self.run_eagerly or type(self).predict_step is not Trainer.predict_step:
             return self.predict_step(data)
-        if getattr(self, "_fast_predict", None) is None:
+        if self._fast_predict is None:
             self._fast_predict = PredictStep(self, self._why_not_a_chain())
         x, _, _ = unpack_data(data)
         with no_grad():
