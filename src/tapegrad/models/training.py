@@ -465,14 +465,15 @@ def _return(logs, return_dict):
 
 
 def _concat_outputs(outs):
+    # concatenate copies: the batches' storage is read in place, not snapshotted by numpy() first
     if not outs:
         return np.zeros((0,))
     first = outs[0]
     if isinstance(first, (list, tuple)):
-        return [np.concatenate([o[i].numpy() for o in outs]) for i in range(len(first))]
+        return [np.concatenate([o[i].numpy(copy=False) for o in outs]) for i in range(len(first))]
     if isinstance(first, dict):
-        return {k: np.concatenate([o[k].numpy() for o in outs]) for k in first}
-    return np.concatenate([o.numpy() for o in outs])
+        return {k: np.concatenate([o[k].numpy(copy=False) for o in outs]) for k in first}
+    return np.concatenate([o.numpy(copy=False) for o in outs])
 
 
 def _class_weights(y, class_weight: dict, sample_weight):
