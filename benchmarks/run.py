@@ -188,10 +188,6 @@ def have(module: str) -> bool:
         return False
 
 
-def have_torch() -> bool:
-    return have("torch")
-
-
 def runs_here(impl: str, key: str) -> bool:
     """Whether ``impl`` has this workload: the NumPy reference knows the MLPs and LeNet only."""
     from workloads import WORKLOADS
@@ -224,7 +220,6 @@ def main(argv=None) -> int:
     KEEP_OPENBLAS_ENV = a.keep_openblas_env
     keys = a.workloads.split(",")
     os.environ["TAPEGRAD_MACHINE_TUNING"] = "1" if a.machine_tuning else "0"  # the children inherit it
-    torch_ok = have_torch()
     results = {"date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                f"{platform.python_implementation()} {platform.python_version()}", "threads": a.threads,
                "machine_tuning": a.machine_tuning, "workloads": {}}
@@ -233,7 +228,7 @@ def main(argv=None) -> int:
 
     for key in keys:
         row = {}
-        if torch_ok:
+        if have("torch"):
             ref = child("torch", key, "losses", 0, a.threads)["losses"]
             for other in ("tapegrad",) + (("jax",) if runs_here("jax", key) else ()):
                 ours = child(other, key, "losses", 0, a.threads)["losses"]
