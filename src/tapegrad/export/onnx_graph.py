@@ -20,7 +20,7 @@ from .._extras import require_onnx
 from ..layers import (Activation, Add, Average, AveragePooling1D, AveragePooling2D, BatchNormalization, Concatenate,
                       Conv1D, Conv2D, Dense, Dot, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, Identity, InputLayer,
-                      LayerNormalization, Maximum, MaxPooling1D, MaxPooling2D, Minimum, Multiply, Normalization,
+                      LayerNormalization, Masking, Maximum, MaxPooling1D, MaxPooling2D, Minimum, Multiply, Normalization,
                       Permute, RepeatVector, Reshape, Subtract, UpSampling2D, ZeroPadding2D)
 from ..layers.base import Layer
 from ..ops.conv import same_padding
@@ -369,7 +369,7 @@ def _unsupported(layer: Layer) -> ValueError:
 def _emit(g: _Graph, layer: Layer, xs, shapes):
     """Emit ``layer`` applied to the graph values ``xs`` (a name, or a list of names for a layer
     called on a list) of ``shapes`` (batch axis ``None``); return its outputs and their shapes."""
-    if getattr(layer, "mask_zero", False) or type(layer).__name__ == "Masking":
+    if isinstance(layer, Masking) or (isinstance(layer, Embedding) and layer.mask_zero):
         raise ValueError(f"ONNX export: layer '{layer.name}' makes a mask, and masks are not exported "
                          f"(use Embedding(mask_zero=False) for an exported model)")
     if type(layer) is _model_class("Sequential"):
