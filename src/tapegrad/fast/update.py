@@ -8,9 +8,15 @@ one dtype are updated together: their gradients are copied into one flat array, 
 moves into flat arrays of which the optimizer's per-variable state arrays become views, and
 each weight (whose storage stays its own) takes its slice of the flat step; the arithmetic
 is element-wise, so the result is the same bit for bit, in a few NumPy calls instead of a
-dozen per variable. It reads and writes the optimizer's own state and ``iterations``, so
-eager and replayed steps can follow each other in any order. Other optimizers, clipping
-and amsgrad go through ``apply_gradients``.
+dozen per variable. A large variable is updated in chunks of ``CHUNK`` elements: the whole
+chain of operations runs on one chunk of its gradient, state and weight while they sit in
+the core's cache, before the next chunk, so each array crosses the memory bus once instead
+of once per operation; its intermediates go to two chunk-sized buffers (or into the gradient,
+when the replay gives it up), and each operation writes into one of its inputs. The
+operations per element, and so the results, are the same as the whole-array ones. It reads
+and writes the optimizer's own state and ``iterations``, so eager and replayed steps can
+follow each other in any order. Other optimizers, clipping and amsgrad go through
+``apply_gradients``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from .memory import copy_aligned, empty_aligned
 
 SMALL = 1 << 14
 """Variables of up to this many elements are updated together, as one flat array."""
+CHUNK = 1 << 15
+"""Elements per chunk of a variable updated on its own: the gradient, state, weight and two
+scratch chunks of float32 (768 KB) fit in a core's L2 cache."""
 
 
 def _adam(opt, g, s, lr, a, b):
@@ -64,7 +73,59 @@ def _sgd(opt, g, s, lr, a, b):
     return a, 1
 
 
+def _adam_chunk(opt, lr):
+    """``Adam.update_step`` on one chunk, applied to the weight's chunk: ``(update, constants)``
+    where ``update(g, (m, v), w, constants, a, b, spare)`` computes what ``_adam`` computes,
+    operation by operation, in an order that lets each operation write into one of its
+    inputs (``spare``: ``g`` may hold an intermediate)."""
+    t = opt.iterations + 1
+    alpha = lr * math.sqrt(1 - opt.beta_2**t) / (1 - opt.beta_1**t)
+    return _adam_update, (1 - opt.beta_1, 1 - opt.beta_2, alpha, opt.epsilon)
+
+
+def _adam_update(g, s, w, c, a, b, spare):
+    one_b1, one_b2, alpha, eps = c
+    m, v = s
+    xp.square(g, out=a)  # g^2 first: g may take g - m next
+    d = g if spare else b
+    xp.subtract(g, m, out=d)  # m += (g - m) * (1 - beta_1)
+    d *= one_b1
+    m += d
+    a -= v  # v += (g^2 - v) * (1 - beta_2)
+    a *= one_b2
+    v += a
+    xp.multiply(m, alpha, out=b)  # w -= (m * alpha) / (sqrt(v) + epsilon)
+    xp.sqrt(v, out=a)
+    a += eps
+    b /= a
+    w -= b
+
+
+def _sgd_chunk(opt, lr):
+    """``SGD.update_step`` on one chunk (as ``_adam_chunk``): ``(update, constants)``."""
+    return _sgd_update, (lr, opt.momentum, opt.nesterov)
+
+
+def _sgd_update(g, s, w, c, a, b, spare):
+    lr, momentum, nesterov = c
+    d = g if spare else b
+    xp.multiply(g, lr, out=d)
+    if not momentum:
+        w -= d  # w -= g * lr
+        return
+    (m,) = s
+    xp.multiply(m, momentum, out=a)  # m = m * momentum - g * lr
+    xp.subtract(a, d, out=m)
+    if not nesterov:
+        w += m
+        return
+    xp.multiply(m, momentum, out=a)  # w += m * momentum - g * lr
+    a -= d
+    w += a
+
+
 _RULES = {Adam: _adam, AdamW: _adam, SGD: _sgd}
+_CHUNKED = {_adam: (_adam_chunk, ("momentum", "velocity")), _sgd: (_sgd_chunk, ("momentum",))}
 
 
 class _Pack:
@@ -108,6 +169,7 @@ class Updater:
         self._buffers: dict = {}  # id(variable) -> [variable, a, b, (shape, dtype)]; the variable keeps its id unique
         self._packs: dict = {}  # ids of a list of variables -> (the variables, optimizer, packs, singles, state)
         self._last = None  # the layout of the last step
+        self._chunks: dict = {}  # dtype -> the two scratch chunks of chunked updates
 
     def apply(self, opt, grads: list, variables: list, spare: bool) -> None:
         """Update ``variables`` from ``grads`` (arrays of their shapes and dtypes, made by this
@@ -137,8 +199,19 @@ class Updater:
                 else:
                     w += step[lo:hi].reshape(shape)
         need_a = rule is not _sgd or bool(opt.momentum)  # plain SGD needs one buffer
+        chunked, names = _CHUNKED[rule]
+        update, consts = chunked(opt, lr)
+        if rule is _sgd and not opt.momentum:
+            names = ()
         for i in singles:
             v, g = variables[i], grads[i]
+            w = v.data
+            state = opt._state[id(v)]
+            arrays = (g, w) + tuple(state[name] for name in names)
+            if all(x.flags.c_contiguous and x.dtype == w.dtype and x.shape == w.shape for x in arrays):
+                self._chunked(update, consts, g, tuple(state[name] for name in names), w,
+                              spare and g.flags.writeable and g.base is None)
+                continue
             a, b = self._scratch(v, g if spare else None, need_a)
             step, sign = rule(opt, g, opt._state[id(v)], lr, a, b)
             if sign < 0:
@@ -146,6 +219,23 @@ class Updater:
             else:
                 v.data += step
         opt.iterations += 1
+
+    def _chunked(self, update, consts, g, state, w, spare: bool) -> None:
+        """``update`` applied to ``w`` chunk by chunk (all arrays C-contiguous, of one shape
+        and dtype); ``spare``: ``g`` may hold intermediates."""
+        scratch = self._chunks.get(w.dtype)
+        if scratch is None:
+            scratch = self._chunks[w.dtype] = (empty_aligned((CHUNK,), w.dtype), empty_aligned((CHUNK,), w.dtype))
+        a, b = scratch
+        g, w = g.reshape(-1), w.reshape(-1)
+        state = [x.reshape(-1) for x in state]
+        n = w.size
+        if n <= CHUNK:
+            update(g, state, w, consts, a[:n], b[:n], spare)
+            return
+        for lo in range(0, n, CHUNK):
+            hi = min(lo + CHUNK, n)
+            update(g[lo:hi], [x[lo:hi] for x in state], w[lo:hi], consts, a[:hi - lo], b[:hi - lo], spare)
 
     def _layout(self, opt, variables) -> tuple:
         """``(packs, singles)``: each pack with the indices of its variables, and the indices
@@ -208,4 +298,4 @@ class Updater:
         return kept[1], kept[2]
 
 
-__all__ = ["Updater", "SMALL"]
+__all__ = ["Updater", "SMALL", "CHUNK"]
