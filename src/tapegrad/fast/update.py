@@ -184,10 +184,20 @@ class Updater:
             spare = len(set(map(id, grads))) == len(grads)  # a rule may hand one array to two inputs
         lr = opt.learning_rate
         wd = opt.weight_decay
+        chunked, names = _CHUNKED[rule]
+        update, consts = chunked(opt, lr)
+        if rule is _sgd and not opt.momentum:
+            names = ()
+        inline = {}  # index -> the state arrays of a variable updated chunk by chunk
+        for i in singles:
+            w, state = variables[i].data, opt._state[id(variables[i])]
+            arrays = (grads[i], w) + tuple(state[name] for name in names)
+            if all(x.flags.c_contiguous and x.dtype == w.dtype and x.shape == w.shape for x in arrays):
+                inline[i] = tuple(state[name] for name in names)
         opt.before_step(variables)
         if wd:
-            for v in variables:
-                if opt._decays(v):
+            for i, v in enumerate(variables):
+                if i not in inline and opt._decays(v):
                     v.data -= v.data * (wd * lr)
         for pack, idx in packs:
             xp.concatenate([grads[i] for i in idx], axis=None, out=pack.g)
@@ -199,18 +209,12 @@ class Updater:
                 else:
                     w += step[lo:hi].reshape(shape)
         need_a = rule is not _sgd or bool(opt.momentum)  # plain SGD needs one buffer
-        chunked, names = _CHUNKED[rule]
-        update, consts = chunked(opt, lr)
-        if rule is _sgd and not opt.momentum:
-            names = ()
         for i in singles:
             v, g = variables[i], grads[i]
-            w = v.data
-            state = opt._state[id(v)]
-            arrays = (g, w) + tuple(state[name] for name in names)
-            if all(x.flags.c_contiguous and x.dtype == w.dtype and x.shape == w.shape for x in arrays):
-                self._chunked(update, consts, g, tuple(state[name] for name in names), w,
-                              spare and g.flags.writeable and g.base is None)
+            if i in inline:  # the weight decay too, chunk by chunk
+                decay = wd * lr if wd and opt._decays(v) else None
+                self._chunked(update, consts, g, inline[i], v.data, spare and g.flags.writeable and g.base is None,
+                              decay)
                 continue
             a, b = self._scratch(v, g if spare else None, need_a)
             step, sign = rule(opt, g, opt._state[id(v)], lr, a, b)
@@ -220,9 +224,10 @@ class Updater:
                 v.data += step
         opt.iterations += 1
 
-    def _chunked(self, update, consts, g, state, w, spare: bool) -> None:
+    def _chunked(self, update, consts, g, state, w, spare: bool, decay=None) -> None:
         """``update`` applied to ``w`` chunk by chunk (all arrays C-contiguous, of one shape
-        and dtype); ``spare``: ``g`` may hold intermediates."""
+        and dtype); ``spare``: ``g`` may hold intermediates; ``decay``: ``w -= w * decay``
+        first, as the optimizer's weight decay does before its update."""
         scratch = self._chunks.get(w.dtype)
         if scratch is None:
             scratch = self._chunks[w.dtype] = (empty_aligned((CHUNK,), w.dtype), empty_aligned((CHUNK,), w.dtype))
@@ -230,12 +235,13 @@ class Updater:
         g, w = g.reshape(-1), w.reshape(-1)
         state = [x.reshape(-1) for x in state]
         n = w.size
-        if n <= CHUNK:
-            update(g, state, w, consts, a[:n], b[:n], spare)
-            return
         for lo in range(0, n, CHUNK):
             hi = min(lo + CHUNK, n)
-            update(g[lo:hi], [x[lo:hi] for x in state], w[lo:hi], consts, a[:hi - lo], b[:hi - lo], spare)
+            wc, ac = w[lo:hi], a[:hi - lo]
+            if decay is not None:
+                xp.multiply(wc, decay, out=ac)
+                wc -= ac
+            update(g[lo:hi], [x[lo:hi] for x in state], wc, consts, ac, b[:hi - lo], spare)
 
     def _layout(self, opt, variables) -> tuple:
         """``(packs, singles)``: each pack with the indices of its variables, and the indices
