@@ -77,6 +77,24 @@ def scatter_windows(gwin, shape, stride, dilation):
     return out
 
 
+def _gather(xpad, kh, kw, stride, dilation, oh, ow):
+    """The im2col matrix ``(n * oh * ow, kh * kw * c)`` of a padded NHWC input: row ``(n, i, j)``
+    holds the receptive field of output pixel ``(i, j)``, taps in ``(kh, kw, c)`` order. One copy
+    from a strided view; without dilation a kernel row's ``kw`` pixels lie side by side, so the
+    copy moves runs of ``kw * c`` values."""
+    n, _, _, c = xpad.shape
+    xpad = xp.ascontiguousarray(xpad)
+    a = xp.empty((n * oh * ow, kh * kw * c), dtype=xpad.dtype)
+    s0, s1, s2, s3 = xpad.strides
+    (sh, sw), (dh, dw) = stride, dilation
+    if dw == 1:
+        src = strided(xpad, (n, oh, ow, kh, kw * c), (s0, s1 * sh, s2 * sw, s1 * dh, s3), writeable=False)
+    else:
+        src = strided(xpad, (n, oh, ow, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3), writeable=False)
+    _copy_runs(a.reshape(src.shape), src)
+    return a
+
+
 def band_width(ow: int, co: int, kh: int = 1, kw: int = 1, c: int = 1, sw: int = 1, dw: int = 1) -> int:
     """How many output columns one row of the banded product computes: a divisor of ``ow``.
 
@@ -140,7 +158,7 @@ class Conv2D(Function):
             raise ValueError(f"conv2d: input has {c} channels but the kernel expects {kc} (kernel shape {k.shape})")
         (pt, pb), (pl, pr) = _pads(h, w, kh, kw, stride, dilation, padding)
         hp, wp = h + pt + pb, w + pl + pr
-        (sh, sw), (dh, dw) = stride, dilation
+        (sh, sw), (dh, dw) = self.stride, self.dilation = stride, dilation
         oh, ow = (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1
         if oh <= 0 or ow <= 0:
             raise ValueError(f"conv2d: a {kh}x{kw} window (dilation {dilation}) does not fit an input of "
@@ -151,6 +169,9 @@ class Conv2D(Function):
         else:
             xpad = xp.ascontiguousarray(x).reshape(n, h, w * c)
         band = band or band_width(ow, co, kh, kw, c, sw, dw)
+        self.exact = band == 1
+        if self.exact:
+            return self._im2col_forward(xpad.reshape(n, hp, wp, c), k, b, (oh, ow), (pt, pb, pl, pr), x.shape)
         if ow % band:
             raise ValueError(f"conv2d: the band width must divide the output width {ow}, received {band}")
         nb, wb = ow // band, (band - 1) * sw + (kw - 1) * dw + 1
@@ -167,7 +188,51 @@ class Conv2D(Function):
         self.meta = (x.shape, (hp, wp), (pt, pl), (oh, ow), stride, dilation, band, wb)
         return (a @ wmat).reshape(n, oh, ow, co)
 
+    def _im2col_forward(self, xpad, k, b, out_hw, pads, xshape):
+        """Exact im2col: one row of the gathered matrix per output pixel, ``kh * kw * c`` values
+        (the kernel's taps in its own order), so the product multiplies no zeros and the
+        kernel reshaped is the weight matrix."""
+        kh, kw, c, co = k.shape
+        n, (oh, ow) = xpad.shape[0], out_hw
+        stride, dilation = self.stride, self.dilation
+        a = _gather(xpad, kh, kw, stride, dilation, oh, ow)
+        out = a @ k.reshape(kh * kw * c, co)
+        if b is not None:
+            out += b
+        self.a, self.k, self.has_b = a, k, b is not None
+        self.meta = (xshape, pads, (oh, ow))
+        return out.reshape(n, oh, ow, co)
+
+    def _im2col_backward(self, g):
+        xshape, (pt, pb, pl, pr), (oh, ow) = self.meta
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        kh, kw, c, co = self.k.shape
+        n, h, w = xshape[:3]
+        g2 = xp.ascontiguousarray(g).reshape(-1, co)
+        gk = (self.a.T @ g2).reshape(self.k.shape)
+        gx = None
+        if self.parents[0] is not None:
+            if (sh, sw) == (1, 1):
+                # the input's gradient is the output's gradient, padded, convolved with the
+                # flipped kernel (taps and channel axes swapped): another exact im2col product
+                top, left = (kh - 1) * dh - pt, (kw - 1) * dw - pl
+                gp = xp.zeros((n, h + (kh - 1) * dh, w + (kw - 1) * dw, co), dtype=g.dtype)
+                gp[:, top:top + oh, left:left + ow] = g
+                flipped = self.k[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * co, c)
+                gx = (_gather(gp, kh, kw, (1, 1), (dh, dw), h, w) @ flipped).reshape(n, h, w, c)
+            else:
+                # strided: each gathered row's gradient, added back tap by tap (kh * kw adds of
+                # whole arrays) onto the padded input
+                ga = (g2 @ self.k.reshape(kh * kw * c, co).T).reshape(n, oh, ow, kh, kw, c)
+                gx = scatter_windows(ga, (n, h + pt + pb, w + pl + pr, c), (sh, sw), (dh, dw))
+                gx = xp.ascontiguousarray(gx[:, pt:pt + h, pl:pl + w])
+        if self.has_b:
+            return gx, gk, g2.sum(axis=0)
+        return gx, gk
+
     def backward(self, g):
+        if self.exact:
+            return self._im2col_backward(g)
         xshape, (hp, wp), (pt, pl), (oh, ow), (sh, sw), (dh, dw), band, wb = self.meta
         kh, kw, c, co = self.k.shape
         kk, n, nb = kh * wb * c, xshape[0], ow // band
