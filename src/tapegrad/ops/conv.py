@@ -212,17 +212,21 @@ class Conv2D(Function):
         gk = (self.a.T @ g2).reshape(self.k.shape)
         gx = None
         if self.parents[0] is not None:
-            if (sh, sw) == (1, 1):
+            if (sh, sw) == (1, 1) and co <= c:
                 # the input's gradient is the output's gradient, padded, convolved with the
-                # flipped kernel (taps and channel axes swapped): another exact im2col product
+                # flipped kernel (taps and channel axes swapped): another exact im2col product,
+                # whose inner dimension kh * kw * co is wider than the co of the gathered
+                # rows' gradient below
                 top, left = (kh - 1) * dh - pt, (kw - 1) * dw - pl
                 gp = xp.zeros((n, h + (kh - 1) * dh, w + (kw - 1) * dw, co), dtype=g.dtype)
                 gp[:, top:top + oh, left:left + ow] = g
                 flipped = self.k[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * co, c)
                 gx = (_gather(gp, kh, kw, (1, 1), (dh, dw), h, w) @ flipped).reshape(n, h, w, c)
             else:
-                # strided: each gathered row's gradient, added back tap by tap (kh * kw adds of
-                # whole arrays) onto the padded input
+                # each gathered row's gradient (a product as wide as the gathered rows), added
+                # back tap by tap onto the padded input: kh * kw adds of whole arrays, which
+                # also serve strides, where the flipped-kernel product would need zeros
+                # between the output gradient's pixels
                 ga = (g2 @ self.k.reshape(kh * kw * c, co).T).reshape(n, oh, ow, kh, kw, c)
                 gx = scatter_windows(ga, (n, h + pt + pb, w + pl + pr, c), (sh, sw), (dh, dw))
                 gx = xp.ascontiguousarray(gx[:, pt:pt + h, pl:pl + w])
