@@ -347,14 +347,17 @@ def test_gradient_of_the_relu_output_itself_is_exact():
     np.testing.assert_allclose(g_k.numpy(), kt.grad.numpy(), atol=1e-11)
 
 
-# Exact im2col (band width 1) and the banded product, each forced, on layers of both kinds:
-# (input shape, kernel shape, stride, dilation, padding)
+# Exact im2col (band width 1) and the banded product the rule picks, on layers of both kinds:
+# (input shape, kernel shape, stride, dilation, padding). Exact im2col computes the input's
+# gradient by the flipped-kernel product at stride 1 with no more filters than input channels,
+# else by kh * kw adds: the cases cover both, with and without dilation, and the strided adds.
 EXACT_CASES = [((2, 9, 8, 3), (3, 3, 3, 4), 1, 1, "same"), ((2, 9, 8, 3), (3, 3, 3, 4), 2, 1, "same"),
                ((2, 9, 8, 3), (3, 3, 3, 4), 2, 1, "valid"), ((2, 9, 8, 3), (3, 3, 3, 4), 1, 2, "same"),
                ((2, 10, 9, 4), (3, 3, 4, 5), 1, 2, "valid"), ((2, 7, 6, 5), (1, 1, 5, 3), 1, 1, "valid"),
                ((2, 7, 6, 5), (1, 1, 5, 3), 2, 1, "same"), ((2, 9, 11, 2), (2, 3, 2, 3), 1, 1, "same"),
                ((2, 9, 11, 2), (3, 2, 2, 3), 2, 1, "valid"), ((2, 8, 8, 16), (3, 3, 16, 8), 1, 1, "valid"),
-               ((2, 8, 8, 16), (3, 3, 16, 8), 3, 1, "same")]
+               ((2, 8, 8, 16), (3, 3, 16, 8), 3, 1, "same"), ((2, 10, 9, 6), (3, 2, 6, 4), 1, 2, "same"),
+               ((2, 10, 9, 6), (2, 3, 6, 4), 1, 2, "valid"), ((2, 9, 8, 5), (3, 3, 5, 5), 1, 1, "same")]
 
 
 def _torch_conv(x, k, b, stride, dilation, padding, weights, dtype):
