@@ -1,7 +1,7 @@
 """Time one convolution layer's forward + backward for every band width, next to the band
 ``band_width`` picks: the measurements behind its cost model.
 
-    python benchmarks/band_choice.py            # eight MNIST- and CIFAR-sized layers
+    python benchmarks/band_choice.py            # ten MNIST- and CIFAR-sized layers (C1's last two)
 
 A tool, not a test. One process, 2 BLAS threads unless OPENBLAS_NUM_THREADS says otherwise.
 """

@@ -4,12 +4,18 @@ A convolution is one matrix product per layer. A strided view of the padded inpu
 gathers, for each output row and each band of ``B`` neighbouring output columns, the
 ``kh`` input rows those outputs read (no Python loop over pixels); the weight matrix
 holds the kernel on its diagonals, one copy per output column of the band, so the
-product lands directly in NHWC order. With ``B = 1`` this is classic im2col; wider
-bands gather less and in longer runs, and give BLAS a better-shaped product, at the
-price of multiplying some zeros, which wins for the few channels of MNIST-sized
-networks (``band_width`` picks ``B`` per layer). The backward pass is two matrix
-products, a sum along the diagonals for the kernel's gradient, and a scatter of the
-gathered rows' gradients back onto the input, looping only over the kernel's rows.
+product lands directly in NHWC order. Wider bands gather less and in longer runs, and
+give BLAS a better-shaped product, at the price of multiplying some zeros, which wins
+for the few channels of MNIST-sized networks (``band_width`` picks ``B`` per layer).
+The backward pass is two matrix products, a sum along the diagonals for the kernel's
+gradient, and a scatter of the gathered rows' gradients back onto the input, looping
+only over the kernel's rows.
+
+``B = 1`` is exact im2col, with a backward pass of its own: the kernel's gradient is
+one product with the forward's gathered matrix; the input's gradient is, at stride 1
+with no more filters than input channels, the padded output gradient convolved with
+the flipped kernel (another gathered product, no scatter), and otherwise the gathered
+rows' gradient added back tap by tap (``kh * kw`` whole-array adds).
 """
 from __future__ import annotations
 
@@ -145,10 +151,12 @@ class Conv2D(Function):
     columns are cut into bands of ``B`` columns; one row of the gathered input holds, for
     one band of one output row, the ``kh`` input rows it reads, each ``wb`` columns wide;
     the weight matrix ``(kh * wb * c, B * co)`` places the kernel on the diagonals, so the
-    product lands directly in NHWC order. ``B = 1`` is classic im2col; a wider band reads
+    product lands directly in NHWC order. ``B = 1`` is exact im2col (see the module's
+    docstring for its backward pass); a wider band reads
     each input pixel fewer times, in longer contiguous runs, at the price of multiplying
     some zeros: for the small channel counts of MNIST-sized networks that trade wins
-    (see ``band_width``). A column of ones in the gathered matrix carries the bias.
+    (see ``band_width``). A column of ones in the gathered matrix carries the bias
+    (with ``B = 1``, the bias is added to the product instead).
     """
 
     def forward(self, x, k, b=None, stride=(1, 1), dilation=(1, 1), padding="valid", band=None):
