@@ -1,7 +1,7 @@
 """Time one convolution layer's forward + backward for every band width, next to the band
 ``band_width`` picks: the measurements behind its cost model.
 
-    python benchmarks/band_choice.py            # eight MNIST- and CIFAR-sized layers
+    python benchmarks/band_choice.py            # ten MNIST- and CIFAR-sized layers (C1's last two)
 
 A tool, not a test. One process, 2 BLAS threads unless OPENBLAS_NUM_THREADS says otherwise.
 """
@@ -23,7 +23,8 @@ from tapegrad.ops.conv import Conv2D, band_width  # noqa: E402
 LAYERS = [(64, 28, 28, 1, 6, 5, "same", False), (64, 14, 14, 6, 16, 5, "valid", True),
           (128, 28, 28, 1, 16, 5, "same", False), (128, 14, 14, 16, 32, 5, "valid", True),
           (128, 28, 28, 1, 32, 3, "valid", False), (128, 13, 13, 32, 64, 3, "valid", True),
-          (32, 32, 32, 3, 32, 3, "same", False), (32, 16, 16, 32, 64, 3, "same", True)]
+          (32, 32, 32, 3, 32, 3, "same", False), (32, 16, 16, 32, 64, 3, "same", True),
+          (128, 32, 32, 32, 32, 3, "valid", True), (128, 15, 15, 32, 64, 3, "same", True)]
 
 
 def median_ms(fn, repeats: int = 20) -> float:

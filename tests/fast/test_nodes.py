@@ -329,3 +329,25 @@ def test_loss_rules_check_labels_as_the_eager_loss_does():
         loss_rules(loss, np.array([0, 3]), logits, None)
     with pytest.raises(ValueError, match="must hold integer class labels"):
         loss_rules(loss, np.array([0.5, 1.0]), logits, None)
+
+
+@pytest.mark.parametrize("channels", [4, 64])
+def test_conv_relu_on_the_exact_im2col_path_equals_the_unfused_nodes_bit_for_bit(channels):
+    """Layers for which ``band_width`` picks exact im2col (band 1): with fewer input channels than
+    filters (the input's gradient by kh * kw adds) and as many (by the flipped-kernel product)."""
+    from tapegrad.ops.conv import band_width
+
+    assert band_width(5, 64, 3, 3, channels) == 1
+    rng = np.random.default_rng(15)
+    x, k, b = (rng.normal(size=s).astype(np.float32) for s in [(2, 7, 7, channels), (3, 3, channels, 64), (64,)])
+    results = []
+    for fused in (True, False):
+        xv, kv, bv = (tg.Variable(a) for a in (x, k, b))
+        with tg.GradientTape() as tape:
+            out = (_conv_relu(xv, kv, bv, 1, 1, "valid", None) if fused
+                   else tg.relu(conv2d(xv, kv, bv)))
+            loss = tg.reduce_sum(out * np.linspace(-1, 1, out.size, dtype=np.float32).reshape(out.shape))
+        results.append([out.numpy()] + [g.numpy() for g in tape.gradient(loss, [xv, kv, bv])])
+    assert (results[1][0] == 0).any() and (results[1][0] > 0).any()
+    for a, c in zip(*results):
+        assert a.dtype == np.float32 and np.array_equal(a, c)

@@ -345,3 +345,66 @@ def test_gradient_of_the_relu_output_itself_is_exact():
     assert np.count_nonzero(expected[..., 0]) > 0  # filter 0's all-zero windows still pass a gradient on
     np.testing.assert_allclose(g_conv.numpy(), expected, atol=1e-11)
     np.testing.assert_allclose(g_k.numpy(), kt.grad.numpy(), atol=1e-11)
+
+
+# Exact im2col (band width 1) and the banded product the rule picks, on layers of both kinds:
+# (input shape, kernel shape, stride, dilation, padding). Exact im2col computes the input's
+# gradient by the flipped-kernel product at stride 1 with no more filters than input channels,
+# else by kh * kw adds: the cases cover both, with and without dilation, and the strided adds.
+EXACT_CASES = [((2, 9, 8, 3), (3, 3, 3, 4), 1, 1, "same"), ((2, 9, 8, 3), (3, 3, 3, 4), 2, 1, "same"),
+               ((2, 9, 8, 3), (3, 3, 3, 4), 2, 1, "valid"), ((2, 9, 8, 3), (3, 3, 3, 4), 1, 2, "same"),
+               ((2, 10, 9, 4), (3, 3, 4, 5), 1, 2, "valid"), ((2, 7, 6, 5), (1, 1, 5, 3), 1, 1, "valid"),
+               ((2, 7, 6, 5), (1, 1, 5, 3), 2, 1, "same"), ((2, 9, 11, 2), (2, 3, 2, 3), 1, 1, "same"),
+               ((2, 9, 11, 2), (3, 2, 2, 3), 2, 1, "valid"), ((2, 8, 8, 16), (3, 3, 16, 8), 1, 1, "valid"),
+               ((2, 8, 8, 16), (3, 3, 16, 8), 3, 1, "same"), ((2, 10, 9, 6), (3, 2, 6, 4), 1, 2, "same"),
+               ((2, 10, 9, 6), (2, 3, 6, 4), 1, 2, "valid"), ((2, 9, 8, 5), (3, 3, 5, 5), 1, 1, "same")]
+
+
+def _torch_conv(x, k, b, stride, dilation, padding, weights, dtype):
+    """PyTorch's ``F.conv2d`` value and the gradients of ``sum(out * weights)``, NHWC in and out."""
+    torch = pytest.importorskip("torch")
+    xt, kt, bt = (torch.tensor(a.astype(dtype), requires_grad=True) for a in (x, k, b))
+    xin = xt.permute(0, 3, 1, 2)
+    if padding == "same":
+        ph = same_padding(x.shape[1], k.shape[0], stride, dilation)
+        pw = same_padding(x.shape[2], k.shape[1], stride, dilation)
+        xin = torch.nn.functional.pad(xin, (pw[0], pw[1], ph[0], ph[1]))
+    ref = torch.nn.functional.conv2d(xin, kt.permute(3, 2, 0, 1), bt, stride=stride, dilation=dilation)
+    ref = ref.permute(0, 2, 3, 1)
+    if weights is None:
+        return tuple(ref.shape)
+    (ref * torch.tensor(weights.astype(dtype))).sum().backward()
+    return [t.detach().numpy() for t in (ref, xt.grad, kt.grad, bt.grad)]
+
+
+@pytest.mark.parametrize("band", ["exact", "auto"])
+@pytest.mark.parametrize("xshape,kshape,stride,dilation,padding", EXACT_CASES)
+def test_conv2d_paths_against_torch_in_float32(xshape, kshape, stride, dilation, padding, band):
+    """Forced exact im2col (``band=1``) and the band ``band_width`` picks, float32, against PyTorch."""
+    from tapegrad.ops.conv import Conv2D
+
+    rng = np.random.default_rng(21)
+    x, k, b = rng.normal(size=xshape), rng.normal(size=kshape), rng.normal(size=kshape[3])
+    weights = rng.normal(size=_torch_conv(x, k, b, stride, dilation, padding, None, np.float32))
+    ref = _torch_conv(x, k, b, stride, dilation, padding, weights, np.float32)
+    xv, kv, bv = (tg.Variable(a.astype(np.float32)) for a in (x, k, b))
+    with tg.GradientTape() as tape:
+        out = Conv2D.apply(xv, kv, bv, stride=(stride, stride), dilation=(dilation, dilation), padding=padding,
+                           band=1 if band == "exact" else None)
+        loss = tg.reduce_sum(out * weights.astype(np.float32))
+    got = [out.numpy()] + [g.numpy() for g in tape.gradient(loss, [xv, kv, bv])]
+    for name, ours, theirs in zip(["output", "dx", "dkernel", "dbias"], got, ref):
+        assert ours.dtype == np.float32 and ours.shape == theirs.shape, name
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize("xshape,kshape,stride,dilation,padding", EXACT_CASES)
+def test_conv2d_exact_im2col_gradcheck(xshape, kshape, stride, dilation, padding):
+    """Exact im2col's gradients against float64 finite differences, with and without a bias."""
+    from tapegrad.ops.conv import Conv2D
+
+    rng = np.random.default_rng(22)
+    x, k, b = rng.normal(size=xshape), rng.normal(size=kshape), rng.normal(size=kshape[3])
+    args = dict(stride=(stride, stride), dilation=(dilation, dilation), padding=padding, band=1)
+    assert tg.gradcheck(lambda x, k, b: Conv2D.apply(x, k, b, **args), [x, k, b])
+    assert tg.gradcheck(lambda x, k: Conv2D.apply(x, k, **args), [x, k])

@@ -4,12 +4,18 @@ A convolution is one matrix product per layer. A strided view of the padded inpu
 gathers, for each output row and each band of ``B`` neighbouring output columns, the
 ``kh`` input rows those outputs read (no Python loop over pixels); the weight matrix
 holds the kernel on its diagonals, one copy per output column of the band, so the
-product lands directly in NHWC order. With ``B = 1`` this is classic im2col; wider
-bands gather less and in longer runs, and give BLAS a better-shaped product, at the
-price of multiplying some zeros, which wins for the few channels of MNIST-sized
-networks (``band_width`` picks ``B`` per layer). The backward pass is two matrix
-products, a sum along the diagonals for the kernel's gradient, and a scatter of the
-gathered rows' gradients back onto the input, looping only over the kernel's rows.
+product lands directly in NHWC order. Wider bands gather less and in longer runs, and
+give BLAS a better-shaped product, at the price of multiplying some zeros, which wins
+for the few channels of MNIST-sized networks (``band_width`` picks ``B`` per layer).
+The backward pass is two matrix products, a sum along the diagonals for the kernel's
+gradient, and a scatter of the gathered rows' gradients back onto the input, looping
+only over the kernel's rows.
+
+``B = 1`` is exact im2col, with a backward pass of its own: the kernel's gradient is
+one product with the forward's gathered matrix; the input's gradient is, at stride 1
+with no more filters than input channels, the padded output gradient convolved with
+the flipped kernel (another gathered product, no scatter), and otherwise the gathered
+rows' gradient added back tap by tap (``kh * kw`` whole-array adds).
 """
 from __future__ import annotations
 
@@ -77,6 +83,24 @@ def scatter_windows(gwin, shape, stride, dilation):
     return out
 
 
+def _gather(xpad, kh, kw, stride, dilation, oh, ow):
+    """The im2col matrix ``(n * oh * ow, kh * kw * c)`` of a padded NHWC input: row ``(n, i, j)``
+    holds the receptive field of output pixel ``(i, j)``, taps in ``(kh, kw, c)`` order. One copy
+    from a strided view; without dilation a kernel row's ``kw`` pixels lie side by side, so the
+    copy moves runs of ``kw * c`` values."""
+    n, _, _, c = xpad.shape
+    xpad = xp.ascontiguousarray(xpad)
+    a = xp.empty((n * oh * ow, kh * kw * c), dtype=xpad.dtype)
+    s0, s1, s2, s3 = xpad.strides
+    (sh, sw), (dh, dw) = stride, dilation
+    if dw == 1:
+        src = strided(xpad, (n, oh, ow, kh, kw * c), (s0, s1 * sh, s2 * sw, s1 * dh, s3), writeable=False)
+    else:
+        src = strided(xpad, (n, oh, ow, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3), writeable=False)
+    _copy_runs(a.reshape(src.shape), src)
+    return a
+
+
 def band_width(ow: int, co: int, kh: int = 1, kw: int = 1, c: int = 1, sw: int = 1, dw: int = 1) -> int:
     """How many output columns one row of the banded product computes: a divisor of ``ow``.
 
@@ -127,10 +151,12 @@ class Conv2D(Function):
     columns are cut into bands of ``B`` columns; one row of the gathered input holds, for
     one band of one output row, the ``kh`` input rows it reads, each ``wb`` columns wide;
     the weight matrix ``(kh * wb * c, B * co)`` places the kernel on the diagonals, so the
-    product lands directly in NHWC order. ``B = 1`` is classic im2col; a wider band reads
+    product lands directly in NHWC order. ``B = 1`` is exact im2col (see the module's
+    docstring for its backward pass); a wider band reads
     each input pixel fewer times, in longer contiguous runs, at the price of multiplying
     some zeros: for the small channel counts of MNIST-sized networks that trade wins
-    (see ``band_width``). A column of ones in the gathered matrix carries the bias.
+    (see ``band_width``). A column of ones in the gathered matrix carries the bias
+    (with ``B = 1``, the bias is added to the product instead).
     """
 
     def forward(self, x, k, b=None, stride=(1, 1), dilation=(1, 1), padding="valid", band=None):
@@ -140,7 +166,7 @@ class Conv2D(Function):
             raise ValueError(f"conv2d: input has {c} channels but the kernel expects {kc} (kernel shape {k.shape})")
         (pt, pb), (pl, pr) = _pads(h, w, kh, kw, stride, dilation, padding)
         hp, wp = h + pt + pb, w + pl + pr
-        (sh, sw), (dh, dw) = stride, dilation
+        (sh, sw), (dh, dw) = self.stride, self.dilation = stride, dilation
         oh, ow = (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1
         if oh <= 0 or ow <= 0:
             raise ValueError(f"conv2d: a {kh}x{kw} window (dilation {dilation}) does not fit an input of "
@@ -151,6 +177,9 @@ class Conv2D(Function):
         else:
             xpad = xp.ascontiguousarray(x).reshape(n, h, w * c)
         band = band or band_width(ow, co, kh, kw, c, sw, dw)
+        self.exact = band == 1
+        if self.exact:
+            return self._im2col_forward(xpad.reshape(n, hp, wp, c), k, b, (oh, ow), (pt, pb, pl, pr), x.shape)
         if ow % band:
             raise ValueError(f"conv2d: the band width must divide the output width {ow}, received {band}")
         nb, wb = ow // band, (band - 1) * sw + (kw - 1) * dw + 1
@@ -167,7 +196,55 @@ class Conv2D(Function):
         self.meta = (x.shape, (hp, wp), (pt, pl), (oh, ow), stride, dilation, band, wb)
         return (a @ wmat).reshape(n, oh, ow, co)
 
+    def _im2col_forward(self, xpad, k, b, out_hw, pads, xshape):
+        """Exact im2col: one row of the gathered matrix per output pixel, ``kh * kw * c`` values
+        (the kernel's taps in its own order), so the product multiplies no zeros and the
+        kernel reshaped is the weight matrix."""
+        kh, kw, c, co = k.shape
+        n, (oh, ow) = xpad.shape[0], out_hw
+        stride, dilation = self.stride, self.dilation
+        a = _gather(xpad, kh, kw, stride, dilation, oh, ow)
+        out = a @ k.reshape(kh * kw * c, co)
+        if b is not None:
+            out += b
+        self.a, self.k, self.has_b = a, k, b is not None
+        self.meta = (xshape, pads, (oh, ow))
+        return out.reshape(n, oh, ow, co)
+
+    def _im2col_backward(self, g):
+        xshape, (pt, pb, pl, pr), (oh, ow) = self.meta
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        kh, kw, c, co = self.k.shape
+        n, h, w = xshape[:3]
+        g2 = xp.ascontiguousarray(g).reshape(-1, co)
+        gk = (self.a.T @ g2).reshape(self.k.shape)
+        gx = None
+        if self.parents[0] is not None:
+            if (sh, sw) == (1, 1) and co <= c:
+                # the input's gradient is the output's gradient, padded, convolved with the
+                # flipped kernel (taps and channel axes swapped): another exact im2col product,
+                # whose inner dimension kh * kw * co is wider than the co of the gathered
+                # rows' gradient below
+                top, left = (kh - 1) * dh - pt, (kw - 1) * dw - pl
+                gp = xp.zeros((n, h + (kh - 1) * dh, w + (kw - 1) * dw, co), dtype=g.dtype)
+                gp[:, top:top + oh, left:left + ow] = g
+                flipped = self.k[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * co, c)
+                gx = (_gather(gp, kh, kw, (1, 1), (dh, dw), h, w) @ flipped).reshape(n, h, w, c)
+            else:
+                # each gathered row's gradient (a product as wide as the gathered rows), added
+                # back tap by tap onto the padded input: kh * kw adds of whole arrays, which
+                # also serve strides, where the flipped-kernel product would need zeros
+                # between the output gradient's pixels
+                ga = (g2 @ self.k.reshape(kh * kw * c, co).T).reshape(n, oh, ow, kh, kw, c)
+                gx = scatter_windows(ga, (n, h + pt + pb, w + pl + pr, c), (sh, sw), (dh, dw))
+                gx = xp.ascontiguousarray(gx[:, pt:pt + h, pl:pl + w])
+        if self.has_b:
+            return gx, gk, g2.sum(axis=0)
+        return gx, gk
+
     def backward(self, g):
+        if self.exact:
+            return self._im2col_backward(g)
         xshape, (hp, wp), (pt, pl), (oh, ow), (sh, sw), (dh, dw), band, wb = self.meta
         kh, kw, c, co = self.k.shape
         kk, n, nb = kh * wb * c, xshape[0], ow // band
