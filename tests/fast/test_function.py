@@ -205,3 +205,23 @@ def test_recorded_w1_step_matches_pytorch():
     a = [ours(*batches[i % 8]) for i in range(50)]
     b = [ref(*batches[i % 8]) for i in range(50)]
     np.testing.assert_allclose(a, b, rtol=1e-4)
+
+
+def test_a_name_bound_to_another_model_records_again_and_dense_layers_are_fused():
+    from tapegrad.fast.nodes import Linear
+
+    model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(4, activation="relu"), tg.layers.Dense(1)])
+
+    @tg.function
+    def predict(x):
+        return model(x)
+
+    x = np.ones((3, 2), np.float32)
+    predict(x)
+    predict(x)
+    plan = next(iter(predict._plans.values()))
+    assert [op[1] for op in plan.program] == [Linear, Linear]
+    model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+    out = predict(x)
+    assert predict.recorded == 2
+    np.testing.assert_array_equal(out.numpy(), model(x).numpy())

@@ -143,6 +143,7 @@ class _Recorder:
         self.keep: list = []  # every tensor seen, so that no id is reused while recording
         self.reason: str | None = None
         self.fns: dict = {}  # slot -> the node that made it (for the backward steps)
+        self.shapes: dict = {}  # slot -> the shape of that node's result
         self.objects = objects
         for obj in objects.values():
             if isinstance(obj, Layer):
@@ -209,6 +210,7 @@ class _Recorder:
         needs = tuple(None if p is None else True for p in fn.parents) if out._ctx is fn else None
         s = self.new_slot(out)
         self.fns[s] = fn
+        self.shapes[s] = out.data.shape
         self.program.append((0, type(fn), refs, dict(params), needs, s, tuple(arrays) or None))
 
     def on_escape(self, what: str) -> None:
@@ -407,14 +409,13 @@ class RecordedFunction:
             key = (_key(args, leaves), _key(kwargs, leaves))
         except _Eager as exc:
             return self._eager(str(exc), args, kwargs)
-        objects = _named_objects(self.python_function)
         plan = self._plans.get(key)
         if plan is not None and not isinstance(plan, str):
             names, snaps = plan.snapshots
-            if any(objects.get(n) is not o for n, o in names) or not all(s.holds() for s in snaps):
+            if any(read() is not o for read, o in names) or not all(s.holds() for s in snaps):
                 plan = None
         if plan is None:
-            return self._record(key, args, kwargs, leaves, objects)
+            return self._record(key, args, kwargs, leaves, _named_objects(self.python_function))
         if isinstance(plan, str):
             return self._eager(plan, args, kwargs)
         self.replayed += 1
@@ -466,8 +467,10 @@ class RecordedFunction:
             self._eager_warning(reason)
             return result
         snaps = [_Snapshot(m, list(m._iter_layers())[1:]) for m in models]
-        names = tuple((n, o) for n, o in objects.items() if isinstance(o, (Layer, Optimizer, Metric, Loss, Tensor)))
-        self._plans[key] = _Record(_compile(rec.program), rec.nslots, template, slots, (names, snaps))
+        readers = _readers(self.python_function)
+        names = tuple((readers[n], o) for n, o in objects.items()
+                      if isinstance(o, (Layer, Optimizer, Metric, Loss, Tensor)) and n in readers)
+        self._plans[key] = _Record(_compile(rec.program, slots, rec.shapes), rec.nslots, template, slots, (names, snaps))
         self.recorded += 1
         self.reason = None
         return result
@@ -509,8 +512,119 @@ def _result(rec: _Recorder, result):
     return cut(result), tuple(slots)
 
 
-def _compile(program: list) -> list:
-    return program
+def _uses(program: list, result_slots) -> dict:
+    """How many times each slot is read: by a node, a call, an update, a gradient or the result."""
+    uses: dict = {}
+
+    def add(ref):
+        if ref.__class__ is int:
+            uses[ref] = uses.get(ref, 0) + 1
+
+    for op in program:
+        if op[0] == 0:
+            for r in op[2]:
+                add(r)
+            for _, r in op[6] or ():
+                add(r)
+        elif op[0] == 1:
+            for r in op[3]:
+                add(r)
+        elif op[0] == 2:
+            for s, _, _ in op[1]:
+                add(s)
+            for key in op[3]:
+                if key is not None and key < 0 and key > -(1 << 40):
+                    add(-key - 1)
+        else:
+            for r in op[2]:
+                add(r)
+    for r in result_slots:
+        add(r)
+    return uses
+
+
+def _compile(program: list, result_slots, shapes: dict) -> list:
+    """The program with each Dense layer's ``MatMul``, ``Add`` of the bias and ``Relu`` as one
+    ``nodes.Linear`` (as ``fusion`` does for ``TrainStep``): only where the intermediate results
+    are read by the next node alone, and run one after another in every backward pass."""
+    uses = _uses(program, result_slots)
+    grads = [op for op in program if op[0] == 2]
+    out: list = []
+    replace: dict = {}  # slot of the run's last node -> the run's slots, last node first
+    i = 0
+    while i < len(program):
+        run = _linear_run(program, i, uses, shapes)
+        if run is not None:
+            n, fused, slots = run
+            if all(_consecutive(op[2], slots) for op in grads):
+                out.append(fused)
+                replace[slots[0]] = slots
+                i += n
+                continue
+        out.append(program[i])
+        i += 1
+    if not replace:
+        return program
+    final = []
+    for op in out:
+        if op[0] == 2:
+            steps = []
+            skip = set()
+            for key, s, edges in op[2]:
+                if s in skip:
+                    continue
+                if s in replace:
+                    slots = replace[s]
+                    skip.update(slots[1:])
+                    first = next(e for k2, s2, e in op[2] if s2 == slots[-1])  # the MatMul's edges
+                    second = next(e for k2, s2, e in op[2] if s2 == slots[-2])  # the Add's: the bias is input 1
+                    edges = tuple(e for e in first) + tuple((2, k, sh, dt) for j, k, sh, dt in second if j == 1)
+                steps.append((key, s, edges))
+            op = op[:2] + (tuple(steps),) + op[3:]
+        final.append(op)
+    return final
+
+
+def _linear_run(program, i, uses, shapes):
+    """``(length, fused op, slots)`` when a Dense layer's nodes start at ``program[i]``, else None."""
+    from ..ops.math import Add, MatMul
+    from ..ops.nn import Relu
+    from .nodes import Linear
+
+    def node(j, rule, src):
+        if j >= len(program):
+            return None
+        op = program[j]
+        if op[0] != 0 or op[1] is not rule or op[6] is not None or op[2][0] != src or uses.get(src, 0) != 1:
+            return None
+        return op
+
+    first = program[i]
+    if first[0] != 0 or first[1] is not MatMul or first[6] is not None or len(shapes.get(first[5], ())) != 2:
+        return None
+    x, w = first[2]
+    if not (isinstance(w, Variable) and w.data.ndim == 2):
+        return None
+    add = node(i + 1, Add, first[5])
+    if add is None or not (isinstance(add[2][1], Variable) and add[2][1].data.ndim == 1):
+        return None
+    relu = node(i + 2, Relu, add[5])
+    ops_ = [first, add] + ([relu] if relu is not None else [])
+    members = [op[4] is None for op in ops_]
+    if any(members) and not all(members):
+        return None
+    needs = None if first[4] is None else first[4] + add[4][1:]
+    last = ops_[-1]
+    fused = (0, Linear, (x, w, add[2][1]), {"relu": relu is not None}, needs, last[5], None)
+    return len(ops_), fused, tuple(op[5] for op in ops_)[::-1]
+
+
+def _consecutive(steps, slots) -> bool:
+    """Whether ``slots`` (last node first) run one after another in ``steps``, or none of them runs."""
+    where = [next((k for k, st in enumerate(steps) if st[1] == s), None) for s in slots]
+    if all(w is None for w in where):
+        return True
+    return None not in where and all(where[k] + 1 == where[k + 1] for k in range(len(where) - 1))
 
 
 def _replay(plan: _Record, leaves: list):
@@ -606,6 +720,27 @@ def _key(obj, leaves: list):
         return (dict,) + tuple((k, _key(obj[k], leaves)) for k in sorted(obj, key=str))
     leaves.append(obj)
     return ("O", id(obj))
+
+
+def _readers(fn) -> dict:
+    """For each name ``_named_objects`` finds, a function that reads its current value."""
+    out: dict = {}
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return out
+    glob = getattr(fn, "__globals__", {})
+    for name in _named_objects(fn):
+        out[name] = functools.partial(glob.get, name)
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        out[name] = functools.partial(_cell_value, cell)
+    return out
+
+
+def _cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return None
 
 
 def _named_objects(fn) -> dict:
