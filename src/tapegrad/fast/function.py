@@ -10,7 +10,9 @@ input signature runs the function eagerly while it records, in order, everything
   ``engine.backprop`` on each replay;
 - ``optimizer.apply_gradients``: the update, applied by ``update.Updater`` in kept buffers;
 - ``metric.update_state`` / ``reset_state`` / ``result`` and ``Variable.assign``,
-  ``assign_add``, ``assign_sub``: called again on each replay with that replay's tensors.
+  ``assign_add``, ``assign_sub``: called again on each replay with that replay's tensors;
+- a stateful recurrent layer's held states (``layer.states``): read from the layer on each
+  replay, and replaced at its end by copies of the recorded final states, as the layer's call does.
 
 Later calls with the same signature replay that record: the same weights, optimizer state,
 metric values and results as the undecorated function, bit for bit. The signature is each
@@ -19,10 +21,11 @@ value, and any other argument's identity. A new signature records again (up to 8
 
 Before each replay the record is checked: the models, optimizers, metrics and losses that the
 function reads by global or closure name must be the same objects, and each model must be as
-recorded (``replay._Snapshot``: a layer added, frozen or given new weight objects by
-``set_weights``... records again). A call during which a model changes (the first call that
+recorded (``replay._Snapshot``, less a stateful layer's ``states``: a layer added, frozen, given
+new weight objects, an activation assigned... records again; ``set_weights`` assigns in place, so
+the record reads the new values). A call during which a model changes (the first call that
 builds it) is not kept; when the model changes during two recordings in a row (a stateful
-layer keeping its state in a Python attribute), that signature runs eagerly.
+layer keeping another Python attribute), that signature runs eagerly.
 
 What cannot be recorded makes that signature run eagerly from then on, with one
 ``UserWarning`` per function naming the reason: Python reading a tensor's value while
@@ -36,6 +39,7 @@ the record, and ``print("step")`` prints on the recording call only.
 from __future__ import annotations
 
 import functools
+import operator
 import warnings
 from typing import Any, Callable
 
@@ -107,6 +111,73 @@ class _LossCall(Function):
         return tuple(found[id(t)][1] if id(t) in found else None for t in self.leaves)
 
 
+def _constant(value) -> bool:
+    """A node's setting that cannot depend on the data: ``replay._is_setting``'s, and slices
+    and ``None``/``...`` in an index."""
+    if isinstance(value, (tuple, list)):
+        return all(_constant(v) for v in value)
+    if isinstance(value, slice):
+        return all(v is None or isinstance(v, (int, np.integer)) for v in (value.start, value.stop, value.step))
+    return value is Ellipsis or _is_setting(value)
+
+
+def _held_states(layer) -> list:
+    """The states a stateful recurrent layer holds between calls (``layer.states``), or []."""
+    if getattr(layer, "stateful", False) and isinstance(getattr(layer, "states", None), list):
+        return [t for t in layer.states if isinstance(t, Tensor)]
+    return []
+
+
+class _HeldState:
+    """A node's input that is a stateful layer's held state: read from the layer on each replay."""
+
+    __slots__ = ("layer", "i")
+
+    def __init__(self, layer, i: int) -> None:
+        self.layer, self.i = layer, i
+
+    @property
+    def data(self):
+        return self.layer.states[self.i].data
+
+
+class _StateSnapshot(_Snapshot):
+    """``replay._Snapshot`` that leaves out a stateful layer's ``states``: the function records
+    how it changes them."""
+
+    def __init__(self, model, layers) -> None:
+        super().__init__(model, layers)
+        self.layers = [(layer, values, _skips(layer, skip), weights, flags)
+                       for layer, values, skip, weights, flags in self.layers]
+
+    def holds(self) -> bool:
+        model = self.model
+        if model._trainable is not self.trainable or len(model._layers) != len(self.chain) \
+                or any(map(operator.is_not, model._layers, self.chain)):
+            return False
+        for layer, values, skips, weights, flags in self.layers:
+            d = layer.__dict__
+            if len(d) != len(values):
+                return False
+            if any(map(operator.is_not, d.values(), values)):
+                if any(i not in skips for i, (a, b) in enumerate(zip(d.values(), values)) if a is not b):
+                    return False
+            if len(layer._own_weights) != len(weights) or any(map(operator.is_not, layer._own_weights, weights)):
+                return False
+            for w, (trainable, regularizer) in zip(weights, flags):
+                if w._trainable is not trainable or w._regularizer is not regularizer:
+                    return False
+        return True
+
+
+def _skips(layer, skip) -> frozenset:
+    names = list(layer.__dict__)
+    out = set() if skip is None else {skip}
+    if getattr(layer, "stateful", False) and "states" in names:
+        out.add(names.index("states"))
+    return frozenset(out)
+
+
 class _Hole:
     __slots__ = ("i",)
 
@@ -145,10 +216,15 @@ class _Recorder:
         self.fns: dict = {}  # slot -> the node that made it (for the backward steps)
         self.shapes: dict = {}  # slot -> the shape of that node's result
         self.objects = objects
+        self.held: dict = {}  # id(tensor) -> (layer, i): a stateful layer's held state as the call began
         for obj in objects.values():
             if isinstance(obj, Layer):
                 for w in obj.weights:
                     self.var_data[id(w.data)] = w
+                for layer in obj._iter_layers():
+                    for i, t in enumerate(_held_states(layer)):
+                        self.held[id(t)] = (layer, i)
+                        self.keep.append(t)
 
     def new_slot(self, t: Tensor | None, data=None) -> int:
         s = self.nslots
@@ -183,12 +259,36 @@ class _Recorder:
         v = self.var_data.get(id(t.data))
         if v is not None:
             return v
+        held = self.held.get(id(t))
+        if held is not None:
+            return _HeldState(*held)
         if t._ctx is None and not t.requires_grad and t.data.ndim == 0 and t.data.dtype.kind == "f":
             return Tensor._wrap(t.data.copy())  # a Python number made a tensor
         for obj in self.objects.values():
             if obj is t:
                 return t  # a tensor the function reads by name: captured, as TensorFlow does
         raise _Eager(f"{what} reads a tensor of shape {t.shape} made outside the recorded operations")
+
+    def state_writes(self, models) -> None:
+        """Record how the call changed each stateful layer's held states: each new state is a
+        copy of one recorded node's result (the final states of a recurrent layer's node)."""
+        for model in models:
+            for layer in model._iter_layers():
+                states = _held_states(layer)
+                if not states or all(id(t) in self.held for t in states):
+                    continue
+                slots = []
+                for t in states:
+                    found = [s for tid, s in self.slot.items() if s in self.fns and self._same(s, t)]
+                    if len(found) != 1:
+                        raise _Eager(f"layer '{layer.name}' holds a state the record cannot follow")
+                    slots.append(found[0])
+                self.program.append((4, layer, tuple(slots)))
+
+    def _same(self, s: int, t: Tensor) -> bool:
+        out = next((k for k in self.keep if self.slot.get(id(k)) == s), None)
+        return (out is not None and out.data is not t.data and out.data.shape == t.data.shape
+                and out.data.dtype == t.data.dtype and np.array_equal(out.data, t.data))
 
     # -- hooks -------------------------------------------------------------------------------
     def on_node(self, fn, inputs, params, out) -> None:
@@ -204,7 +304,7 @@ class _Recorder:
             for name, value in params.items():
                 if isinstance(value, np.ndarray) and id(value) in self.data_slot:
                     arrays.append((name, self.data_slot[id(value)]))
-                elif not _is_setting(value):
+                elif not _constant(value):
                     self.fail(f"{type(fn).__name__} has a setting {name!r} of type {type(value).__name__}")
                     return
         needs = tuple(None if p is None else True for p in fn.parents) if out._ctx is fn else None
@@ -435,7 +535,9 @@ class RecordedFunction:
         for leaf in leaves:
             if isinstance(leaf, Layer):
                 models.append(leaf)
-        before = [_Snapshot(m, list(m._iter_layers())[1:]) for m in models]
+        before = [_StateSnapshot(m, list(m._iter_layers())[1:]) for m in models]
+        held = [(layer, [t.shape for t in _held_states(layer)]) for m in models for layer in m._iter_layers()
+                if getattr(layer, "stateful", False)]
         rec = _Recorder(objects)
         args, kwargs = _as_tensors(args), _as_tensors(kwargs)  # NumPy arguments become tensors, as in TensorFlow
         for leaf in _leaves((args, kwargs)):
@@ -449,10 +551,13 @@ class RecordedFunction:
         if reason is None:
             try:
                 template, slots = _result(rec, result)
+                rec.state_writes(models)
             except _Eager as exc:
                 reason = str(exc)
         changed = next((_what_changed(s) for s in before if not s.holds()), None)
-        if reason is None and changed is not None:
+        if changed is None and any([t.shape for t in _held_states(layer)] != shapes for layer, shapes in held):
+            changed = "a stateful layer's first states"  # made by this call: the next one records
+        if changed is not None and (reason is None or self._changed.get(key, 0) == 0):
             count = self._changed.get(key, 0) + 1
             self._changed[key] = count
             if count < 2:
@@ -466,7 +571,7 @@ class RecordedFunction:
             self.reason = None
             self._eager_warning(reason)
             return result
-        snaps = [_Snapshot(m, list(m._iter_layers())[1:]) for m in models]
+        snaps = [_StateSnapshot(m, list(m._iter_layers())[1:]) for m in models]
         readers = _readers(self.python_function)
         names = tuple((readers[n], o) for n, o in objects.items()
                       if isinstance(o, (Layer, Optimizer, Metric, Loss, Tensor)) and n in readers)
@@ -484,11 +589,11 @@ class RecordedFunction:
                           stacklevel=4)
 
 
-def _what_changed(snapshot: _Snapshot) -> str:
-    for layer, values, skip, _, _ in snapshot.layers:
+def _what_changed(snapshot: _StateSnapshot) -> str:
+    for layer, values, skips, _, _ in snapshot.layers:
         d = layer.__dict__
         for i, (name, value) in enumerate(d.items()):
-            if i != skip and (i >= len(values) or value is not values[i]):
+            if i not in skips and (i >= len(values) or value is not values[i]):
                 return f"layer '{layer.name}' sets its attribute {name!r}"
     return f"model '{snapshot.model.name}' has new layers or weights"
 
@@ -666,6 +771,8 @@ def _replay(plan: _Record, leaves: list):
                 elif g.base is not None or not g.flags.writeable:
                     g = g.copy()
                 vals[s] = g
+        elif kind == 4:  # a stateful layer keeps copies of its final states, as its call does
+            op[1].states = [Tensor(vals[s].copy()) for s in op[2]]
         elif kind == 3:
             _, opt, grads_refs, variables, updater = op
             updater.apply(opt, [vals[i] if i.__class__ is int else i.data for i in grads_refs], variables, spare=False)
