@@ -248,3 +248,14 @@ def test_a_name_bound_to_another_model_records_again_and_dense_layers_are_fused(
     out = predict(x)
     assert predict.recorded == 2
     np.testing.assert_array_equal(out.numpy(), model(x).numpy())
+
+
+def test_train_on_batch_inside_the_function_runs_eagerly():
+    model = tg.Sequential([tg.Input(shape=(2,)), tg.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    fn = tg.function(lambda x, y: model.train_on_batch(x, y))
+    x, y = np.ones((4, 2), np.float32), np.zeros((4, 1), np.float32)
+    with pytest.warns(UserWarning, match="train_on_batch"):
+        for _ in range(3):
+            fn(x, y)
+    assert model.optimizer.iterations == 3 and fn.recorded == 0

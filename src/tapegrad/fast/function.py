@@ -504,6 +504,8 @@ class RecordedFunction:
         return functools.partial(self.__call__, obj)
 
     def __call__(self, *args, **kwargs):
+        if mode.effect is not None:  # called while another tg.function records: part of that record
+            return self.python_function(*args, **kwargs)
         leaves: list = []
         try:
             key = (_key(args, leaves), _key(kwargs, leaves))
@@ -545,6 +547,8 @@ class RecordedFunction:
         mode.trace, mode.effect, mode.escape = rec.on_node, rec.on_effect, rec.on_escape
         try:
             result = self.python_function(*args, **kwargs)
+            if mode.trace != rec.on_node:  # fit, train_on_batch or predict recorded a step of their own
+                rec.fail("the function runs a model's fit, train_on_batch or predict")
         finally:
             mode.trace = mode.effect = mode.escape = None
         reason = rec.reason
