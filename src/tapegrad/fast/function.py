@@ -449,7 +449,7 @@ class _Recorder:
             grads.append(self.ref(g, "apply_gradients"))
             variables.append(v)
         out = _call_quietly(method, ([(g, v) for g, v in pairs],), {})
-        self.program.append((3, opt, tuple(grads), variables, Updater()))
+        self.program.append((3, opt, tuple(grads), variables, Updater(), False))
         return out
 
 
@@ -508,7 +508,11 @@ class RecordedFunction:
             return self.python_function(*args, **kwargs)
         leaves: list = []
         try:
-            key = (_key(args, leaves), _key(kwargs, leaves))
+            if not kwargs and all(a.__class__ is np.ndarray for a in args):  # the common case, quickly
+                leaves = list(args)
+                key = ((tuple,) + tuple(("A", a.shape, a.dtype) for a in args), (dict,))  # what _key gives
+            else:
+                key = (_key(args, leaves), _key(kwargs, leaves))
         except _Eager as exc:
             return self._eager(str(exc), args, kwargs)
         plan = self._plans.get(key)
@@ -672,8 +676,10 @@ def _compile(program: list, result_slots, shapes: dict) -> list:
                 continue
         out.append(program[i])
         i += 1
+    out = [op[:5] + (all(r.__class__ is int and uses.get(r) == 1 for r in op[2]),) if op[0] == 3 else op
+           for op in out]  # gradients read by the update alone: it may use their arrays as scratch
     if not replace:
-        return program
+        return out
     final = []
     for op in out:
         if op[0] == 2:
@@ -778,8 +784,8 @@ def _replay(plan: _Record, leaves: list):
         elif kind == 4:  # a stateful layer keeps copies of its final states, as its call does
             op[1].states = [Tensor(vals[s].copy()) for s in op[2]]
         elif kind == 3:
-            _, opt, grads_refs, variables, updater = op
-            updater.apply(opt, [vals[i] if i.__class__ is int else i.data for i in grads_refs], variables, spare=False)
+            _, opt, grads_refs, variables, updater, spare = op
+            updater.apply(opt, [vals[i] if i.__class__ is int else i.data for i in grads_refs], variables, spare=spare)
         else:
             _, method, layout, refs, template, slots = op
             tensors = [Tensor._wrap(vals[i]) if i.__class__ is int else i for i in refs]
@@ -789,6 +795,9 @@ def _replay(plan: _Record, leaves: list):
                 outs = [o for o in _flatten(out) if isinstance(o, Tensor) and not isinstance(o, Variable)]
                 for s, o in zip(slots, outs):
                     vals[s] = o.data
+    if plan.result.__class__ is _Hole:  # one tensor returned
+        s = plan.result_slots[0]
+        return Tensor._wrap(vals[s]) if s.__class__ is int else s
     values = [Tensor._wrap(vals[s]) if s.__class__ is int else s for s in plan.result_slots]
     return _fill((plan.result, {}), values)[0]
 
