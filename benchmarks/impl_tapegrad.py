@@ -1,4 +1,5 @@
-"""tapegrad through its public API: ``model.train_on_batch`` after ``compile``, or a GradientTape loop."""
+"""tapegrad through its public API: ``model.train_on_batch`` after ``compile``, or a GradientTape loop
+(eager, or under ``tg.function`` with mode ``"function"``)."""
 
 from __future__ import annotations
 
@@ -53,9 +54,11 @@ def make_step(key: str, mode: str = "train_on_batch"):
             loss = loss_fn(y, model(x, training=True))
         grads = tape.gradient(loss, model.trainable_weights)
         opt.apply_gradients(zip(grads, model.trainable_weights))
-        return float(loss)
+        return loss
 
-    return step
+    if mode == "function":  # the same step recorded once and replayed (tg.function)
+        step = tg.function(step)
+    return lambda x, y: float(step(x, y))
 
 
 def make_fit(key: str):

@@ -42,6 +42,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMPLEMENTATIONS = (("tapegrad", "tapegrad", "train_on_batch"), ("tapegrad_tape", "tapegrad", "tape"),
+                   ("tapegrad_function", "tapegrad", "function"),
                    ("numpy_ref", "numpy", "manual"), ("torch", "torch", "eager"), ("jax", "jax", "jit"))
 
 CHILD = r"""
@@ -270,6 +271,7 @@ def main(argv=None) -> int:
             row["ratios_to_jax_per_round"] = per_round("tapegrad", "jax")
             row["ratio_to_jax"] = statistics.median(row["ratios_to_jax_per_round"])
             row["tape_ratio_to_jax"] = statistics.median(per_round("tapegrad_tape", "jax"))
+            row["function_ratio_to_jax"] = statistics.median(per_round("tapegrad_function", "jax"))
         if "numpy_ref" in row:
             row["ratios_to_numpy_ref_per_round"] = per_round("tapegrad", "numpy_ref")
             row["ratio_to_numpy_ref"] = statistics.median(row["ratios_to_numpy_ref_per_round"])
@@ -301,17 +303,18 @@ def print_row(key, row, header=False):
         return f"{row[name]:{width}.2f}" if name in row else " " * (width - 3) + "n/a"
 
     if header:
-        print(f"{'':5} {'tapegrad':>9} {'(tape)':>9} {'numpy ref':>9} {'torch':>9} {'jax':>9} {'tg/torch':>9} "
-              f"{'ref/torch':>9} {'tg/ref':>7} {'tg/jax':>7} {'tape/jax':>8} {'mem tg/ref':>10}  (median ms per step)")
+        print(f"{'':5} {'tapegrad':>9} {'(tape)':>9} {'(function)':>10} {'numpy ref':>9} {'torch':>9} {'jax':>9} {'tg/torch':>9} "
+              f"{'ref/torch':>9} {'tg/ref':>7} {'tg/jax':>7} {'tape/jax':>8} {'func/jax':>8} {'mem tg/ref':>10}  (median ms per step)")
     extra = f"  fit overhead {row['fit_overhead']:+.1%}" if "fit_overhead" in row else ""
     for other in ("torch", "jax"):
         if f"ratios_to_{other}_per_round" in row:
             rs = sorted(row[f"ratios_to_{other}_per_round"])
             q1, q3 = rs[len(rs) // 4], rs[(3 * len(rs)) // 4]
             extra += f"  tg/{other} per round {rs[0]:.2f}-{rs[-1]:.2f} (middle half {q1:.2f}-{q3:.2f})"
-    print(f"{key:5} {ms('tapegrad')} {ms('tapegrad_tape')} {ms('numpy_ref')} {ms('torch')} {ms('jax')} "
+    print(f"{key:5} {ms('tapegrad')} {ms('tapegrad_tape')}  {ms('tapegrad_function')} {ms('numpy_ref')} {ms('torch')} {ms('jax')} "
           f"{ratio('ratio_to_torch', 9)} {ratio('numpy_ref_ratio_to_torch', 9)} {ratio('ratio_to_numpy_ref', 7)} "
-          f"{ratio('ratio_to_jax', 7)} {ratio('tape_ratio_to_jax', 8)} {ratio('memory_ratio_to_numpy_ref', 10)}"
+          f"{ratio('ratio_to_jax', 7)} {ratio('tape_ratio_to_jax', 8)} {ratio('function_ratio_to_jax', 8)} "
+          f"{ratio('memory_ratio_to_numpy_ref', 10)}"
           f"{extra}", flush=True)
 
 

@@ -5,7 +5,8 @@ model reads them one character at a time and learns to predict the next characte
 
     Embedding(83 characters -> 256) -> LSTM(1024, return_sequences, stateful) -> Dense(83 logits)
 
-trained with sparse cross-entropy from logits and Adam in a custom ``GradientTape`` step,
+trained with sparse cross-entropy from logits and Adam in a custom ``GradientTape`` step
+(decorated with ``tg.function``, as the lab's),
 on random windows of 100 characters. Then the weights are loaded into the same model
 rebuilt for a batch of one, and new text is sampled one character at a time with
 ``tg.random.categorical``, feeding each character back in while the LSTM keeps its state.
@@ -86,6 +87,7 @@ def main(data: str | None = None, out: str = "music-out", quick: bool = False, s
     model.summary()
     optimizer = tg.optimizers.Adam(hp["learning_rate"])
 
+    @tg.function  # as the lab: recorded on the first call, then replayed
     def train_step(x: np.ndarray, y: np.ndarray) -> tg.Tensor:
         with tg.GradientTape() as tape:
             y_hat = model(x)

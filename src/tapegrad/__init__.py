@@ -45,6 +45,7 @@ from .ops import shape_of as shape
 from .layers import Input
 from .layers.symbolic import KerasTensor
 from .models import Model, Sequential
+from .fast.function import function
 
 __version__ = "0.1.0"
 
@@ -80,7 +81,7 @@ __all__ = [
     "Input", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config", "data", "datasets", "distribute", "export",
     "initializers", "keras", "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils", "viz",
     "wrappers",
-    "Function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",
+    "Function", "function", "GradcheckError", "GradientTape", "Tensor", "Variable", "abs", "add", "arange", "argmax",
     "argmin", "backend", "bool", "broadcast_to", "cast", "clip", "clip_by_value", "concat", "constant",
     "convert_to_tensor", "divide", "elu", "enable_grad", "exp", "expand_dims", "expm1", "eye", "fill", "flatten",
     "float16", "from_dlpack", "float32", "float64", "full", "gelu", "gradcheck", "int32", "int64", "is_grad_enabled",

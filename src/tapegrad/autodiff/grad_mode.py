@@ -14,11 +14,17 @@ from typing import Any, Callable, Iterator
 class _Mode(threading.local):
     """Each thread's recording state: ``enabled`` (graphs are recorded) and ``trace``
     (called as ``trace(node, inputs, params, output)`` after every ``Function.apply``
-    while set: how ``tapegrad.fast`` records a forward pass)."""
+    while set: how ``tapegrad.fast`` records a forward pass), and, while ``tg.function``
+    records a whole step, ``effect`` (called as ``effect(kind, method, args, kwargs)`` instead
+    of a call with side effects: a tape's gradient, an optimizer's update, a metric's or a
+    variable's change, a loss; it runs the call and returns its result) and ``escape`` (called
+    with a description when Python reads a tensor's value: ``float(t)``, ``if t:``, ``t.numpy()``)."""
 
     def __init__(self) -> None:
         self.enabled = True
         self.trace: Callable[..., Any] | None = None
+        self.effect: Callable[..., Any] | None = None
+        self.escape: Callable[[str], None] | None = None
 
 
 mode = _Mode()

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..backend import xp
 from .engine import run
+from .grad_mode import mode
 from .tensor import Tensor, Variable
 
 
@@ -99,6 +100,9 @@ class GradientTape:
         A source the target does not depend on gives None, or zeros with
         ``unconnected_gradients="zero"``. A non-persistent tape can do this once.
         """
+        if mode.effect is not None:  # tg.function is recording: it records the backward pass
+            return mode.effect("gradient", self.gradient, (target, sources),
+                               {"output_gradients": output_gradients, "unconnected_gradients": unconnected_gradients})
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(
                 f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', received {unconnected_gradients!r}"

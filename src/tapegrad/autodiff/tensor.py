@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..backend import to_numpy, xp
+from .grad_mode import mode
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -161,19 +162,27 @@ class Tensor:
             >>> before.tolist(), live.tolist(), np.shares_memory(live, np.asarray(v))
             ([1.0, 2.0], [5.0, 6.0], True)
         """
+        if mode.escape is not None:
+            mode.escape("numpy()")
         arr = to_numpy(self.data)
         return arr.copy() if copy and arr is self.data else arr
 
     def item(self):
         """The single value of a one-element tensor as a Python number."""
+        if mode.escape is not None:
+            mode.escape("a Python number (float(), int() or item())")
         if self.data.size != 1:
             raise ValueError(f"item: expected a tensor with one element, received shape {self.shape}")
         return self.data.item()
 
     def tolist(self):
+        if mode.escape is not None:
+            mode.escape("tolist()")
         return to_numpy(self.data).tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if mode.escape is not None:
+            mode.escape("a NumPy array (np.asarray)")
         arr = to_numpy(self.data)
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
@@ -229,6 +238,8 @@ class Tensor:
             yield self[i]
 
     def __bool__(self) -> bool:
+        if mode.escape is not None:
+            mode.escape("a truth value (if, while, and, or on a tensor)")
         if self.data.size != 1:
             raise ValueError(
                 f"The truth value of a tensor with shape {self.shape} is ambiguous; use tg.reduce_any or tg.reduce_all"
@@ -545,14 +556,20 @@ class Variable(Tensor):
         return arr
 
     def assign(self, value: Any) -> "Variable":
+        if mode.effect is not None:
+            return mode.effect("call", self.assign, (value,), {})
         self.data[...] = self._check(value, "assign")
         return self
 
     def assign_add(self, value: Any) -> "Variable":
+        if mode.effect is not None:
+            return mode.effect("call", self.assign_add, (value,), {})
         self.data += self._check(value, "assign_add")
         return self
 
     def assign_sub(self, value: Any) -> "Variable":
+        if mode.effect is not None:
+            return mode.effect("call", self.assign_sub, (value,), {})
         self.data -= self._check(value, "assign_sub")
         return self
 

@@ -198,6 +198,8 @@ class TrainStep:
 
     def _step(self, x, y, sample_weight) -> dict:
         model = self.model
+        if mode.escape is not None:  # inside tg.function's recording: it cannot record this step
+            mode.escape("a model's fit or train_on_batch")
         first, extra, key = _batch_key(x)
         if self.why_eager is not None or first is None:
             self.reason = self.why_eager or "the input is not an array, or a list or dict of arrays"
@@ -321,6 +323,8 @@ class PredictStep:
     def __call__(self, x):
         """The model's outputs for one batch ``x`` (a tensor, or a list or dict of them)."""
         model = self.model
+        if mode.escape is not None:  # inside tg.function's recording: it cannot record this pass
+            mode.escape("a model's predict")
         first, extra, key = _batch_key(x)
         if self.why_eager is not None or first is None:
             return model.predict_step((x, None, None))
@@ -359,11 +363,12 @@ class PredictStep:
 @contextlib.contextmanager
 def _recording(nodes: list):
     """Collect ``(node, inputs, settings, output)`` of every op this thread applies in the block."""
+    previous = mode.trace
     mode.trace = lambda fn, inputs, params, out: nodes.append((fn, inputs, params, out))
     try:
         yield
     finally:
-        mode.trace = None
+        mode.trace = previous
 
 
 def _why_not_replayable(model) -> str | None:

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .. import ops
+from ..autodiff.grad_mode import mode
 from ..autodiff.tensor import Tensor
 from ..backend import xp
 
@@ -333,6 +334,8 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
         """The per-sample losses of ``call``, weighted by ``sample_weight``, then reduced."""
+        if mode.effect is not None:  # tg.function is recording: the loss is one node of its record
+            return mode.effect("loss", self, (y_true, y_pred), {"sample_weight": sample_weight})
         values = self.call(y_true, y_pred)
         return reduce_values(values, sample_weight, self.reduction, self.name)
 
@@ -577,6 +580,29 @@ def _snake(name: str) -> str:
 
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
+
+def _reported(fn):
+    """The loss function ``fn`` reporting its calls to ``tg.function``'s recorder (``mode.effect``)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if mode.effect is not None:
+            return mode.effect("loss", fn, args, kwargs)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+# While tg.function records a step, a loss is replayed as one node: it reads its targets with NumPy.
+mean_squared_error = _reported(mean_squared_error)
+mean_absolute_error = _reported(mean_absolute_error)
+huber = _reported(huber)
+hinge = _reported(hinge)
+kl_divergence = _reported(kl_divergence)
+binary_crossentropy = _reported(binary_crossentropy)
+categorical_crossentropy = _reported(categorical_crossentropy)
+sparse_categorical_crossentropy = _reported(sparse_categorical_crossentropy)
 
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import functools
+
+from ..autodiff.grad_mode import mode
 from ..autodiff.tensor import Tensor
 from ..backend import to_numpy
 
@@ -174,6 +177,19 @@ def mean_absolute_error(y_true, y_pred) -> np.ndarray:
     return np.mean(np.abs(y_pred - y_true), axis=-1)
 
 
+def _reported(method):
+    """``method`` reporting its calls to ``tg.function``'s recorder (``mode.effect``) while one records."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if mode.effect is not None:
+            return mode.effect("call", getattr(self, method.__name__), args, kwargs)
+        return method(self, *args, **kwargs)
+
+    wrapper._reports = True
+    return wrapper
+
+
 # -- stateful metrics --------------------------------------------------------------------------
 
 class Metric:
@@ -198,6 +214,15 @@ class Metric:
         (3.0, 'largest')
     """
     _direction = "up"  # whether larger values are better (EarlyStopping's mode="auto" reads it)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        # While tg.function records a step, a metric's update, reset and result are calls it
+        # replays as they are (they keep Python state): each subclass's own methods report them.
+        super().__init_subclass__(**kwargs)
+        for name in ("update_state", "reset_state", "result"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "_reports", False):
+                setattr(cls, name, _reported(method))
 
     def __init__(self, name: str | None = None, dtype=None) -> None:
         self.name = name or type(self).__name__.lower()

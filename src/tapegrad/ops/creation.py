@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ..autodiff.function import Function
+from ..autodiff.grad_mode import mode
 from ..autodiff.tensor import Tensor, as_array
 from ..backend import xp
 from ._util import Cast, tensor
@@ -99,7 +101,25 @@ def zeros(shape, dtype=None) -> Tensor:
         >>> tg.zeros((2, 3)).shape
         (2, 3)
     """
+    if mode.trace is not None:  # a recorder is watching: the zeros are a node it can make again
+        return Zeros.apply(shape=tuple(shape) if isinstance(shape, (tuple, list)) else (shape,), dtype=_dtype(dtype))
     return Tensor._wrap(xp.zeros(shape, dtype=_dtype(dtype)))
+
+
+class Zeros(Function):
+    """A new array of zeros, as a node with no inputs: what a recorded step (``tapegrad.fast``)
+    sees of ``zeros`` (a recurrent layer's initial states), so that its replay makes them anew.
+
+    Example:
+        >>> Zeros().forward(shape=(2,), dtype=np.dtype("float32")).tolist()
+        [0.0, 0.0]
+    """
+
+    def forward(self, shape, dtype):
+        return xp.zeros(shape, dtype=dtype)
+
+    def backward(self, grad):  # pragma: no cover - no inputs, never on the backward pass
+        return ()
 
 
 def ones(shape, dtype=None) -> Tensor:

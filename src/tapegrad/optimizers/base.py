@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..autodiff.grad_mode import mode
 from ..autodiff.tensor import Tensor, Variable
 from ..backend import to_numpy, xp
 from .schedules import LearningRateSchedule
@@ -180,6 +181,8 @@ class Optimizer:
         """Update each variable from its gradient; pairs with a None gradient are skipped.
         The gradients are left as they are (as Keras's and PyTorch's optimizers leave them).
         ``zip(grads, variables)`` of lists of different lengths is an error (zip would drop the rest)."""
+        if mode.effect is not None:  # tg.function is recording: it records the update
+            return mode.effect("apply_gradients", self.apply_gradients, (grads_and_vars,), {})
         if type(grads_and_vars) is zip:
             self._check_zip_lengths(grads_and_vars)
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
