@@ -79,6 +79,17 @@ ACTIVATIONS = {
 """The activations the node computes itself; a cell with another one runs step by step."""
 
 
+def _to_internal(a, units):
+    """A copy of ``a`` (last axis: an LSTM's gates in Keras's order i, f, c, o) with the gates in
+    the internal order (o, i, f, c) and the sigmoid gates' columns (o, i, f) halved."""
+    a4 = a.reshape(*a.shape[:-1], 4, units)
+    out = xp.empty_like(a4)
+    xp.multiply(a4[..., 3, :], 0.5, out=out[..., 0, :])
+    xp.multiply(a4[..., :2, :], 0.5, out=out[..., 1:3, :])
+    out[..., 3, :] = a4[..., 2, :]
+    return out.reshape(a.shape)
+
+
 class Recurrence(Function):
     """One recurrent layer call over all time steps (see the module's docstring).
 
@@ -139,6 +150,18 @@ class Recurrence(Function):
             self.WH = WH = xp.empty((steps, n, units), dtype=dtype)  # the recurrent product of the candidate
         else:
             self.HN = HN = xp.empty((steps, n, units), dtype=dtype)
+        # The LSTM with Keras's default activations (tanh, sigmoid) and no recurrent dropout runs
+        # its gates in the internal order (o, i, f, c), sigmoid gates first: the pre-activations of
+        # o, i and f are halved once per call (in a copy of the recurrent kernel and in the input
+        # projection; halving is exact), so one tanh over all four gates and two in-place steps
+        # (``* 0.5 + 0.5``) give the sigmoid as ``0.5 tanh(z / 2) + 0.5`` (stable for any z).
+        self.fused = (cell == "lstm" and activation == "tanh" and recurrent_activation == "sigmoid"
+                      and self.rdm is None)
+        if self.fused:
+            Rh = _to_internal(recurrent_kernel, units)
+            xzh = _to_internal(xz, units)
+            self._lstm_fused_forward(xzh, Rh, H, C, G, AC, m)
+            return self._pack(packed, m, H, C, n_out, steps)
         prev_out = xp.zeros((n, units), dtype=dtype)
         # Without a mask, each step writes its new state straight into H (and C), and the
         # sequence output is H itself, copied into the packed result after the loop.
@@ -210,6 +233,67 @@ class Recurrence(Function):
         packed[:, n_out] = H[steps]
         if cell == "lstm":
             packed[:, n_out + 1] = C[steps]
+        self.H, self.n_out = H, n_out
+        return packed
+
+    def _lstm_fused_forward(self, xzh, Rh, H, C, G, AC, m):
+        """The LSTM's loop in the internal gate order (o, i, f, c) with the sigmoid gates'
+        pre-activations halved (see ``forward``): every step's views are made before the loop,
+        and every operation writes into the buffers of the whole sequence."""
+        steps, n, _ = G.shape
+        U = self.units
+        tmp = xp.empty((n, U), dtype=G.dtype)
+        matmul, tanh, multiply, where = xp.matmul, xp.tanh, xp.multiply, xp.where
+        sig = [g[:, :3 * U] for g in G]
+        go_, gi, gf, gc = ([g[:, k * U:(k + 1) * U] for g in G] for k in range(4))
+        if m is None:
+            for s in range(steps):
+                g = G[s]
+                matmul(H[s], Rh, out=g)
+                g += xzh[s]
+                tanh(g, out=g)
+                sg = sig[s]
+                sg *= 0.5
+                sg += 0.5
+                c_new = C[s + 1]
+                multiply(gf[s], C[s], out=c_new)
+                multiply(gi[s], gc[s], out=tmp)
+                c_new += tmp
+                tanh(c_new, out=AC[s])
+                multiply(go_[s], AC[s], out=H[s + 1])
+            return
+        h_new = xp.empty((n, U), dtype=G.dtype)
+        c_new = xp.empty((n, U), dtype=G.dtype)
+        prev_out = xp.zeros((n, U), dtype=G.dtype)
+        self.outs = outs = xp.empty_like(H[1:])
+        for s in range(steps):
+            g = G[s]
+            matmul(H[s], Rh, out=g)
+            g += xzh[s]
+            tanh(g, out=g)
+            sg = sig[s]
+            sg *= 0.5
+            sg += 0.5
+            multiply(gf[s], C[s], out=c_new)
+            multiply(gi[s], gc[s], out=tmp)
+            c_new += tmp
+            tanh(c_new, out=AC[s])
+            multiply(go_[s], AC[s], out=h_new)
+            ms = m[s]
+            H[s + 1] = where(ms, h_new, H[s])
+            C[s + 1] = where(ms, c_new, C[s])
+            outs[s] = where(ms, h_new, 0 if self.zero_out else prev_out)
+            prev_out = outs[s]
+
+    def _pack(self, packed, m, H, C, n_out, steps):
+        """Fill the packed output of the fused LSTM (see ``Recurrence``)."""
+        seq = H[1:] if m is None else self.outs
+        if self.return_sequences:
+            packed[:, :steps] = seq.transpose(1, 0, 2)
+        else:
+            packed[:, 0] = seq[steps - 1]
+        packed[:, n_out] = H[steps]
+        packed[:, n_out + 1] = C[steps]
         self.H, self.n_out = H, n_out
         return packed
 
@@ -296,7 +380,10 @@ class Recurrence(Function):
         # one matrix product of them with the states after the loop
         dW = xp.empty_like(dxz) if (cell == "gru" and self.reset_after) else dxz
         carry = None  # gradient of the previous output, passed back through masked steps
-        if cell == "lstm":
+        if self.fused:
+            dh, dc = self._lstm_fused_backward(gseq, dh, dc, dxz)
+            steps = 0  # the loop below has nothing left to do
+        elif cell == "lstm":
             # every step's local derivatives at once, so the reverse loop does a few products per step:
             # dz_i = dc cc i', dz_f = dc c_prev f', dz_c = dc i act'(cc), dz_o = dh act(c) o',
             # and dc gains dh o act'(c)
@@ -367,6 +454,7 @@ class Recurrence(Function):
                 dh_prev = self._proj_back(dz, 0, 1)
             dh = dh_prev if dh_keep is None else dh_prev + dh_keep
 
+        steps = self.xs.shape[0]
         flat = dxz.reshape(steps * n, -1)
         grads = [None, None, self._recurrent_kernel_grad(dW) if self.parents[2] is not None else None]
         if self.parents[0] is not None:
@@ -383,6 +471,73 @@ class Recurrence(Function):
         if cell == "lstm":
             grads.append(dc)
         return tuple(grads)
+
+    def _lstm_fused_backward(self, gseq, dh, dc, dz):
+        """The reverse loop of the fused LSTM: writes the gradients of every step's
+        pre-activations into ``dz`` (steps, batch, 4 units), in Keras's gate order (i, f, c, o),
+        and returns the initial states' gradients ``dh, dc`` (written over the arrays given).
+
+        Every step's local derivatives are computed at once before the loop, from the gate
+        values kept in the internal order (o, i, f, c): ``dz_i = dc cc i'``, ``dz_f = dc c_prev f'``,
+        ``dz_c = dc i (1 - cc^2)``, ``dz_o = dh act(c) o'``, and ``dc`` gains ``dh o (1 - act(c)^2)``;
+        each step is then a few products and one matrix product with the recurrent kernel."""
+        G, U, m = self.gate_vals, self.units, self.m
+        steps, n, _ = G.shape
+        G4 = G.reshape(steps, n, 4, U)
+        o, i, cc = G4[..., 0, :], G4[..., 1, :], G4[..., 3, :]
+        A = xp.empty_like(G)
+        A4 = A.reshape(steps, n, 4, U)
+        xp.subtract(1, G4[..., 1:3, :], out=A4[..., :2, :])
+        A4[..., :2, :] *= G4[..., 1:3, :]  # the sigmoid's derivative s (1 - s) for i and f
+        A4[..., 0, :] *= cc
+        A4[..., 1, :] *= self.C[:-1]
+        Ac, Ao = A4[..., 2, :], A4[..., 3, :]
+        xp.multiply(cc, cc, out=Ac)
+        xp.subtract(1, Ac, out=Ac)
+        Ac *= i
+        xp.subtract(1, o, out=Ao)
+        Ao *= o
+        Ao *= self.AC
+        OD = self.AC * self.AC
+        xp.subtract(1, OD, out=OD)
+        OD *= o
+        RT = xp.ascontiguousarray(self.R.T)
+        dz4 = dz.reshape(steps, n, 4, U)
+        Ao, Aifc = [a[:, 3] for a in A4], [a[:, :3] for a in A4]
+        dzo, dzifc = [d[:, 3] for d in dz4], [d[:, :3] for d in dz4]
+        F = [g[:, 2 * U:3 * U] for g in G]
+        multiply, matmul, where = xp.multiply, xp.matmul, xp.where
+        dhn, dcn, tmp = xp.empty_like(dh), xp.empty_like(dc), xp.empty_like(dh)
+        seq = self.return_sequences
+        carry = None  # gradient of the previous output, passed back through masked steps
+        for s in range(steps - 1, -1, -1):
+            go = gseq[:, s] if seq else (gseq[:, 0] if s == steps - 1 else None)
+            if m is None:
+                if go is None:
+                    dhn[...] = dh
+                else:
+                    xp.add(dh, go, out=dhn)
+                multiply(dhn, OD[s], out=tmp)
+                xp.add(dc, tmp, out=dcn)
+            else:
+                if carry is not None:
+                    go = carry if go is None else go + carry
+                ms = m[s]
+                total = dh if go is None else dh + go
+                dhn[...] = where(ms, total, 0)
+                dh_keep = where(ms, 0, dh)
+                carry = where(ms, 0, go) if (go is not None and not self.zero_out) else None
+                dc_keep = where(ms, 0, dc)
+                dcn[...] = where(ms, dc, 0)
+                dcn += dhn * OD[s]
+            multiply(dcn[:, None, :], Aifc[s], out=dzifc[s])
+            multiply(dhn, Ao[s], out=dzo[s])
+            matmul(dz[s], RT, out=dh)
+            multiply(dcn, F[s], out=dc)
+            if m is not None:
+                dh += dh_keep
+                dc += dc_keep
+        return dh, dc
 
     def _kernel_grad(self, flat):
         steps, n, d = self.xs.shape
