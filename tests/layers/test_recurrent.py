@@ -219,7 +219,8 @@ def _case(cell, gates, reset_after=True):
 
 @pytest.mark.parametrize("cell,gates,reset_after", [("lstm", 4, True), ("gru", 3, True), ("gru", 3, False),
                                                     ("simple", 1, True)])
-@pytest.mark.parametrize("variant", ["plain", "masked_backwards", "dropout_per_gate", "dropout_shared_last"])
+@pytest.mark.parametrize("variant", ["plain", "masked_backwards", "dropout_per_gate", "dropout_shared_last",
+                                     "input_dropout_per_gate", "input_dropout_shared_last", "no_bias"])
 def test_recurrence_gradients_against_finite_differences(cell, gates, reset_after, variant):
     x, K, R, b, states, mask, dm, rdm = _case(cell, gates, reset_after)
     kw = dict(cell=cell, reset_after=reset_after, return_sequences=variant != "dropout_shared_last")
@@ -229,9 +230,13 @@ def test_recurrence_gradients_against_finite_differences(cell, gates, reset_afte
         kw.update(mask=mask, input_dropout=dm, recurrent_dropout=rdm, zero_output_for_mask=True)
     elif variant == "dropout_shared_last":
         kw.update(mask=mask, input_dropout=dm[:1], recurrent_dropout=rdm[:1])
+    elif variant == "input_dropout_per_gate":  # the LSTM's fused loop takes input dropout without recurrent
+        kw.update(mask=mask, input_dropout=dm)
+    elif variant == "input_dropout_shared_last":
+        kw.update(input_dropout=dm[:1], return_sequences=False)
 
     def fn(x, K, R, b, *states):
-        return recurrence(x, K, R, b, list(states), **kw)
+        return recurrence(x, K, R, None if variant == "no_bias" else b, list(states), **kw)
 
     assert tg.gradcheck(fn, [x, K, R, b, *states], atol=1e-6, rtol=1e-5)
 

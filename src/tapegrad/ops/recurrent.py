@@ -126,9 +126,20 @@ class Recurrence(Function):
         m = None if mask is None else xp.asarray(mask).T[order][..., None]  # (steps, batch, 1) bool
         self.m = m
 
-        xz = self._input_projection(xs)
-        if bias is not None:
-            xz += bias if bias.ndim == 1 else bias[0]
+        self.fused = (cell == "lstm" and activation == "tanh" and recurrent_activation == "sigmoid"
+                      and self.rdm is None)
+        if self.fused and (self.dm is None or self.dm.shape[0] == 1):
+            # the fused LSTM (below) projects the inputs straight into its internal gate order
+            xin = xs if self.dm is None else xs * self.dm[0]
+            xz = (xin.reshape(steps * n, d) @ _to_internal(kernel, units)).reshape(steps, n, 4 * units)
+            if bias is not None:
+                xz += _to_internal(bias, units)
+            internal = True
+        else:
+            xz = self._input_projection(xs)
+            if bias is not None:
+                xz += bias if bias.ndim == 1 else bias[0]
+            internal = False
         dtype = xz.dtype
         self.b_rec = bias[1] if (bias is not None and bias.ndim == 2) else None
 
@@ -155,11 +166,9 @@ class Recurrence(Function):
         # o, i and f are halved once per call (in a copy of the recurrent kernel and in the input
         # projection; halving is exact), so one tanh over all four gates and two in-place steps
         # (``* 0.5 + 0.5``) give the sigmoid as ``0.5 tanh(z / 2) + 0.5`` (stable for any z).
-        self.fused = (cell == "lstm" and activation == "tanh" and recurrent_activation == "sigmoid"
-                      and self.rdm is None)
         if self.fused:
             Rh = _to_internal(recurrent_kernel, units)
-            xzh = _to_internal(xz, units)
+            xzh = xz if internal else _to_internal(xz, units)
             self._lstm_fused_forward(xzh, Rh, H, C, G, AC, m)
             return self._pack(packed, m, H, C, n_out, steps)
         prev_out = xp.zeros((n, units), dtype=dtype)
