@@ -169,6 +169,8 @@ class Recurrence(Function):
         if self.fused:
             Rh = _to_internal(recurrent_kernel, units)
             xzh = xz if internal else _to_internal(xz, units)
+            # the gate values gate-major, (steps, gate, batch, units): each gate of a step contiguous
+            self.gate_vals = G = xp.empty((steps, 4, n, units), dtype=dtype)
             self._lstm_fused_forward(xzh, Rh, H, C, G, AC, m)
             return self._pack(packed, m, H, C, n_out, steps)
         prev_out = xp.zeros((n, units), dtype=dtype)
@@ -247,20 +249,23 @@ class Recurrence(Function):
 
     def _lstm_fused_forward(self, xzh, Rh, H, C, G, AC, m):
         """The LSTM's loop in the internal gate order (o, i, f, c) with the sigmoid gates'
-        pre-activations halved (see ``forward``): every step's views are made before the loop,
-        and every operation writes into the buffers of the whole sequence."""
-        steps, n, _ = G.shape
-        U = self.units
+        pre-activations halved (see ``forward``), ``G`` gate-major (steps, 4, batch, units):
+        each step's product and input projection are summed in a (batch, 4 units) scratch
+        buffer that the tanh reads into ``G``, so every later operation reads whole contiguous
+        gates. Every step's views are made before the loop, and every operation writes into
+        the buffers of the whole sequence."""
+        steps, _, n, U = G.shape
         tmp = xp.empty((n, U), dtype=G.dtype)
+        z = xp.empty((n, 4 * U), dtype=G.dtype)
+        z4 = z.reshape(n, 4, U).transpose(1, 0, 2)
         matmul, tanh, multiply, where = xp.matmul, xp.tanh, xp.multiply, xp.where
-        sig = [g[:, :3 * U] for g in G]
-        go_, gi, gf, gc = ([g[:, k * U:(k + 1) * U] for g in G] for k in range(4))
+        sig = [g[:3] for g in G]
+        go_, gi, gf, gc = ([g[k] for g in G] for k in range(4))
         if m is None:
             for s in range(steps):
-                g = G[s]
-                matmul(H[s], Rh, out=g)
-                g += xzh[s]
-                tanh(g, out=g)
+                matmul(H[s], Rh, out=z)
+                z += xzh[s]
+                tanh(z4, out=G[s])
                 sg = sig[s]
                 sg *= 0.5
                 sg += 0.5
@@ -276,10 +281,9 @@ class Recurrence(Function):
         prev_out = xp.zeros((n, U), dtype=G.dtype)
         self.outs = outs = xp.empty_like(H[1:])
         for s in range(steps):
-            g = G[s]
-            matmul(H[s], Rh, out=g)
-            g += xzh[s]
-            tanh(g, out=g)
+            matmul(H[s], Rh, out=z)
+            z += xzh[s]
+            tanh(z4, out=G[s])
             sg = sig[s]
             sg *= 0.5
             sg += 0.5
@@ -491,10 +495,10 @@ class Recurrence(Function):
         ``dz_c = dc i (1 - cc^2)``, ``dz_o = dh act(c) o'``, and ``dc`` gains ``dh o (1 - act(c)^2)``;
         each step is then a few products and one matrix product with the recurrent kernel."""
         G, U, m = self.gate_vals, self.units, self.m
-        steps, n, _ = G.shape
-        G4 = G.reshape(steps, n, 4, U)
+        steps, _, n, _ = G.shape
+        G4 = G.transpose(0, 2, 1, 3)  # (steps, batch, gate, units)
         o, i, cc = G4[..., 0, :], G4[..., 1, :], G4[..., 3, :]
-        A = xp.empty_like(G)
+        A = xp.empty((steps, n, 4 * U), dtype=G.dtype)
         A4 = A.reshape(steps, n, 4, U)
         xp.subtract(1, G4[..., 1:3, :], out=A4[..., :2, :])
         A4[..., :2, :] *= G4[..., 1:3, :]  # the sigmoid's derivative s (1 - s) for i and f
@@ -514,7 +518,7 @@ class Recurrence(Function):
         dz4 = dz.reshape(steps, n, 4, U)
         Ao, Aifc = [a[:, 3] for a in A4], [a[:, :3] for a in A4]
         dzo, dzifc = [d[:, 3] for d in dz4], [d[:, :3] for d in dz4]
-        F = [g[:, 2 * U:3 * U] for g in G]
+        F = [g[2] for g in G]
         multiply, matmul, where = xp.multiply, xp.matmul, xp.where
         dhn, dcn, tmp = xp.empty_like(dh), xp.empty_like(dc), xp.empty_like(dh)
         seq = self.return_sequences
