@@ -496,15 +496,13 @@ class Recurrence(Function):
         each step is then a few products and one matrix product with the recurrent kernel."""
         G, U, m = self.gate_vals, self.units, self.m
         steps, _, n, _ = G.shape
-        G4 = G.transpose(0, 2, 1, 3)  # (steps, batch, gate, units)
-        o, i, cc = G4[..., 0, :], G4[..., 1, :], G4[..., 3, :]
-        A = xp.empty((steps, n, 4 * U), dtype=G.dtype)
-        A4 = A.reshape(steps, n, 4, U)
-        xp.subtract(1, G4[..., 1:3, :], out=A4[..., :2, :])
-        A4[..., :2, :] *= G4[..., 1:3, :]  # the sigmoid's derivative s (1 - s) for i and f
-        A4[..., 0, :] *= cc
-        A4[..., 1, :] *= self.C[:-1]
-        Ac, Ao = A4[..., 2, :], A4[..., 3, :]
+        o, i, f, cc = G[:, 0], G[:, 1], G[:, 2], G[:, 3]
+        A = xp.empty_like(G)  # gate-major in Keras's order (i, f, c, o)
+        xp.subtract(1, G[:, 1:3], out=A[:, :2])
+        A[:, :2] *= G[:, 1:3]  # the sigmoid's derivative s (1 - s) for i and f
+        A[:, 0] *= cc
+        A[:, 1] *= self.C[:-1]
+        Ac, Ao = A[:, 2], A[:, 3]
         xp.multiply(cc, cc, out=Ac)
         xp.subtract(1, Ac, out=Ac)
         Ac *= i
@@ -515,16 +513,22 @@ class Recurrence(Function):
         xp.subtract(1, OD, out=OD)
         OD *= o
         RT = xp.ascontiguousarray(self.R.T)
+        # each step's gate gradients are made gate-major in ``zg`` (contiguous operations), then
+        # copied once into the step's row of ``dz`` for the product with the recurrent kernel
+        zg = xp.empty((4, n, U), dtype=G.dtype)
+        zg_rows = zg.transpose(1, 0, 2)
+        zg_ifc, zg_o = zg[:3], zg[3]
         dz4 = dz.reshape(steps, n, 4, U)
-        Ao, Aifc = [a[:, 3] for a in A4], [a[:, :3] for a in A4]
-        dzo, dzifc = [d[:, 3] for d in dz4], [d[:, :3] for d in dz4]
-        F = [g[2] for g in G]
+        Aifc, Ao = [a[:3] for a in A], [a[3] for a in A]
+        F = f
+        gseq = xp.ascontiguousarray(gseq.transpose(1, 0, 2))  # (n_out, batch, units)
+        copyto = xp.copyto
         multiply, matmul, where = xp.multiply, xp.matmul, xp.where
         dhn, dcn, tmp = xp.empty_like(dh), xp.empty_like(dc), xp.empty_like(dh)
         seq = self.return_sequences
         carry = None  # gradient of the previous output, passed back through masked steps
         for s in range(steps - 1, -1, -1):
-            go = gseq[:, s] if seq else (gseq[:, 0] if s == steps - 1 else None)
+            go = gseq[s] if seq else (gseq[0] if s == steps - 1 else None)
             if m is None:
                 if go is None:
                     dhn[...] = dh
@@ -543,8 +547,9 @@ class Recurrence(Function):
                 dc_keep = where(ms, 0, dc)
                 dcn[...] = where(ms, dc, 0)
                 dcn += dhn * OD[s]
-            multiply(dcn[:, None, :], Aifc[s], out=dzifc[s])
-            multiply(dhn, Ao[s], out=dzo[s])
+            multiply(dcn, Aifc[s], out=zg_ifc)
+            multiply(dhn, Ao[s], out=zg_o)
+            copyto(dz4[s], zg_rows)
             matmul(dz[s], RT, out=dh)
             multiply(dcn, F[s], out=dc)
             if m is not None:
