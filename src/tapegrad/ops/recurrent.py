@@ -19,6 +19,12 @@ Gates, in Keras's order along the last axis of ``kernel`` (input, units * gates)
   ``hh = act(u_h + r w_h)``; ``h = z h_prev + (1 - z) hh``. With ``reset_after=False`` (bias
   (3 units,)) the candidate is ``act(u_h + (r h_prev) R_h)``.
 
+An LSTM with Keras's default activations (tanh, sigmoid) and no recurrent dropout runs a
+fused loop: the gates internally in the order (o, i, f, c), the sigmoid gates'
+pre-activations halved so that one tanh covers all four gates (the sigmoid as
+``0.5 tanh(z / 2) + 0.5``), the gate values gate-major; the weights and the gradients
+keep Keras's layout.
+
 A time mask (``False`` = padding) keeps the previous state at a masked step; the output
 there is the previous step's output (zeros before the first step, TensorFlow's rule),
 or zeros with ``zero_output_for_mask``. Dropout masks are fixed across the time steps, as
