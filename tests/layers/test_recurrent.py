@@ -78,6 +78,24 @@ def test_lstm_keras_layout_matches_the_formulas(go_backwards):
     np.testing.assert_allclose(c.numpy(), ref_c, rtol=1e-12, atol=1e-12)
 
 
+def test_lstm_float32_matches_the_exact_logistic_and_keeps_its_weights_in_keras_layout():
+    # the node reorders and halves the gates internally; the layer's weights stay as set, and
+    # its float32 numbers match the formulas with 1 / (1 + exp(-z)) in float64 to float32 rounding
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 7, 5)).astype(np.float32)
+    w = [a.astype(np.float32) for a in _weights(5, 6, 4, (24,), rng, scale=0.8)]
+    layer = tg.layers.LSTM(6, return_sequences=True, return_state=True)
+    layer.build((None, 7, 5))
+    layer.set_weights(w)
+    seq, h, c = layer(x)
+    z = np.zeros((4, 6))
+    ref_seq, ref_h, ref_c = keras_lstm(x.astype(np.float64), *[a.astype(np.float64) for a in w], z, z)
+    np.testing.assert_allclose(seq.numpy(), ref_seq, rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(c.numpy(), ref_c, rtol=1e-5, atol=2e-6)
+    for got, expected in zip(layer.get_weights(), w):
+        np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_gru_keras_layout_matches_the_formulas(reset_after):
     rng = np.random.default_rng(2)
@@ -219,7 +237,8 @@ def _case(cell, gates, reset_after=True):
 
 @pytest.mark.parametrize("cell,gates,reset_after", [("lstm", 4, True), ("gru", 3, True), ("gru", 3, False),
                                                     ("simple", 1, True)])
-@pytest.mark.parametrize("variant", ["plain", "masked_backwards", "dropout_per_gate", "dropout_shared_last"])
+@pytest.mark.parametrize("variant", ["plain", "masked_backwards", "dropout_per_gate", "dropout_shared_last",
+                                     "input_dropout_per_gate", "input_dropout_shared_last", "no_bias"])
 def test_recurrence_gradients_against_finite_differences(cell, gates, reset_after, variant):
     x, K, R, b, states, mask, dm, rdm = _case(cell, gates, reset_after)
     kw = dict(cell=cell, reset_after=reset_after, return_sequences=variant != "dropout_shared_last")
@@ -229,9 +248,13 @@ def test_recurrence_gradients_against_finite_differences(cell, gates, reset_afte
         kw.update(mask=mask, input_dropout=dm, recurrent_dropout=rdm, zero_output_for_mask=True)
     elif variant == "dropout_shared_last":
         kw.update(mask=mask, input_dropout=dm[:1], recurrent_dropout=rdm[:1])
+    elif variant == "input_dropout_per_gate":  # the LSTM's fused loop takes input dropout without recurrent
+        kw.update(mask=mask, input_dropout=dm)
+    elif variant == "input_dropout_shared_last":
+        kw.update(input_dropout=dm[:1], return_sequences=False)
 
     def fn(x, K, R, b, *states):
-        return recurrence(x, K, R, b, list(states), **kw)
+        return recurrence(x, K, R, None if variant == "no_bias" else b, list(states), **kw)
 
     assert tg.gradcheck(fn, [x, K, R, b, *states], atol=1e-6, rtol=1e-5)
 

@@ -19,6 +19,12 @@ Gates, in Keras's order along the last axis of ``kernel`` (input, units * gates)
   ``hh = act(u_h + r w_h)``; ``h = z h_prev + (1 - z) hh``. With ``reset_after=False`` (bias
   (3 units,)) the candidate is ``act(u_h + (r h_prev) R_h)``.
 
+An LSTM with Keras's default activations (tanh, sigmoid) and no recurrent dropout runs a
+fused loop: the gates internally in the order (o, i, f, c), the sigmoid gates'
+pre-activations halved so that one tanh covers all four gates (the sigmoid as
+``0.5 tanh(z / 2) + 0.5``), the gate values gate-major; the weights and the gradients
+keep Keras's layout.
+
 A time mask (``False`` = padding) keeps the previous state at a masked step; the output
 there is the previous step's output (zeros before the first step, TensorFlow's rule),
 or zeros with ``zero_output_for_mask``. Dropout masks are fixed across the time steps, as
@@ -79,6 +85,17 @@ ACTIVATIONS = {
 """The activations the node computes itself; a cell with another one runs step by step."""
 
 
+def _to_internal(a, units):
+    """A copy of ``a`` (last axis: an LSTM's gates in Keras's order i, f, c, o) with the gates in
+    the internal order (o, i, f, c) and the sigmoid gates' columns (o, i, f) halved."""
+    a4 = a.reshape(*a.shape[:-1], 4, units)
+    out = xp.empty_like(a4)
+    xp.multiply(a4[..., 3, :], 0.5, out=out[..., 0, :])
+    xp.multiply(a4[..., :2, :], 0.5, out=out[..., 1:3, :])
+    out[..., 3, :] = a4[..., 2, :]
+    return out.reshape(a.shape)
+
+
 class Recurrence(Function):
     """One recurrent layer call over all time steps (see the module's docstring).
 
@@ -115,9 +132,20 @@ class Recurrence(Function):
         m = None if mask is None else xp.asarray(mask).T[order][..., None]  # (steps, batch, 1) bool
         self.m = m
 
-        xz = self._input_projection(xs)
-        if bias is not None:
-            xz += bias if bias.ndim == 1 else bias[0]
+        self.fused = (cell == "lstm" and activation == "tanh" and recurrent_activation == "sigmoid"
+                      and self.rdm is None)
+        if self.fused and (self.dm is None or self.dm.shape[0] == 1):
+            # the fused LSTM (below) projects the inputs straight into its internal gate order
+            xin = xs if self.dm is None else xs * self.dm[0]
+            xz = (xin.reshape(steps * n, d) @ _to_internal(kernel, units)).reshape(steps, n, 4 * units)
+            if bias is not None:
+                xz += _to_internal(bias, units)
+            internal = True
+        else:
+            xz = self._input_projection(xs)
+            if bias is not None:
+                xz += bias if bias.ndim == 1 else bias[0]
+            internal = False
         dtype = xz.dtype
         self.b_rec = bias[1] if (bias is not None and bias.ndim == 2) else None
 
@@ -139,6 +167,18 @@ class Recurrence(Function):
             self.WH = WH = xp.empty((steps, n, units), dtype=dtype)  # the recurrent product of the candidate
         else:
             self.HN = HN = xp.empty((steps, n, units), dtype=dtype)
+        # The LSTM with Keras's default activations (tanh, sigmoid) and no recurrent dropout runs
+        # its gates in the internal order (o, i, f, c), sigmoid gates first: the pre-activations of
+        # o, i and f are halved once per call (in a copy of the recurrent kernel and in the input
+        # projection; halving is exact), so one tanh over all four gates and two in-place steps
+        # (``* 0.5 + 0.5``) give the sigmoid as ``0.5 tanh(z / 2) + 0.5`` (stable for any z).
+        if self.fused:
+            Rh = _to_internal(recurrent_kernel, units)
+            xzh = xz if internal else _to_internal(xz, units)
+            # the gate values gate-major, (steps, gate, batch, units): each gate of a step contiguous
+            self.gate_vals = G = xp.empty((steps, 4, n, units), dtype=dtype)
+            self._lstm_fused_forward(xzh, Rh, H, C, G, AC, m)
+            return self._pack(packed, m, H, C, n_out, steps)
         prev_out = xp.zeros((n, units), dtype=dtype)
         # Without a mask, each step writes its new state straight into H (and C), and the
         # sequence output is H itself, copied into the packed result after the loop.
@@ -210,6 +250,69 @@ class Recurrence(Function):
         packed[:, n_out] = H[steps]
         if cell == "lstm":
             packed[:, n_out + 1] = C[steps]
+        self.H, self.n_out = H, n_out
+        return packed
+
+    def _lstm_fused_forward(self, xzh, Rh, H, C, G, AC, m):
+        """The LSTM's loop in the internal gate order (o, i, f, c) with the sigmoid gates'
+        pre-activations halved (see ``forward``), ``G`` gate-major (steps, 4, batch, units):
+        each step's product and input projection are summed in a (batch, 4 units) scratch
+        buffer that the tanh reads into ``G``, so every later operation reads whole contiguous
+        gates. Every step's views are made before the loop, and every operation writes into
+        the buffers of the whole sequence."""
+        steps, _, n, U = G.shape
+        tmp = xp.empty((n, U), dtype=G.dtype)
+        z = xp.empty((n, 4 * U), dtype=G.dtype)
+        z4 = z.reshape(n, 4, U).transpose(1, 0, 2)
+        matmul, tanh, multiply, where = xp.matmul, xp.tanh, xp.multiply, xp.where
+        sig = [g[:3] for g in G]
+        go_, gi, gf, gc = ([g[k] for g in G] for k in range(4))
+        if m is None:
+            for s in range(steps):
+                matmul(H[s], Rh, out=z)
+                z += xzh[s]
+                tanh(z4, out=G[s])
+                sg = sig[s]
+                sg *= 0.5
+                sg += 0.5
+                c_new = C[s + 1]
+                multiply(gf[s], C[s], out=c_new)
+                multiply(gi[s], gc[s], out=tmp)
+                c_new += tmp
+                tanh(c_new, out=AC[s])
+                multiply(go_[s], AC[s], out=H[s + 1])
+            return
+        h_new = xp.empty((n, U), dtype=G.dtype)
+        c_new = xp.empty((n, U), dtype=G.dtype)
+        prev_out = xp.zeros((n, U), dtype=G.dtype)
+        self.outs = outs = xp.empty_like(H[1:])
+        for s in range(steps):
+            matmul(H[s], Rh, out=z)
+            z += xzh[s]
+            tanh(z4, out=G[s])
+            sg = sig[s]
+            sg *= 0.5
+            sg += 0.5
+            multiply(gf[s], C[s], out=c_new)
+            multiply(gi[s], gc[s], out=tmp)
+            c_new += tmp
+            tanh(c_new, out=AC[s])
+            multiply(go_[s], AC[s], out=h_new)
+            ms = m[s]
+            H[s + 1] = where(ms, h_new, H[s])
+            C[s + 1] = where(ms, c_new, C[s])
+            outs[s] = where(ms, h_new, 0 if self.zero_out else prev_out)
+            prev_out = outs[s]
+
+    def _pack(self, packed, m, H, C, n_out, steps):
+        """Fill the packed output of the fused LSTM (see ``Recurrence``)."""
+        seq = H[1:] if m is None else self.outs
+        if self.return_sequences:
+            packed[:, :steps] = seq.transpose(1, 0, 2)
+        else:
+            packed[:, 0] = seq[steps - 1]
+        packed[:, n_out] = H[steps]
+        packed[:, n_out + 1] = C[steps]
         self.H, self.n_out = H, n_out
         return packed
 
@@ -296,7 +399,10 @@ class Recurrence(Function):
         # one matrix product of them with the states after the loop
         dW = xp.empty_like(dxz) if (cell == "gru" and self.reset_after) else dxz
         carry = None  # gradient of the previous output, passed back through masked steps
-        if cell == "lstm":
+        if self.fused:
+            dh, dc = self._lstm_fused_backward(gseq, dh, dc, dxz)
+            steps = 0  # the loop below has nothing left to do
+        elif cell == "lstm":
             # every step's local derivatives at once, so the reverse loop does a few products per step:
             # dz_i = dc cc i', dz_f = dc c_prev f', dz_c = dc i act'(cc), dz_o = dh act(c) o',
             # and dc gains dh o act'(c)
@@ -367,6 +473,7 @@ class Recurrence(Function):
                 dh_prev = self._proj_back(dz, 0, 1)
             dh = dh_prev if dh_keep is None else dh_prev + dh_keep
 
+        steps = self.xs.shape[0]
         flat = dxz.reshape(steps * n, -1)
         grads = [None, None, self._recurrent_kernel_grad(dW) if self.parents[2] is not None else None]
         if self.parents[0] is not None:
@@ -383,6 +490,78 @@ class Recurrence(Function):
         if cell == "lstm":
             grads.append(dc)
         return tuple(grads)
+
+    def _lstm_fused_backward(self, gseq, dh, dc, dz):
+        """The reverse loop of the fused LSTM: writes the gradients of every step's
+        pre-activations into ``dz`` (steps, batch, 4 units), in Keras's gate order (i, f, c, o),
+        and returns the initial states' gradients ``dh, dc`` (written over the arrays given).
+
+        Every step's local derivatives are computed at once before the loop, from the gate
+        values kept in the internal order (o, i, f, c): ``dz_i = dc cc i'``, ``dz_f = dc c_prev f'``,
+        ``dz_c = dc i (1 - cc^2)``, ``dz_o = dh act(c) o'``, and ``dc`` gains ``dh o (1 - act(c)^2)``;
+        each step is then a few products and one matrix product with the recurrent kernel."""
+        G, U, m = self.gate_vals, self.units, self.m
+        steps, _, n, _ = G.shape
+        o, i, f, cc = G[:, 0], G[:, 1], G[:, 2], G[:, 3]
+        A = xp.empty_like(G)  # gate-major in Keras's order (i, f, c, o)
+        xp.subtract(1, G[:, 1:3], out=A[:, :2])
+        A[:, :2] *= G[:, 1:3]  # the sigmoid's derivative s (1 - s) for i and f
+        A[:, 0] *= cc
+        A[:, 1] *= self.C[:-1]
+        Ac, Ao = A[:, 2], A[:, 3]
+        xp.multiply(cc, cc, out=Ac)
+        xp.subtract(1, Ac, out=Ac)
+        Ac *= i
+        xp.subtract(1, o, out=Ao)
+        Ao *= o
+        Ao *= self.AC
+        OD = self.AC * self.AC
+        xp.subtract(1, OD, out=OD)
+        OD *= o
+        RT = xp.ascontiguousarray(self.R.T)
+        # each step's gate gradients are made gate-major in ``zg`` (contiguous operations), then
+        # copied once into the step's row of ``dz`` for the product with the recurrent kernel
+        zg = xp.empty((4, n, U), dtype=G.dtype)
+        zg_rows = zg.transpose(1, 0, 2)
+        zg_ifc, zg_o = zg[:3], zg[3]
+        dz4 = dz.reshape(steps, n, 4, U)
+        Aifc, Ao = [a[:3] for a in A], [a[3] for a in A]
+        F = f
+        gseq = xp.ascontiguousarray(gseq.transpose(1, 0, 2))  # (n_out, batch, units)
+        copyto = xp.copyto
+        multiply, matmul, where = xp.multiply, xp.matmul, xp.where
+        dhn, dcn, tmp = xp.empty_like(dh), xp.empty_like(dc), xp.empty_like(dh)
+        seq = self.return_sequences
+        carry = None  # gradient of the previous output, passed back through masked steps
+        for s in range(steps - 1, -1, -1):
+            go = gseq[s] if seq else (gseq[0] if s == steps - 1 else None)
+            if m is None:
+                if go is None:
+                    dhn[...] = dh
+                else:
+                    xp.add(dh, go, out=dhn)
+                multiply(dhn, OD[s], out=tmp)
+                xp.add(dc, tmp, out=dcn)
+            else:
+                if carry is not None:
+                    go = carry if go is None else go + carry
+                ms = m[s]
+                total = dh if go is None else dh + go
+                dhn[...] = where(ms, total, 0)
+                dh_keep = where(ms, 0, dh)
+                carry = where(ms, 0, go) if (go is not None and not self.zero_out) else None
+                dc_keep = where(ms, 0, dc)
+                dcn[...] = where(ms, dc, 0)
+                dcn += dhn * OD[s]
+            multiply(dcn, Aifc[s], out=zg_ifc)
+            multiply(dhn, Ao[s], out=zg_o)
+            copyto(dz4[s], zg_rows)
+            matmul(dz[s], RT, out=dh)
+            multiply(dcn, F[s], out=dc)
+            if m is not None:
+                dh += dh_keep
+                dc += dc_keep
+        return dh, dc
 
     def _kernel_grad(self, flat):
         steps, n, d = self.xs.shape
