@@ -104,6 +104,19 @@ def test_lab_part2_step_with_a_stateful_lstm_equals_eager(reset, stateful):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("bad", [-1, 20])
+def test_a_replayed_embedding_checks_its_ids_as_the_eager_call(bad):
+    model, _, fn, opt = _music(True, reset=False, stateful=False)
+    assert fn.replayed > 0  # the step below is a replay of the recorded one
+    weights = [w.numpy() for w in model.weights]
+    x = np.zeros((4, 10), np.int32)
+    x[2, 3] = bad  # NumPy would read row -1 (the last) or raise its own IndexError
+    with pytest.raises(ValueError, match=rf"Embedding '.*': ids must be in \[0, 20\), received {bad}"):
+        fn(x, np.zeros((4, 10), np.int32))
+    for before, w in zip(weights, model.weights):  # refused before any weight changed
+        np.testing.assert_array_equal(before, w.numpy())
+
+
 def test_an_operation_reading_a_numpy_made_tensor_runs_eagerly():
     model = tg.Sequential([tg.Input(shape=(3,)), tg.layers.Dense(2)])
 

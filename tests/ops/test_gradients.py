@@ -175,6 +175,8 @@ SHAPE_CASES = {
     "getitem_repeated": (lambda t: t[:, [0, 0, 2]], lambda x: x[:, [0, 0, 2]]),
     "getitem_mask": (lambda t: t[t > 0.5], lambda x: x[x > 0.5]),
     "getitem_int_array": (lambda t: t[np.array([1, 1, 0])], lambda x: x[np.array([1, 1, 0])]),
+    "embedding_lookup": (lambda t: tg.ops.embedding_lookup(t, np.array([[1, 0], [1, 1]])),
+                         lambda x: x[np.array([[1, 0], [1, 1]])]),
     "concat": (lambda t: tg.concat([t, t * 2.0], axis=1), lambda x: np.concatenate([x, x * 2], axis=1)),
     "stack": (lambda t: tg.stack([t, t * 2.0], axis=-1), lambda x: np.stack([x, x * 2], axis=-1)),
     "split": (lambda t: tg.split(t, [1, 2], axis=1)[1], lambda x: np.split(x, [1], axis=1)[1]),

@@ -14,7 +14,7 @@ from .nn import (dropout, elu, gelu, hard_sigmoid, leaky_relu, linear, log_softm
                  sigmoid_cross_entropy_with_logits, softmax, softmax_cross_entropy_with_logits, softplus, softsign,
                  sparse_softmax_cross_entropy_with_logits, swish, tanh)
 from .reduce import argmax, argmin, logsumexp, max, mean, min, prod, reduce_all, reduce_any, std, sum, var
-from .shape import (broadcast_to, concat, expand_dims, flatten, getitem, pad, reshape, split, squeeze, stack,
+from .shape import (broadcast_to, concat, embedding_lookup, expand_dims, flatten, getitem, pad, reshape, split, squeeze, stack,
                     tile, transpose)
 
 
@@ -41,7 +41,7 @@ OPS.update({
 __all__ = [
     "abs", "add", "arange", "argmax", "argmin", "broadcast_to", "cast", "clip", "concat", "constant",
     "convert_to_tensor", "creation", "divide", "dropout", "elu", "exp", "expand_dims", "expm1", "eye", "fill",
-    "flatten", "from_dlpack", "full", "gelu", "getitem", "hard_sigmoid", "leaky_relu", "linear", "linspace", "log",
+    "embedding_lookup", "flatten", "from_dlpack", "full", "gelu", "getitem", "hard_sigmoid", "leaky_relu", "linear", "linspace", "log",
     "log1p", "log_softmax", "logsumexp", "math", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply",
     "negative", "nn", "one_hot", "ones", "ones_like", "pad", "power", "prod", "rank", "reduce", "reduce_all",
     "reduce_any", "relu", "reshape", "selu", "shape", "shape_of", "sigmoid", "sigmoid_cross_entropy_with_logits",

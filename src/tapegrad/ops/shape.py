@@ -89,6 +89,28 @@ class GetItem(Function):
         return (out,)
 
 
+class EmbeddingLookup(Function):
+    """Rows of a table picked by integer ids, each checked to be a row of the table.
+
+    The check runs in ``forward``, so a recorded and replayed step checks every call's ids
+    as the eager call does; the gradient scatters back onto the picked rows, adding where
+    an id repeats."""
+
+    def forward(self, params, ids, name):
+        n = params.shape[0]
+        if ids.size:
+            lo, hi = ids.min(), ids.max()
+            if lo < 0 or hi >= n:
+                raise ValueError(f"{name}: ids must be in [0, {n}), received {int(lo if lo < 0 else hi)}")
+        self.shape, self.ids = params.shape, ids
+        return params[ids]
+
+    def backward(self, g):
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        xp.add.at(out, self.ids, g)
+        return (out,)
+
+
 class Pad(Function):
     def forward(self, a, pad_width, constant_values):
         self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, a.shape))
@@ -350,6 +372,31 @@ def _is_advanced(index) -> bool:
         if isinstance(i, (list, np.ndarray)) or (hasattr(i, "shape") and hasattr(i, "dtype")):
             return True
     return False
+
+
+def embedding_lookup(params, ids, name: str | None = None) -> Tensor:
+    """The rows of ``params`` at integer ``ids`` (``tf.nn.embedding_lookup`` with one table):
+    the result has shape ``ids.shape + params.shape[1:]``. Unlike NumPy indexing, a negative
+    or too large id is an error, as in TensorFlow; the gradient adds up where an id repeats.
+
+    Args:
+        params: the table, a tensor of shape ``(rows, ...)``.
+        ids: an integer array (or tensor) of any shape.
+        name: the name an error message starts with (default ``"embedding_lookup"``).
+
+    Example:
+        >>> import tapegrad as tg
+        >>> table = tg.constant([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
+        >>> tg.ops.embedding_lookup(table, [2, 0]).numpy().tolist()
+        [[4.0, 5.0], [0.0, 1.0]]
+    """
+    params = tensor(params)
+    ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    if ids.dtype.kind not in "iu":
+        raise ValueError(f"{name or 'embedding_lookup'}: expected integer ids, received dtype {ids.dtype}")
+    if params.ndim == 0:
+        raise ValueError(f"{name or 'embedding_lookup'}: expected a table of rank 1 or more, received a scalar")
+    return EmbeddingLookup.apply(params, ids=ids, name=name or "embedding_lookup")
 
 
 def getitem(x: Tensor, index) -> Tensor:
