@@ -20,10 +20,10 @@ def table(path: str) -> str:
     threads = f"{r['threads']} threads" + (", machine tuning on" if r.get("machine_tuning") else "")
     kernels = "; ".join(r.get("kernels", [])) or "not recorded"
     lines = [f"{r['date']}, {r['machine']}, {threads}; kernels: {kernels}; median ms per training step.", "",
-             "| workload | tapegrad `train_on_batch` | tapegrad `GradientTape` | NumPy reference | PyTorch | JAX (jit) | "
-             "tapegrad / PyTorch | reference / PyTorch | tapegrad / reference | tapegrad / JAX | target | "
-             "peak memory tapegrad / reference |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| workload | tapegrad `train_on_batch` | tapegrad `GradientTape` | tapegrad `tg.function` | NumPy reference | "
+             "PyTorch | JAX (jit) | tapegrad / PyTorch | reference / PyTorch | tapegrad / reference | tapegrad / JAX | "
+             "`tg.function` / JAX | target | peak memory tapegrad / reference |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def ms(row, name):
         return f"{row[name]['median_ms']:.3f}" if name in row else "n/a"  # a run without it
@@ -32,10 +32,11 @@ def table(path: str) -> str:
         return f"{row[name]:.2f}" if name in row else "n/a"
 
     for key, row in r["workloads"].items():
-        lines.append(f"| {key} | {ms(row, 'tapegrad')} | {ms(row, 'tapegrad_tape')} | {ms(row, 'numpy_ref')} | "
+        lines.append(f"| {key} | {ms(row, 'tapegrad')} | {ms(row, 'tapegrad_tape')} | "
+                     f"{ms(row, 'tapegrad_function')} | {ms(row, 'numpy_ref')} | "
                      f"{ms(row, 'torch')} | {ms(row, 'jax')} | {ratio(row, 'ratio_to_torch')} | "
                      f"{ratio(row, 'numpy_ref_ratio_to_torch')} | {ratio(row, 'ratio_to_numpy_ref')} | "
-                     f"{ratio(row, 'ratio_to_jax')} | {targets.get(key, '')} | "
+                     f"{ratio(row, 'ratio_to_jax')} | {ratio(row, 'function_ratio_to_jax')} | {targets.get(key, '')} | "
                      f"{ratio(row, 'memory_ratio_to_numpy_ref')} |")
     fit = r["workloads"].get("W2", {}).get("fit_overhead")
     if fit is not None:
