@@ -7,7 +7,9 @@ data-loading thread, say) leaves recording on in another that trains.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
+from types import MethodType
 from typing import Any, Callable, Iterator
 
 
@@ -28,6 +30,27 @@ class _Mode(threading.local):
 
 
 mode = _Mode()
+
+
+def reported(kind: str, method: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator for a call with side effects: while ``tg.function`` records a step
+    (``mode.effect`` set), the call goes to ``mode.effect(kind, call, args, kwargs)``, which runs
+    it and records it; otherwise it runs as written. With ``method``, the decorated function is
+    a method and the recorder is given it bound to its object."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if mode.effect is None:
+                return fn(*args, **kwargs)
+            if method:
+                return mode.effect(kind, MethodType(fn, args[0]), args[1:], kwargs)
+            return mode.effect(kind, fn, args, kwargs)
+
+        wrapper.reported = kind  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .. import ops
-from ..autodiff.grad_mode import mode
+from ..autodiff.grad_mode import mode, reported
 from ..autodiff.tensor import Tensor
 from ..backend import xp
 
@@ -581,28 +581,15 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def _reported(fn):
-    """The loss function ``fn`` reporting its calls to ``tg.function``'s recorder (``mode.effect``)."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        if mode.effect is not None:
-            return mode.effect("loss", fn, args, kwargs)
-        return fn(*args, **kwargs)
-
-    return wrapper
-
-
 # While tg.function records a step, a loss is replayed as one node: it reads its targets with NumPy.
-mean_squared_error = _reported(mean_squared_error)
-mean_absolute_error = _reported(mean_absolute_error)
-huber = _reported(huber)
-hinge = _reported(hinge)
-kl_divergence = _reported(kl_divergence)
-binary_crossentropy = _reported(binary_crossentropy)
-categorical_crossentropy = _reported(categorical_crossentropy)
-sparse_categorical_crossentropy = _reported(sparse_categorical_crossentropy)
+mean_squared_error = reported("loss")(mean_squared_error)
+mean_absolute_error = reported("loss")(mean_absolute_error)
+huber = reported("loss")(huber)
+hinge = reported("loss")(hinge)
+kl_divergence = reported("loss")(kl_divergence)
+binary_crossentropy = reported("loss")(binary_crossentropy)
+categorical_crossentropy = reported("loss")(categorical_crossentropy)
+sparse_categorical_crossentropy = reported("loss")(sparse_categorical_crossentropy)
 
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import functools
-
-from ..autodiff.grad_mode import mode
+from ..autodiff.grad_mode import reported
 from ..autodiff.tensor import Tensor
 from ..backend import to_numpy
 
@@ -177,19 +175,6 @@ def mean_absolute_error(y_true, y_pred) -> np.ndarray:
     return np.mean(np.abs(y_pred - y_true), axis=-1)
 
 
-def _reported(method):
-    """``method`` reporting its calls to ``tg.function``'s recorder (``mode.effect``) while one records."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        if mode.effect is not None:
-            return mode.effect("call", getattr(self, method.__name__), args, kwargs)
-        return method(self, *args, **kwargs)
-
-    wrapper._reports = True
-    return wrapper
-
-
 # -- stateful metrics --------------------------------------------------------------------------
 
 class Metric:
@@ -221,8 +206,8 @@ class Metric:
         super().__init_subclass__(**kwargs)
         for name in ("update_state", "reset_state", "result"):
             method = cls.__dict__.get(name)
-            if method is not None and not getattr(method, "_reports", False):
-                setattr(cls, name, _reported(method))
+            if method is not None and not hasattr(method, "reported"):
+                setattr(cls, name, reported("call", method=True)(method))
 
     def __init__(self, name: str | None = None, dtype=None) -> None:
         self.name = name or type(self).__name__.lower()
