@@ -89,12 +89,11 @@ class GetItem(Function):
         return (out,)
 
 
-class EmbeddingLookup(Function):
+class EmbeddingLookup(GetItem):
     """Rows of a table picked by integer ids, each checked to be a row of the table.
 
     The check runs in ``forward``, so a recorded and replayed step checks every call's ids
-    as the eager call does; the gradient scatters back onto the picked rows, adding where
-    an id repeats."""
+    as the eager call does; the gradient is ``GetItem``'s, adding where an id repeats."""
 
     def forward(self, params, ids, name):
         n = params.shape[0]
@@ -102,13 +101,7 @@ class EmbeddingLookup(Function):
             lo, hi = ids.min(), ids.max()
             if lo < 0 or hi >= n:
                 raise ValueError(f"{name}: ids must be in [0, {n}), received {int(lo if lo < 0 else hi)}")
-        self.shape, self.ids = params.shape, ids
-        return params[ids]
-
-    def backward(self, g):
-        out = xp.zeros(self.shape, dtype=g.dtype)
-        xp.add.at(out, self.ids, g)
-        return (out,)
+        return super().forward(params, ids, True)
 
 
 class Pad(Function):
