@@ -184,16 +184,17 @@ class Updater:
             spare = len(set(map(id, grads))) == len(grads)  # a rule may hand one array to two inputs
         lr = opt.learning_rate
         wd = opt.weight_decay
-        chunked, names = _CHUNKED[rule]
-        update, consts = chunked(opt, lr)
-        if rule is _sgd and not opt.momentum:
-            names = ()
         inline = {}  # index -> the state arrays of a variable updated chunk by chunk
-        for i in singles:
-            w, state = variables[i].data, opt._state[id(variables[i])]
-            arrays = (grads[i], w) + tuple(state[name] for name in names)
-            if all(x.flags.c_contiguous and x.dtype == w.dtype and x.shape == w.shape for x in arrays):
-                inline[i] = tuple(state[name] for name in names)
+        if singles:  # (packed small variables need none of this)
+            chunked, names = _CHUNKED[rule]
+            update, consts = chunked(opt, lr)
+            if rule is _sgd and not opt.momentum:
+                names = ()
+            for i in singles:
+                w, state = variables[i].data, opt._state[id(variables[i])]
+                arrays = (grads[i], w) + tuple(state[name] for name in names)
+                if all(x.flags.c_contiguous and x.dtype == w.dtype and x.shape == w.shape for x in arrays):
+                    inline[i] = tuple(state[name] for name in names)
         opt.before_step(variables)
         if wd:
             for i, v in enumerate(variables):
