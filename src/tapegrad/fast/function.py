@@ -54,8 +54,9 @@ from ..layers.base import Layer
 from ..losses import Loss
 from ..metrics import Metric
 from ..optimizers.base import Optimizer
+from .fusion import Record, fusable
 from .losses import _HANDLED, loss_rules
-from .nodes import Chain
+from .nodes import Chain, Linear
 from .replay import _is_setting, _Snapshot
 from .update import Updater
 
@@ -701,37 +702,31 @@ def _compile(program: list, result_slots, shapes: dict) -> list:
 
 
 def _linear_run(program, i, uses, shapes):
-    """``(length, fused op, slots)`` when a Dense layer's nodes start at ``program[i]``, else None."""
-    from ..ops.math import Add, MatMul
-    from ..ops.nn import Relu
-    from .nodes import Linear
+    """``(length, fused op, slots)`` when a Dense layer's nodes start at ``program[i]``, else
+    None: the nodes from ``i`` on, their results renumbered as ``fusion.fusable`` reads them
+    (node ``k``'s result is slot ``k + 1``), matched by the rule ``TrainStep``'s fusion uses."""
+    window = []
+    for op in program[i:i + 3]:
+        if op[0] != 0 or op[6] is not None:  # a call or a node reading an argument's array ends it
+            break
+        window.append(op)
+    local = {op[5]: k + 1 for k, op in enumerate(window)}
 
-    def node(j, rule, src):
-        if j >= len(program):
-            return None
-        op = program[j]
-        if op[0] != 0 or op[1] is not rule or op[6] is not None or op[2][0] != src or uses.get(src, 0) != 1:
-            return None
-        return op
+    def ref(r):  # a weight is a Variable read live; any other input is no weight
+        return local.get(r, -1) if r.__class__ is int else (r if isinstance(r, Variable) else None)
 
-    first = program[i]
-    if first[0] != 0 or first[1] is not MatMul or first[6] is not None or len(shapes.get(first[5], ())) != 2:
+    records = [Record(op[1], tuple(map(ref, op[2])), op[3], op[4], shapes.get(op[5], ()), None) for op in window]
+    run = fusable(records, 0, {k + 1: uses.get(op[5], 0) for k, op in enumerate(window)}) if window else None
+    if run is None or run[1].rule is not Linear:
         return None
-    x, w = first[2]
-    if not (isinstance(w, Variable) and w.data.ndim == 2):
-        return None
-    add = node(i + 1, Add, first[5])
-    if add is None or not (isinstance(add[2][1], Variable) and add[2][1].data.ndim == 1):
-        return None
-    relu = node(i + 2, Relu, add[5])
-    ops_ = [first, add] + ([relu] if relu is not None else [])
+    n, rec = run
+    ops_ = window[:n]
     members = [op[4] is None for op in ops_]
     if any(members) and not all(members):
         return None
-    needs = None if first[4] is None else first[4] + add[4][1:]
-    last = ops_[-1]
-    fused = (0, Linear, (x, w, add[2][1]), {"relu": relu is not None}, needs, last[5], None)
-    return len(ops_), fused, tuple(op[5] for op in ops_)[::-1]
+    x, w = ops_[0][2]
+    fused = (0, Linear, (x, w, ops_[1][2][1]), rec.settings, rec.needs, ops_[-1][5], None)
+    return n, fused, tuple(op[5] for op in ops_)[::-1]
 
 
 def _consecutive(steps, slots) -> bool:

@@ -41,8 +41,10 @@ def _is_weight(ref, ndim: int) -> bool:
     return isinstance(ref, Tensor) and ref.data.ndim == ndim
 
 
-def _run(records: list, k: int, uses: dict) -> tuple | None:
-    """``(length, fused record)`` when a fusable run starts at node ``k``, else None."""
+def fusable(records: list, k: int, uses: dict) -> tuple | None:
+    """``(length, fused record)`` when a fusable run starts at node ``k``, else None (``uses``:
+    slot -> how many inputs read it; the caller checks where the run's nodes sit in the
+    backward order)."""
     first = records[k]
 
     def follows(j: int, rule) -> bool:  # node j is `rule` applied to node j-1's result alone
@@ -81,7 +83,7 @@ def fuse(records: list, output: int, order: list) -> tuple:
     fused = 0
     k = 0
     while k < len(records):
-        run = _run(records, k, uses)
+        run = fusable(records, k, uses)
         if run is not None:
             n, rec = run
             members = [records[j].needs is None for j in range(k, k + n)]
@@ -110,4 +112,4 @@ def fuse(records: list, output: int, order: list) -> tuple:
     return out, new_slot[output], new_order, fused
 
 
-__all__ = ["Record", "fuse"]
+__all__ = ["Record", "fusable", "fuse"]
