@@ -266,3 +266,14 @@ def test_chunked_updates_keep_two_chunk_sized_buffers_per_dtype():
     updater.apply(O.Adam(0.01), gradients(rng, variables), variables, True)
     assert sorted(str(d) for d in updater._chunks) == ["float32", "float64"]
     assert all(a.shape == b.shape == (CHUNK,) for a, b in updater._chunks.values())
+
+
+def test_chunk_length_follows_the_l2_cache():
+    """Six float32 chunks fill at most three quarters of L2: 2**15 elements for 1 MiB, 2**16
+    for 2 MiB; an unknown size keeps 2**15, and the length stays within [2**12, 2**18]."""
+    from tapegrad.fast.update import _chunk_elements
+
+    for l2, expected in [(1 << 20, 1 << 15), (2 << 20, 1 << 16), (0, 1 << 15), (1 << 10, 1 << 12), (1 << 30, 1 << 18)]:
+        n = _chunk_elements(l2)
+        assert n == expected
+        assert l2 == 0 or n == 1 << 12 or 6 * 4 * n <= l2 * 3 // 4
