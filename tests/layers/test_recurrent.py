@@ -545,3 +545,19 @@ def test_cells_round_trip_their_config_and_report_their_shape(cls, kwargs):
     states = [np.zeros((2, 5), np.float32)] * (2 if cls is tg.layers.LSTMCell else 1)
     out, new_states = cell(np.ones((2, 3), np.float32), states)
     assert out.shape == (2, 5) and len(new_states) == len(states)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_gradients_with_a_batch_of_16_against_finite_differences(masked):
+    # a batch of 16 or more takes the node's other copy of the gradients for the weights' products
+    rng = np.random.default_rng(3)
+    n, t, d, u = 16, 3, 2, 2
+    x = rng.normal(size=(n, t, d))
+    K, R, b = rng.normal(0, 0.6, (d, 4 * u)), rng.normal(0, 0.6, (u, 4 * u)), rng.normal(0, 0.5, (4 * u,))
+    states = [rng.normal(size=(n, u)) for _ in range(2)]
+    mask = rng.random((n, t)) > 0.3 if masked else None
+
+    def fn(x, K, R, b, *states):
+        return recurrence(x, K, R, b, list(states), cell="lstm", return_sequences=True, mask=mask)
+
+    assert tg.gradcheck(fn, [x, K, R, b, *states], atol=1e-6, rtol=1e-5)

@@ -22,8 +22,9 @@ Gates, in Keras's order along the last axis of ``kernel`` (input, units * gates)
 An LSTM with Keras's default activations (tanh, sigmoid) and no recurrent dropout runs a
 fused loop: the gates internally in the order (o, i, f, c), the sigmoid gates'
 pre-activations halved so that one tanh covers all four gates (the sigmoid as
-``0.5 tanh(z / 2) + 0.5``), the gate values gate-major; the weights and the gradients
-keep Keras's layout.
+``0.5 tanh(z / 2) + 0.5``), every array of its loops units-major with the batch last (a
+step's gates (4 units, batch), the recurrent product ``R_int^T h^T`` forward and ``R dz``
+backward); the weights and the gradients keep Keras's layout.
 
 A time mask (``False`` = padding) keeps the previous state at a masked step; the output
 there is the previous step's output (zeros before the first step, TensorFlow's rule),
@@ -96,6 +97,22 @@ def _to_internal(a, units):
     return out.reshape(a.shape)
 
 
+def _internal_transposed(a, units, block=64):
+    """``_to_internal(a, units).T`` as a C-contiguous (4 units, rows) array, for ``a`` of shape
+    (rows, 4 units): copied in blocks of ``block`` rows, each gate's block at once, since a
+    transposing copy of the whole matrix strides through memory a row of ``a`` apart at
+    every element."""
+    rows = a.shape[0]
+    U = units
+    out = xp.empty((4 * U, rows), dtype=a.dtype)
+    for r in range(0, rows, block):
+        blk = a[r:r + block]
+        xp.multiply(blk[:, 3 * U:].T, 0.5, out=out[:U, r:r + block])
+        xp.multiply(blk[:, :2 * U].T, 0.5, out=out[U:3 * U, r:r + block])
+        out[3 * U:, r:r + block] = blk[:, 2 * U:3 * U].T
+    return out
+
+
 class Recurrence(Function):
     """One recurrent layer call over all time steps (see the module's docstring).
 
@@ -134,22 +151,16 @@ class Recurrence(Function):
 
         self.fused = (cell == "lstm" and activation == "tanh" and recurrent_activation == "sigmoid"
                       and self.rdm is None)
-        if self.fused and (self.dm is None or self.dm.shape[0] == 1):
-            # the fused LSTM (below) projects the inputs straight into its internal gate order
-            xin = xs if self.dm is None else xs * self.dm[0]
-            xz = (xin.reshape(steps * n, d) @ _to_internal(kernel, units)).reshape(steps, n, 4 * units)
-            if bias is not None:
-                xz += _to_internal(bias, units)
-            internal = True
-        else:
-            xz = self._input_projection(xs)
-            if bias is not None:
-                xz += bias if bias.ndim == 1 else bias[0]
-            internal = False
+        n_out = steps if return_sequences else 1
+        if self.fused:
+            self.n_out = n_out
+            return self._lstm_fused_forward(xs, kernel, recurrent_kernel, bias, states, m)
+        xz = self._input_projection(xs)
+        if bias is not None:
+            xz += bias if bias.ndim == 1 else bias[0]
         dtype = xz.dtype
         self.b_rec = bias[1] if (bias is not None and bias.ndim == 2) else None
 
-        n_out = steps if return_sequences else 1
         n_states = 2 if cell == "lstm" else 1
         packed = xp.empty((n, n_out + n_states, units), dtype=dtype)
         H = xp.empty((steps + 1, n, units), dtype=dtype)  # state entering each step (after masking)
@@ -167,18 +178,6 @@ class Recurrence(Function):
             self.WH = WH = xp.empty((steps, n, units), dtype=dtype)  # the recurrent product of the candidate
         else:
             self.HN = HN = xp.empty((steps, n, units), dtype=dtype)
-        # The LSTM with Keras's default activations (tanh, sigmoid) and no recurrent dropout runs
-        # its gates in the internal order (o, i, f, c), sigmoid gates first: the pre-activations of
-        # o, i and f are halved once per call (in a copy of the recurrent kernel and in the input
-        # projection; halving is exact), so one tanh over all four gates and two in-place steps
-        # (``* 0.5 + 0.5``) give the sigmoid as ``0.5 tanh(z / 2) + 0.5`` (stable for any z).
-        if self.fused:
-            Rh = _to_internal(recurrent_kernel, units)
-            xzh = xz if internal else _to_internal(xz, units)
-            # the gate values gate-major, (steps, gate, batch, units): each gate of a step contiguous
-            self.gate_vals = G = xp.empty((steps, 4, n, units), dtype=dtype)
-            self._lstm_fused_forward(xzh, Rh, H, C, G, AC, m)
-            return self._pack(packed, m, H, C, n_out, steps)
         prev_out = xp.zeros((n, units), dtype=dtype)
         # Without a mask, each step writes its new state straight into H (and C), and the
         # sequence output is H itself, copied into the packed result after the loop.
@@ -253,25 +252,58 @@ class Recurrence(Function):
         self.H, self.n_out = H, n_out
         return packed
 
-    def _lstm_fused_forward(self, xzh, Rh, H, C, G, AC, m):
-        """The LSTM's loop in the internal gate order (o, i, f, c) with the sigmoid gates'
-        pre-activations halved (see ``forward``), ``G`` gate-major (steps, 4, batch, units):
-        each step's product and input projection are summed in a (batch, 4 units) scratch
-        buffer that the tanh reads into ``G``, so every later operation reads whole contiguous
-        gates. Every step's views are made before the loop, and every operation writes into
-        the buffers of the whole sequence."""
-        steps, _, n, U = G.shape
-        tmp = xp.empty((n, U), dtype=G.dtype)
-        z = xp.empty((n, 4 * U), dtype=G.dtype)
-        z4 = z.reshape(n, 4, U).transpose(1, 0, 2)
-        matmul, tanh, multiply, where = xp.matmul, xp.tanh, xp.multiply, xp.where
-        sig = [g[:3] for g in G]
-        go_, gi, gf, gc = ([g[k] for g in G] for k in range(4))
+    def _lstm_fused_forward(self, xs, kernel, recurrent_kernel, bias, states, m):
+        """The LSTM with Keras's default activations (tanh, sigmoid) and no recurrent dropout.
+
+        Its gates run in the internal order (o, i, f, c), sigmoid gates first, with the
+        pre-activations of o, i and f halved once per call (in reordered copies of the kernels
+        and the bias; halving is exact), so one tanh over all four gates and two in-place steps
+        (``* 0.5 + 0.5``) give the sigmoid as ``0.5 tanh(z / 2) + 0.5`` (stable for any z).
+
+        Every array of the loop is units-major, the batch last: a step's state is (units,
+        batch), its gates (4 units, batch), so each gate is a contiguous block of rows; the
+        recurrent product is ``R_int^T h^T``, with the reordered recurrent kernel transposed
+        once per call (BLAS runs this orientation faster than ``h R`` for a small batch, and
+        the reverse loop's ``R dz^T`` then reads the recurrent kernel as it is). The gate values
+        are written over the input projection's buffer (steps, 4 units, batch)."""
+        steps, n, d = xs.shape
+        U = self.units
+        if self.dm is None or self.dm.shape[0] == 1:
+            xin = xs if self.dm is None else xs * self.dm[0]
+            proj = xin.reshape(steps * n, d) @ _to_internal(kernel, U)
+            bi = None if bias is None else _to_internal(bias, U)
+        else:  # a dropout mask per gate: projected in Keras's order, then reordered
+            proj = self._input_projection(xs)
+            if bias is not None:
+                proj += bias
+            proj = _to_internal(proj, U)
+            bi = None
+        dtype = proj.dtype
+        G = xp.empty((steps, 4 * U, n), dtype=dtype)
+        proj_t = proj.reshape(steps, n, 4 * U).transpose(0, 2, 1)
+        if bi is None:
+            xp.copyto(G, proj_t)
+        else:
+            xp.add(proj_t, bi[:, None], out=G)
+        del proj, proj_t
+        RiT = _internal_transposed(recurrent_kernel, U)
+        H = xp.empty((steps + 1, U, n), dtype=dtype)  # state entering each step (after masking)
+        C = xp.empty((steps + 1, U, n), dtype=dtype)
+        AC = xp.empty((steps, U, n), dtype=dtype)  # tanh of each step's new cell state
+        H[0] = states[0].T
+        C[0] = states[1].T
+        self.gate_vals, self.H, self.C, self.AC = G, H, C, AC
+        tmp = xp.empty((U, n), dtype=dtype)
+        z = xp.empty((4 * U, n), dtype=dtype)
+        matmul, tanh, multiply, add, where = xp.matmul, xp.tanh, xp.multiply, xp.add, xp.where
+        sig = [g[:3 * U] for g in G]
+        go_, gi, gf, gc = ([g[k * U:(k + 1) * U] for g in G] for k in range(4))
         if m is None:
             for s in range(steps):
-                matmul(H[s], Rh, out=z)
-                z += xzh[s]
-                tanh(z4, out=G[s])
+                g = G[s]
+                matmul(RiT, H[s], out=z)
+                add(g, z, out=g)
+                tanh(g, out=g)
                 sg = sig[s]
                 sg *= 0.5
                 sg += 0.5
@@ -281,15 +313,17 @@ class Recurrence(Function):
                 c_new += tmp
                 tanh(c_new, out=AC[s])
                 multiply(go_[s], AC[s], out=H[s + 1])
-            return
-        h_new = xp.empty((n, U), dtype=G.dtype)
-        c_new = xp.empty((n, U), dtype=G.dtype)
-        prev_out = xp.zeros((n, U), dtype=G.dtype)
-        self.outs = outs = xp.empty_like(H[1:])
+            return self._pack(H[1:], steps, n)
+        h_new = xp.empty((U, n), dtype=dtype)
+        c_new = xp.empty((U, n), dtype=dtype)
+        prev_out = xp.zeros((U, n), dtype=dtype)
+        outs = xp.empty_like(H[1:])
+        mt = m.transpose(0, 2, 1)  # (steps, 1, batch)
         for s in range(steps):
-            matmul(H[s], Rh, out=z)
-            z += xzh[s]
-            tanh(z4, out=G[s])
+            g = G[s]
+            matmul(RiT, H[s], out=z)
+            add(g, z, out=g)
+            tanh(g, out=g)
             sg = sig[s]
             sg *= 0.5
             sg += 0.5
@@ -298,22 +332,24 @@ class Recurrence(Function):
             c_new += tmp
             tanh(c_new, out=AC[s])
             multiply(go_[s], AC[s], out=h_new)
-            ms = m[s]
+            ms = mt[s]
             H[s + 1] = where(ms, h_new, H[s])
             C[s + 1] = where(ms, c_new, C[s])
             outs[s] = where(ms, h_new, 0 if self.zero_out else prev_out)
             prev_out = outs[s]
+        return self._pack(outs, steps, n)
 
-    def _pack(self, packed, m, H, C, n_out, steps):
-        """Fill the packed output of the fused LSTM (see ``Recurrence``)."""
-        seq = H[1:] if m is None else self.outs
+    def _pack(self, seq, steps, n):
+        """The packed output of the fused LSTM (see ``Recurrence``) from its outputs ``seq``
+        (steps, units, batch) and its final states."""
+        n_out, U = self.n_out, self.units
+        packed = xp.empty((n, n_out + 2, U), dtype=seq.dtype)
         if self.return_sequences:
-            packed[:, :steps] = seq.transpose(1, 0, 2)
+            packed[:, :steps] = seq.transpose(2, 0, 1)
         else:
-            packed[:, 0] = seq[steps - 1]
-        packed[:, n_out] = H[steps]
-        packed[:, n_out + 1] = C[steps]
-        self.H, self.n_out = H, n_out
+            packed[:, 0] = seq[steps - 1].T
+        packed[:, n_out] = self.H[steps].T
+        packed[:, n_out + 1] = self.C[steps].T
         return packed
 
     # -- the pieces shared by the forward and backward loops --------------------------------
@@ -386,6 +422,8 @@ class Recurrence(Function):
 
     # -- backward ----------------------------------------------------------------------------
     def backward(self, grad):
+        if self.fused:
+            return self._lstm_fused_backward(grad)
         cell, U, m = self.cell, self.units, self.m
         steps, n, d = self.xs.shape
         n_out = self.n_out
@@ -399,10 +437,7 @@ class Recurrence(Function):
         # one matrix product of them with the states after the loop
         dW = xp.empty_like(dxz) if (cell == "gru" and self.reset_after) else dxz
         carry = None  # gradient of the previous output, passed back through masked steps
-        if self.fused:
-            dh, dc = self._lstm_fused_backward(gseq, dh, dc, dxz)
-            steps = 0  # the loop below has nothing left to do
-        elif cell == "lstm":
+        if cell == "lstm":
             # every step's local derivatives at once, so the reverse loop does a few products per step:
             # dz_i = dc cc i', dz_f = dc c_prev f', dz_c = dc i act'(cc), dz_o = dh act(c) o',
             # and dc gains dh o act'(c)
@@ -491,24 +526,27 @@ class Recurrence(Function):
             grads.append(dc)
         return tuple(grads)
 
-    def _lstm_fused_backward(self, gseq, dh, dc, dz):
-        """The reverse loop of the fused LSTM: writes the gradients of every step's
-        pre-activations into ``dz`` (steps, batch, 4 units), in Keras's gate order (i, f, c, o),
-        and returns the initial states' gradients ``dh, dc`` (written over the arrays given).
+    def _lstm_fused_backward(self, grad):
+        """The reverse loop of the fused LSTM (units-major, as its forward loop), then the
+        weights' and the inputs' gradients.
 
         Every step's local derivatives are computed at once before the loop, from the gate
-        values kept in the internal order (o, i, f, c): ``dz_i = dc cc i'``, ``dz_f = dc c_prev f'``,
-        ``dz_c = dc i (1 - cc^2)``, ``dz_o = dh act(c) o'``, and ``dc`` gains ``dh o (1 - act(c)^2)``;
-        each step is then a few products and one matrix product with the recurrent kernel."""
-        G, U, m = self.gate_vals, self.units, self.m
-        steps, _, n, _ = G.shape
-        o, i, f, cc = G[:, 0], G[:, 1], G[:, 2], G[:, 3]
-        A = xp.empty_like(G)  # gate-major in Keras's order (i, f, c, o)
-        xp.subtract(1, G[:, 1:3], out=A[:, :2])
-        A[:, :2] *= G[:, 1:3]  # the sigmoid's derivative s (1 - s) for i and f
-        A[:, 0] *= cc
-        A[:, 1] *= self.C[:-1]
-        Ac, Ao = A[:, 2], A[:, 3]
+        values kept in the internal order (o, i, f, c), into one array in Keras's order
+        (i, f, c, o), (steps, 4 units, batch): ``dz_i = dc cc i'``, ``dz_f = dc c_prev f'``,
+        ``dz_c = dc i (1 - cc^2)``, ``dz_o = dh act(c) o'``, and ``dc`` gains
+        ``dh o (1 - act(c)^2)``. A step multiplies its rows in place by ``dc`` (i, f, c at once)
+        and ``dh`` (o), which makes them the gradients of its pre-activations, and the state's
+        gradient is then ``R dz``, with the recurrent kernel as it is."""
+        G, U, m, n_out = self.gate_vals, self.units, self.m, self.n_out
+        steps, _, n = G.shape
+        dtype = G.dtype
+        o, i, f, cc = G[:, :U], G[:, U:2 * U], G[:, 2 * U:3 * U], G[:, 3 * U:]
+        A = xp.empty_like(G)
+        xp.subtract(1, G[:, U:3 * U], out=A[:, :2 * U])
+        A[:, :2 * U] *= G[:, U:3 * U]  # the sigmoid's derivative s (1 - s) for i and f
+        A[:, :U] *= cc
+        A[:, U:2 * U] *= self.C[:-1]
+        Ac, Ao = A[:, 2 * U:3 * U], A[:, 3 * U:]
         xp.multiply(cc, cc, out=Ac)
         xp.subtract(1, Ac, out=Ac)
         Ac *= i
@@ -518,50 +556,69 @@ class Recurrence(Function):
         OD = self.AC * self.AC
         xp.subtract(1, OD, out=OD)
         OD *= o
-        RT = xp.ascontiguousarray(self.R.T)
-        # each step's gate gradients are made gate-major in ``zg`` (contiguous operations), then
-        # copied once into the step's row of ``dz`` for the product with the recurrent kernel
-        zg = xp.empty((4, n, U), dtype=G.dtype)
-        zg_rows = zg.transpose(1, 0, 2)
-        zg_ifc, zg_o = zg[:3], zg[3]
-        dz4 = dz.reshape(steps, n, 4, U)
-        Aifc, Ao = [a[:3] for a in A], [a[3] for a in A]
-        F = f
-        gseq = xp.ascontiguousarray(gseq.transpose(1, 0, 2))  # (n_out, batch, units)
-        copyto = xp.copyto
+        A3 = A[:, :3 * U].reshape(steps, 3, U, n)  # the rows multiplied by dc: i, f, c
+        R = self.R
+        gs = xp.asarray(grad[:, :n_out].transpose(1, 2, 0), dtype=dtype)  # (n_out, units, batch)
+        dh = xp.array(grad[:, n_out].T, dtype=dtype, order="C")
+        dc = xp.array(grad[:, n_out + 1].T, dtype=dtype, order="C")
+        tmp = xp.empty_like(dh)
         multiply, matmul, where = xp.multiply, xp.matmul, xp.where
-        dhn, dcn, tmp = xp.empty_like(dh), xp.empty_like(dc), xp.empty_like(dh)
         seq = self.return_sequences
-        carry = None  # gradient of the previous output, passed back through masked steps
-        for s in range(steps - 1, -1, -1):
-            go = gseq[s] if seq else (gseq[0] if s == steps - 1 else None)
-            if m is None:
-                if go is None:
-                    dhn[...] = dh
-                else:
-                    xp.add(dh, go, out=dhn)
-                multiply(dhn, OD[s], out=tmp)
-                xp.add(dc, tmp, out=dcn)
-            else:
+        if m is None:
+            for s in range(steps - 1, -1, -1):
+                go = gs[s] if seq else (gs[0] if s == steps - 1 else None)
+                if go is not None:
+                    dh += go
+                multiply(dh, OD[s], out=tmp)
+                dc += tmp
+                multiply(dc, A3[s], out=A3[s])
+                multiply(dh, Ao[s], out=Ao[s])
+                matmul(R, A[s], out=dh)
+                multiply(dc, f[s], out=dc)
+        else:
+            mt = m.transpose(0, 2, 1)  # (steps, 1, batch)
+            carry = None  # gradient of the previous output, passed back through masked steps
+            for s in range(steps - 1, -1, -1):
+                go = gs[s] if seq else (gs[0] if s == steps - 1 else None)
                 if carry is not None:
                     go = carry if go is None else go + carry
-                ms = m[s]
-                total = dh if go is None else dh + go
-                dhn[...] = where(ms, total, 0)
+                ms = mt[s]
+                dhn = where(ms, dh if go is None else dh + go, 0)
                 dh_keep = where(ms, 0, dh)
                 carry = where(ms, 0, go) if (go is not None and not self.zero_out) else None
                 dc_keep = where(ms, 0, dc)
-                dcn[...] = where(ms, dc, 0)
+                dcn = where(ms, dc, 0)
                 dcn += dhn * OD[s]
-            multiply(dcn, Aifc[s], out=zg_ifc)
-            multiply(dhn, Ao[s], out=zg_o)
-            copyto(dz4[s], zg_rows)
-            matmul(dz[s], RT, out=dh)
-            multiply(dcn, F[s], out=dc)
-            if m is not None:
+                multiply(dcn, A3[s], out=A3[s])
+                multiply(dhn, Ao[s], out=Ao[s])
+                matmul(R, A[s], out=dh)
+                multiply(dcn, f[s], out=dc)
                 dh += dh_keep
                 dc += dc_keep
-        return dh, dc
+        # the gradients of all steps' pre-activations in Keras's order, as (steps * batch, 4 units):
+        # copied row-major, or, for a batch of at least 16, as the transpose of a (4 units, steps,
+        # batch) copy (rows of ``batch`` contiguous values copy faster than transposing each step)
+        by_rows = n >= 16
+        if by_rows:
+            flat = xp.ascontiguousarray(A.transpose(1, 0, 2)).reshape(4 * U, steps * n).T
+        else:
+            flat = xp.ascontiguousarray(A.transpose(0, 2, 1)).reshape(steps * n, 4 * U)
+        del A, A3
+        grads = [None, None, None]
+        if self.parents[2] is not None:  # the states entering the steps, as (units, steps * batch)
+            if by_rows:
+                hs = xp.ascontiguousarray(self.H[:steps].transpose(1, 0, 2)).reshape(U, steps * n)
+            else:
+                hs = xp.ascontiguousarray(self.H[:steps].transpose(0, 2, 1)).reshape(steps * n, U).T
+            grads[2] = hs @ flat
+        if self.parents[0] is not None:
+            grads[0] = self._input_grad(flat)
+        if self.parents[1] is not None:
+            grads[1] = self._kernel_grad(flat)
+        if self.use_bias:
+            grads.append(flat.sum(axis=0))
+        grads += [xp.ascontiguousarray(dh.T), xp.ascontiguousarray(dc.T)]
+        return tuple(grads)
 
     def _kernel_grad(self, flat):
         steps, n, d = self.xs.shape
