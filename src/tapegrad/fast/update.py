@@ -183,6 +183,7 @@ class Updater:
         self._packs: dict = {}  # ids of a list of variables -> (the variables, optimizer, packs, singles, state)
         self._last = None  # the layout of the last step
         self._chunks: dict = {}  # dtype -> the two scratch chunks of chunked updates
+        self._grad_views = None  # (layout, variables, views): what grad_views last returned
 
     def apply(self, opt, grads: list, variables: list, spare: bool) -> None:
         """Update ``variables`` from ``grads`` (arrays of their shapes and dtypes, made by this
@@ -239,6 +240,24 @@ class Updater:
             else:
                 v.data += step
         opt.iterations += 1
+
+    def grad_views(self, variables: list) -> list | None:
+        """For each of ``variables``, a view of its pack's flat gradient buffer (None for a
+        variable updated on its own), in the layout of the last step, which updated these
+        same variables; None when there is no such step. A caller that computes a gradient
+        into its view spares ``apply`` copying it there; should the layout change before that
+        step's ``apply``, the views are of buffers no longer used and ``apply`` copies them."""
+        last, kept = self._last, self._grad_views
+        if kept is not None and kept[0] is last and kept[1] is variables:
+            return kept[2]
+        if last is None or len(last[0]) != len(variables) or any(map(operator.is_not, variables, last[0])):
+            return None
+        views: list = [None] * len(variables)
+        for pack, idx in last[2]:
+            for i, view in zip(idx, pack.grads):
+                views[i] = view
+        self._grad_views = (last, variables, views)
+        return views
 
     def _chunked(self, update, consts, g, state, w, spare: bool, decay=None) -> None:
         """``update`` applied to ``w`` chunk by chunk (all arrays C-contiguous, of one shape
