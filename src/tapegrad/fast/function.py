@@ -496,6 +496,7 @@ class RecordedFunction:
         self.jit_compile = jit_compile
         self._plans: dict = {}
         self._changed: dict = {}  # key -> recordings in a row during which a model changed
+        self._last = None  # (shapes and dtypes, record) of the last replay, when its arguments were all arrays
         self._warned = False
         self.recorded = 0
         self.replayed = 0
@@ -510,21 +511,31 @@ class RecordedFunction:
     def __call__(self, *args, **kwargs):
         if mode.effect is not None:  # called while another tg.function records: part of that record
             return self.python_function(*args, **kwargs)
-        leaves: list = []
-        try:
-            if not kwargs and all(a.__class__ is np.ndarray for a in args):  # the common case, quickly
-                leaves = list(args)
-                key = ((tuple,) + tuple(("A", a.shape, a.dtype) for a in args), (dict,))  # what _key gives
-            else:
-                key = (_key(args, leaves), _key(kwargs, leaves))
-        except _Eager as exc:
-            return self._eager(str(exc), args, kwargs)
-        plan = self._plans.get(key)
+        last = self._last
+        if last is not None and not kwargs and _same_arrays(args, last[0]):  # the last replay's signature
+            key, plan, leaves = None, last[1], args
+        else:
+            leaves: list = []
+            arrays = not kwargs and all(a.__class__ is np.ndarray for a in args)
+            try:
+                if arrays:  # the common case, quickly
+                    leaves = list(args)
+                    key = ((tuple,) + tuple(("A", a.shape, a.dtype) for a in args), (dict,))  # what _key gives
+                else:
+                    key = (_key(args, leaves), _key(kwargs, leaves))
+            except _Eager as exc:
+                return self._eager(str(exc), args, kwargs)
+            plan = self._plans.get(key)
+            if arrays and plan is not None and not isinstance(plan, str):
+                self._last = (tuple((a.shape, a.dtype) for a in args), plan)
         if plan is not None and not isinstance(plan, str):
             names, snaps = plan.snapshots
             if any(read() is not o for read, o in names) or not all(s.holds() for s in snaps):
                 plan = None
         if plan is None:
+            if key is None:
+                key = ((tuple,) + tuple(("A", a.shape, a.dtype) for a in args), (dict,))
+            self._last = None
             return self._record(key, args, kwargs, leaves, _named_objects(self.python_function))
         if isinstance(plan, str):
             return self._eager(plan, args, kwargs)
@@ -870,6 +881,16 @@ def _into(in_place: list, fns: dict) -> None:
             ids.update(id(v) for g in groups if g[3] is not None for v in g[3] if v is not None)
         for s, into in group[4]:
             fns[s].into = into
+
+
+def _same_arrays(args: tuple, signature: tuple) -> bool:
+    """Whether ``args`` are NumPy arrays of the shapes and dtypes of ``signature``, quickly."""
+    if len(args) != len(signature):
+        return False
+    for a, (shape, dtype) in zip(args, signature):
+        if a.__class__ is not np.ndarray or a.shape != shape or a.dtype is not dtype:
+            return False
+    return True
 
 
 def _as_tensors(obj):

@@ -1,7 +1,9 @@
-"""tg.function computes the weight gradients of Dense layers straight into the update's packed
-gradient buffer where nothing else reads them: the results stay those of the eager step bit for
-bit, also when the optimizer's state is replaced between steps, when a layer is called twice
-(its gradient is a sum), when the gradients are also returned, and with SGD's momentum."""
+"""tg.function's shortcuts give the eager step's results bit for bit. It computes the weight
+gradients of Dense layers straight into the update's packed gradient buffer where nothing else
+reads them: also when the optimizer's state is replaced between steps, when a layer is called
+twice (its gradient is a sum), when the gradients are also returned, and with SGD's momentum.
+It takes the last replay's record when the arguments are arrays of the same shapes and dtypes,
+and no other."""
 
 import importlib
 
@@ -144,3 +146,28 @@ def test_a_layer_called_twice_sums_its_gradient_as_the_eager_step():
     (plan,) = rec[3]._plans.values()
     (op,) = [op for op in plan.program if op[0] == 2]
     assert len(op[-1][0][0][2]) == 2  # the first and last layers' nodes; the shared one's gradient is a sum
+
+
+def test_arguments_of_another_shape_or_dtype_never_take_the_last_replays_record():
+    v = tg.Variable(np.zeros((1, 3), np.float64))
+
+    @tg.function
+    def f(x, y):
+        out = tg.reduce_sum(x * 2.0, axis=0, keepdims=True) + tg.cast(tg.reduce_sum(y), x.dtype)
+        v.assign_add(tg.cast(out, "float64"))
+        return out
+
+    rng = np.random.default_rng(0)
+    calls = [((4, 3), np.float32), ((4, 3), np.float32), ((4, 3), np.float64), ((4, 3), np.float64),
+             ((2, 3), np.float32), ((4, 3), np.float32), ((4, 3), np.float64), ((2, 3), np.float32)]
+    expected = np.zeros((1, 3), np.float64)
+    for shape, dtype in calls:
+        x = rng.normal(size=shape).astype(dtype)
+        y = np.arange(3, dtype=np.float32)
+        out = f(x, y)
+        want = (x * dtype(2.0)).sum(axis=0, keepdims=True) + dtype(y.sum())
+        assert out.dtype == dtype and out.shape == (1, 3)
+        np.testing.assert_array_equal(out.numpy(), want)
+        expected += want.astype(np.float64)
+    np.testing.assert_array_equal(v.numpy(), expected)
+    assert (f.recorded, f.replayed) == (3, 5)
