@@ -829,7 +829,7 @@ def _replay(plan: _Record, leaves: list):
             _, tslots, steps, keys, slots, zero, shapes, structure, in_place = op
             grads: dict = {}
             for s, shape, dtype in tslots:
-                seed = np.ones(shape, dtype)
+                seed = np.array(1, dtype) if shape == () else np.ones(shape, dtype)  # np.ones less its Python
                 key = -s - 1
                 grads[key] = grads[key] + seed if key in grads else seed
             if in_place is not None:  # the weight gradients that Linear nodes compute into the update's buffer
