@@ -513,7 +513,7 @@ class RecordedFunction:
             return self.python_function(*args, **kwargs)
         last = self._last
         if last is not None and not kwargs and _same_arrays(args, last[0]):  # the last replay's signature
-            key, plan, leaves = None, last[1], args
+            key, plan, leaves, arrays = None, last[1], args, True
         else:
             leaves: list = []
             arrays = not kwargs and all(a.__class__ is np.ndarray for a in args)
@@ -541,7 +541,7 @@ class RecordedFunction:
             return self._eager(plan, args, kwargs)
         self.replayed += 1
         self.reason = None
-        return _replay(plan, leaves)
+        return _replay(plan, leaves, arrays)
 
     def _eager(self, reason: str, args, kwargs):
         self.reason = reason
@@ -803,17 +803,22 @@ def _consecutive(steps, slots) -> bool:
     return None not in where and all(where[k] + 1 == where[k + 1] for k in range(len(where) - 1))
 
 
-def _replay(plan: _Record, leaves: list):
+def _replay(plan: _Record, leaves: list, arrays: bool = False):
+    """Run ``plan`` on the arguments' tensors and arrays (``leaves``; ``arrays``: all of them
+    NumPy arrays); returns the function's result."""
     vals: list = [None] * plan.nslots
     fns: dict = {}
-    k = 0
-    for leaf in leaves:
-        if isinstance(leaf, Tensor) and not isinstance(leaf, Variable):
-            vals[k] = leaf.data
-            k += 1
-        elif isinstance(leaf, np.ndarray):
-            vals[k] = leaf
-            k += 1
+    if arrays:
+        vals[:len(leaves)] = leaves
+    else:
+        k = 0
+        for leaf in leaves:
+            if isinstance(leaf, Tensor) and not isinstance(leaf, Variable):
+                vals[k] = leaf.data
+                k += 1
+            elif isinstance(leaf, np.ndarray):
+                vals[k] = leaf
+                k += 1
     for op in plan.program:
         kind = op[0]
         if kind == 0:
