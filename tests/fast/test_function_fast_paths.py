@@ -171,3 +171,26 @@ def test_arguments_of_another_shape_or_dtype_never_take_the_last_replays_record(
         expected += want.astype(np.float64)
     np.testing.assert_array_equal(v.numpy(), expected)
     assert (f.recorded, f.replayed) == (3, 5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_binary_cross_entropy_of_one_logit_per_sample_takes_both_means_in_one_rule_bit_for_bit(dtype, smoothing):
+    from tapegrad.fast.losses import loss_rules
+    from tapegrad.fast.nodes import Chain
+
+    loss = tg.losses.BinaryCrossentropy(from_logits=True, label_smoothing=smoothing)
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 8, 9, 31, 32, 100, 129, 1000, 4097):
+        logits = (rng.normal(size=(n, 1)) * 10.0 ** rng.uniform(-3, 3, (n, 1))).astype(dtype)
+        logits[0, 0] = -0.0
+        y = rng.integers(0, 2, (n, 1)).astype(dtype)
+        rules = loss_rules(loss, y, logits, None)
+        assert len(rules) == 2  # the per-element rule and one mean
+        a, b = tg.Variable(logits), tg.Variable(logits)
+        with tg.GradientTape(persistent=True) as tape:
+            chained, eager = Chain.apply(a, rules=rules), loss(y, b)
+        assert chained.dtype == eager.dtype == dtype and chained.shape == eager.shape == ()
+        assert chained.numpy().tobytes() == eager.numpy().tobytes()
+        ga, gb = tape.gradient(chained, a).numpy(), tape.gradient(eager, b).numpy()
+        assert ga.dtype == gb.dtype and ga.tobytes() == gb.tobytes()
