@@ -216,6 +216,7 @@ class _Recorder:
         self.reason: str | None = None
         self.fns: dict = {}  # slot -> the node that made it (for the backward steps)
         self.shapes: dict = {}  # slot -> the shape of that node's result
+        self.dtypes: dict = {}  # slot -> the dtype of its array as recorded
         self.objects = objects
         self.held: dict = {}  # id(tensor) -> (layer, i): a stateful layer's held state as the call began
         for obj in objects.values():
@@ -234,8 +235,10 @@ class _Recorder:
             self.slot[id(t)] = s
             self.keep.append(t)
             data = t.data
-        if data is not None and id(data) not in self.data_slot:
-            self.data_slot[id(data)] = s
+        if data is not None:
+            self.dtypes[s] = data.dtype
+            if id(data) not in self.data_slot:
+                self.data_slot[id(data)] = s
         return s
 
     def fail(self, reason: str) -> None:
@@ -493,6 +496,7 @@ class RecordedFunction:
         self.jit_compile = jit_compile
         self._plans: dict = {}
         self._changed: dict = {}  # key -> recordings in a row during which a model changed
+        self._last = None  # (shapes and dtypes, record) of the last replay, when its arguments were all arrays
         self._warned = False
         self.recorded = 0
         self.replayed = 0
@@ -507,27 +511,37 @@ class RecordedFunction:
     def __call__(self, *args, **kwargs):
         if mode.effect is not None:  # called while another tg.function records: part of that record
             return self.python_function(*args, **kwargs)
-        leaves: list = []
-        try:
-            if not kwargs and all(a.__class__ is np.ndarray for a in args):  # the common case, quickly
-                leaves = list(args)
-                key = ((tuple,) + tuple(("A", a.shape, a.dtype) for a in args), (dict,))  # what _key gives
-            else:
-                key = (_key(args, leaves), _key(kwargs, leaves))
-        except _Eager as exc:
-            return self._eager(str(exc), args, kwargs)
-        plan = self._plans.get(key)
+        last = self._last
+        if last is not None and not kwargs and _same_arrays(args, last[0]):  # the last replay's signature
+            key, plan, leaves, arrays = None, last[1], args, True
+        else:
+            leaves: list = []
+            arrays = not kwargs and all(a.__class__ is np.ndarray for a in args)
+            try:
+                if arrays:  # the common case, quickly
+                    leaves = list(args)
+                    key = ((tuple,) + tuple(("A", a.shape, a.dtype) for a in args), (dict,))  # what _key gives
+                else:
+                    key = (_key(args, leaves), _key(kwargs, leaves))
+            except _Eager as exc:
+                return self._eager(str(exc), args, kwargs)
+            plan = self._plans.get(key)
+            if arrays and plan is not None and not isinstance(plan, str):
+                self._last = (tuple((a.shape, a.dtype) for a in args), plan)
         if plan is not None and not isinstance(plan, str):
             names, snaps = plan.snapshots
             if any(read() is not o for read, o in names) or not all(s.holds() for s in snaps):
                 plan = None
         if plan is None:
+            if key is None:
+                key = ((tuple,) + tuple(("A", a.shape, a.dtype) for a in args), (dict,))
+            self._last = None
             return self._record(key, args, kwargs, leaves, _named_objects(self.python_function))
         if isinstance(plan, str):
             return self._eager(plan, args, kwargs)
         self.replayed += 1
         self.reason = None
-        return _replay(plan, leaves)
+        return _replay(plan, leaves, arrays)
 
     def _eager(self, reason: str, args, kwargs):
         self.reason = reason
@@ -584,7 +598,8 @@ class RecordedFunction:
         readers = _readers(self.python_function)
         names = tuple((readers[n], o) for n, o in objects.items()
                       if isinstance(o, (Layer, Optimizer, Metric, Loss, Tensor)) and n in readers)
-        self._plans[key] = _Record(_compile(rec.program, slots, rec.shapes), rec.nslots, template, slots, (names, snaps))
+        program = _compile(rec.program, slots, rec.shapes, rec.dtypes)
+        self._plans[key] = _Record(program, rec.nslots, template, slots, (names, snaps))
         self.recorded += 1
         self.reason = None
         return result
@@ -657,10 +672,16 @@ def _uses(program: list, result_slots) -> dict:
     return uses
 
 
-def _compile(program: list, result_slots, shapes: dict) -> list:
+def _compile(program: list, result_slots, shapes: dict, dtypes: dict) -> list:
     """The program with each Dense layer's ``MatMul``, ``Add`` of the bias and ``Relu`` as one
     ``nodes.Linear`` (as ``fusion`` does for ``TrainStep``): only where the intermediate results
-    are read by the next node alone, and run one after another in every backward pass."""
+    are read by the next node alone, and run one after another in every backward pass; each
+    gradient step given the ``Linear`` nodes that may compute weight gradients in place
+    (``_in_place``)."""
+    return _in_place(_fuse(program, result_slots, shapes), dtypes)
+
+
+def _fuse(program: list, result_slots, shapes: dict) -> list:
     uses = _uses(program, result_slots)
     grads = [op for op in program if op[0] == 2]
     out: list = []
@@ -701,6 +722,51 @@ def _compile(program: list, result_slots, shapes: dict) -> list:
     return final
 
 
+def _in_place(program: list, dtypes: dict) -> list:
+    """The program with each gradient step (kind 2) given, last, the ``Linear`` nodes whose
+    weight gradients the replay may compute straight into an update's packed gradient buffer
+    (``Updater.grad_views``): ``[groups, ids]`` with a group ``[updater, variables, ((node slot,
+    kernel index, bias index), ...), views, intos]`` per update, where the replay keeps the
+    views it was last given, each node's ``into`` made of them, and in ``ids`` the ids of
+    all those views; or None. Only a gradient that the update alone reads (``spare``), of the
+    variable it updates, that one ``Linear`` node of that step computes for it, with the
+    node's input and result of that variable's dtype."""
+    rules = {op[5]: op for op in program if op[0] == 0}
+    made: dict = {}  # gradient slot -> (index of its gradient step, key)
+    for n, op in enumerate(program):
+        if op[0] == 2:
+            for key, s in zip(op[3], op[4]):
+                if s is not None and key is not None:
+                    made[s] = (n, key)
+    found: dict = {n: [] for n, op in enumerate(program) if op[0] == 2}
+    for op in program:
+        if op[0] != 3 or not op[5]:
+            continue
+        _, _, refs, variables, updater, _ = op
+        links: dict = {}  # (gradient step, node slot) -> [kernel index, bias index]
+        for j, (r, v) in enumerate(zip(refs, variables)):
+            n, key = made.get(r, (None, None)) if r.__class__ is int else (None, None)
+            if key != id(v):
+                continue
+            into = [(s, i) for _, s, edges in program[n][2] for i, k, _, _ in edges if k == key]
+            if len(into) != 1 or into[0][1] not in (1, 2):
+                continue
+            s, i = into[0]
+            node = rules.get(s)
+            if node is None or node[1] is not Linear or node[2][0].__class__ is not int:
+                continue
+            kinds = {dtypes.get(node[2][0]), dtypes.get(s), v.data.dtype}
+            if len(kinds) != 1:
+                continue
+            links.setdefault((n, s), [None, None])[i - 1] = j
+        groups: dict = {}
+        for (n, s), (jw, jb) in links.items():
+            groups.setdefault(n, []).append((s, jw, jb))
+        for n, entries in groups.items():
+            found[n].append([updater, variables, tuple(entries), None, None])
+    return [op + ([found[n], set()] if found[n] else None,) if op[0] == 2 else op for n, op in enumerate(program)]
+
+
 def _linear_run(program, i, uses, shapes):
     """``(length, fused op, slots)`` when a Dense layer's nodes start at ``program[i]``, else
     None: the nodes from ``i`` on, their results renumbered as ``fusion.fusable`` reads them
@@ -737,17 +803,22 @@ def _consecutive(steps, slots) -> bool:
     return None not in where and all(where[k] + 1 == where[k + 1] for k in range(len(where) - 1))
 
 
-def _replay(plan: _Record, leaves: list):
+def _replay(plan: _Record, leaves: list, arrays: bool = False):
+    """Run ``plan`` on the arguments' tensors and arrays (``leaves``; ``arrays``: all of them
+    NumPy arrays); returns the function's result."""
     vals: list = [None] * plan.nslots
     fns: dict = {}
-    k = 0
-    for leaf in leaves:
-        if isinstance(leaf, Tensor) and not isinstance(leaf, Variable):
-            vals[k] = leaf.data
-            k += 1
-        elif isinstance(leaf, np.ndarray):
-            vals[k] = leaf
-            k += 1
+    if arrays:
+        vals[:len(leaves)] = leaves
+    else:
+        k = 0
+        for leaf in leaves:
+            if isinstance(leaf, Tensor) and not isinstance(leaf, Variable):
+                vals[k] = leaf.data
+                k += 1
+            elif isinstance(leaf, np.ndarray):
+                vals[k] = leaf
+                k += 1
     for op in plan.program:
         kind = op[0]
         if kind == 0:
@@ -760,12 +831,14 @@ def _replay(plan: _Record, leaves: list):
             vals[s] = fn.forward(*[vals[i] if i.__class__ is int else i.data for i in refs], **settings)
             fns[s] = fn
         elif kind == 2:
-            _, tslots, steps, keys, slots, zero, shapes, structure = op
+            _, tslots, steps, keys, slots, zero, shapes, structure, in_place = op
             grads: dict = {}
             for s, shape, dtype in tslots:
-                seed = np.ones(shape, dtype)
+                seed = np.array(1, dtype) if shape == () else np.ones(shape, dtype)  # np.ones less its Python
                 key = -s - 1
                 grads[key] = grads[key] + seed if key in grads else seed
+            if in_place is not None:  # the weight gradients that Linear nodes compute into the update's buffer
+                _into(in_place, fns)
             engine.backprop([(key, fns[s], edges) for key, s, edges in steps], grads)
             for key, s, (shape, dtype) in zip(keys, slots, shapes):
                 if s is None:
@@ -773,8 +846,8 @@ def _replay(plan: _Record, leaves: list):
                 g = grads.get(key) if key is not None else None
                 if g is None:
                     g = np.zeros(shape, dtype)
-                elif g.base is not None or not g.flags.writeable:
-                    g = g.copy()
+                elif (g.base is not None or not g.flags.writeable) and (in_place is None or id(g) not in in_place[1]):
+                    g = g.copy()  # as the tape: never a view of another array (but an update's buffer)
                 vals[s] = g
         elif kind == 4:  # a stateful layer keeps copies of its final states, as its call does
             op[1].states = [Tensor(vals[s].copy()) for s in op[2]]
@@ -795,6 +868,34 @@ def _replay(plan: _Record, leaves: list):
         return Tensor._wrap(vals[s]) if s.__class__ is int else s
     values = [Tensor._wrap(vals[s]) if s.__class__ is int else s for s in plan.result_slots]
     return _fill((plan.result, {}), values)[0]
+
+
+def _into(in_place: list, fns: dict) -> None:
+    """Give the ``Linear`` nodes of ``in_place`` (see ``_in_place``) the views of the update's
+    buffers to compute their weight gradients in."""
+    groups, ids = in_place
+    for group in groups:
+        views = group[0].grad_views(group[1])
+        if views is None:
+            continue
+        if views is not group[3]:
+            group[3] = views
+            group[4] = [(s, (None if jw is None else views[jw], None if jb is None else views[jb]))
+                        for s, jw, jb in group[2]]
+            ids.clear()
+            ids.update(id(v) for g in groups if g[3] is not None for v in g[3] if v is not None)
+        for s, into in group[4]:
+            fns[s].into = into
+
+
+def _same_arrays(args: tuple, signature: tuple) -> bool:
+    """Whether ``args`` are NumPy arrays of the shapes and dtypes of ``signature``, quickly."""
+    if len(args) != len(signature):
+        return False
+    for a, (shape, dtype) in zip(args, signature):
+        if a.__class__ is not np.ndarray or a.shape != shape or a.dtype is not dtype:
+            return False
+    return True
 
 
 def _as_tensors(obj):

@@ -6,7 +6,7 @@ For the cross-entropies from logits (the losses that train classifiers), ``loss_
 returns the same rules with the same settings, so a replayed step runs them on raw arrays
 as one ``nodes.Chain``: the same values and gradients as the eager loss, with less Python.
 Any other loss (or sample weights, or another reduction) gives None, and the replay calls
-the loss eagerly.
+the loss eagerly. A binary cross-entropy of one logit per sample takes its two means in one.
 """
 
 from __future__ import annotations
@@ -62,6 +62,11 @@ def loss_rules(loss, y_true, y_pred, sample_weight) -> tuple | None:
         if y.shape != y_pred.shape:
             y = xp.broadcast_to(y, y_pred.shape)
         rule, settings = _nn.sigmoid_cross_entropy_node(y, y_pred)
+        if y_pred.ndim == 2 and y_pred.shape[1] == 1 and y_pred.dtype.kind == "f" and y_pred.dtype.itemsize >= 4:
+            # one logit per sample: the mean over the last axis, of one element, gives each element
+            # as it is (a sum of one, divided by 1) and passes the gradient on times 1.0, so the mean
+            # over both axes gives the same bits in one rule
+            return (rule, settings), _mean(2)
         return (rule, settings), _mean(y_pred.ndim, (y_pred.ndim - 1,)), _mean(y_pred.ndim - 1)
     return None
 

@@ -267,7 +267,8 @@ class TrainStep:
             fn.parents = (True,)
             value = fn.forward(out, rules=rules)
             loss = Tensor._wrap(value)
-            out_grad = fn.backward(xp.ones(value.shape, value.dtype))[0]
+            seed = xp.array(1, value.dtype) if value.shape == () else xp.ones(value.shape, value.dtype)
+            out_grad = fn.backward(seed)[0]
         else:
             for layer in model._iter_layers():  # as calling them would: no activity penalties from earlier calls
                 layer._losses.clear()

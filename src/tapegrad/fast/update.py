@@ -165,8 +165,9 @@ _CHUNKED = {_adam: (_adam_chunk, ("momentum", "velocity")), _sgd: (_sgd_chunk, (
 
 class _Pack:
     """Small variables of one dtype updated as one flat array: their gradients are copied
-    into ``g``, their state lives in flat arrays (the optimizer's per-variable state arrays
-    are views of them), and each weight takes its slice of the flat step."""
+    into ``g`` (unless they are already there: a caller may compute them into the views
+    ``grads``), their state lives in flat arrays (the optimizer's per-variable state arrays
+    are views of them), and each weight takes its slice of the flat step (``views``)."""
 
     def __init__(self, opt, variables) -> None:
         self.variables = variables
@@ -189,6 +190,18 @@ class _Pack:
             self.dicts.append(views)
         self.slices = [(lo, hi, v.data.shape) for v, lo, hi in zip(variables, offsets, offsets[1:])]
         self.ids = [id(v) for v in variables]
+        self._views: dict = {}  # id of a flat array of the pack -> (the array, its views)
+        self.grads = self.views(self.g)
+
+    def views(self, flat) -> list:
+        """``flat`` (one of the pack's flat arrays) as one view per variable, of its shape;
+        made once per array."""
+        kept = self._views.get(id(flat))
+        if kept is not None and kept[0] is flat:
+            return kept[1]
+        out = [flat[lo:hi].reshape(shape) for lo, hi, shape in self.slices]
+        self._views[id(flat)] = (flat, out)
+        return out
 
     def intact(self, opt) -> bool:
         """Whether the optimizer still holds these state arrays (``set_state`` replaces them)."""
@@ -205,6 +218,7 @@ class Updater:
         self._packs: dict = {}  # ids of a list of variables -> (the variables, optimizer, packs, singles, state)
         self._last = None  # the layout of the last step
         self._chunks: dict = {}  # dtype -> the two scratch chunks of chunked updates
+        self._grad_views = None  # (layout, variables, views): what grad_views last returned
 
     def apply(self, opt, grads: list, variables: list, spare: bool) -> None:
         """Update ``variables`` from ``grads`` (arrays of their shapes and dtypes, made by this
@@ -236,14 +250,16 @@ class Updater:
                 if i not in inline and opt._decays(v):
                     v.data -= v.data * (wd * lr)
         for pack, idx in packs:
-            xp.concatenate([grads[i] for i in idx], axis=None, out=pack.g)
+            gs = [grads[i] for i in idx]
+            if any(map(operator.is_not, gs, pack.grads)):  # else the caller computed them in place
+                xp.concatenate(gs, axis=None, out=pack.g)
             step, sign = rule(opt, pack.g, pack.state, lr, pack.a, pack.b)
-            for i, (lo, hi, shape) in zip(idx, pack.slices):
+            for i, part in zip(idx, pack.views(step)):
                 w = variables[i].data
                 if sign < 0:
-                    w -= step[lo:hi].reshape(shape)
+                    w -= part
                 else:
-                    w += step[lo:hi].reshape(shape)
+                    w += part
         need_a = rule is not _sgd or bool(opt.momentum)  # plain SGD needs one buffer
         for i in singles:
             v, g = variables[i], grads[i]
@@ -259,6 +275,24 @@ class Updater:
             else:
                 v.data += step
         opt.iterations += 1
+
+    def grad_views(self, variables: list) -> list | None:
+        """For each of ``variables``, a view of its pack's flat gradient buffer (None for a
+        variable updated on its own), in the layout of the last step, which updated these
+        same variables; None when there is no such step. A caller that computes a gradient
+        into its view spares ``apply`` copying it there; should the layout change before that
+        step's ``apply``, the views are of buffers no longer used and ``apply`` copies them."""
+        last, kept = self._last, self._grad_views
+        if kept is not None and kept[0] is last and kept[1] is variables:
+            return kept[2]
+        if last is None or len(last[0]) != len(variables) or any(map(operator.is_not, variables, last[0])):
+            return None
+        views: list = [None] * len(variables)
+        for pack, idx in last[2]:
+            for i, view in zip(idx, pack.grads):
+                views[i] = view
+        self._grad_views = (last, variables, views)
+        return views
 
     def _chunked(self, update, consts, g, state, w, spare: bool, decay=None) -> None:
         """``update`` applied to ``w`` chunk by chunk (all arrays C-contiguous, of one shape
