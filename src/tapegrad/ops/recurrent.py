@@ -86,15 +86,18 @@ ACTIVATIONS = {
 """The activations the node computes itself; a cell with another one runs step by step."""
 
 
-def _to_internal(a, units):
+def _to_internal(a, units, out=None):
     """A copy of ``a`` (last axis: an LSTM's gates in Keras's order i, f, c, o) with the gates in
-    the internal order (o, i, f, c) and the sigmoid gates' columns (o, i, f) halved."""
+    the internal order (o, i, f, c) and the sigmoid gates' columns (o, i, f) halved; written
+    into ``out`` (an array, or a view, of ``a``'s shape) when given."""
     a4 = a.reshape(*a.shape[:-1], 4, units)
-    out = xp.empty_like(a4)
-    xp.multiply(a4[..., 3, :], 0.5, out=out[..., 0, :])
-    xp.multiply(a4[..., :2, :], 0.5, out=out[..., 1:3, :])
-    out[..., 3, :] = a4[..., 2, :]
-    return out.reshape(a.shape)
+    if out is None:
+        out = xp.empty(a.shape, dtype=a.dtype)
+    o4 = out.reshape(*a.shape[:-1], 4, units)  # a view even of a transposed `out`: only its last axis splits
+    xp.multiply(a4[..., 3, :], 0.5, out=o4[..., 0, :])
+    xp.multiply(a4[..., :2, :], 0.5, out=o4[..., 1:3, :])
+    o4[..., 3, :] = a4[..., 2, :]
+    return out
 
 
 def _internal_transposed(a, units, block=64):
@@ -103,13 +106,9 @@ def _internal_transposed(a, units, block=64):
     transposing copy of the whole matrix strides through memory a row of ``a`` apart at
     every element."""
     rows = a.shape[0]
-    U = units
-    out = xp.empty((4 * U, rows), dtype=a.dtype)
+    out = xp.empty((4 * units, rows), dtype=a.dtype)
     for r in range(0, rows, block):
-        blk = a[r:r + block]
-        xp.multiply(blk[:, 3 * U:].T, 0.5, out=out[:U, r:r + block])
-        xp.multiply(blk[:, :2 * U].T, 0.5, out=out[U:3 * U, r:r + block])
-        out[3 * U:, r:r + block] = blk[:, 2 * U:3 * U].T
+        _to_internal(a[r:r + block], units, out=out[:, r:r + block].T)
     return out
 
 
