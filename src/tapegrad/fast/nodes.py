@@ -58,14 +58,9 @@ class Linear(Function):
         x, w = self.x, self.w
         gx = None if self.parents[0] is None else g @ (w.T if w.ndim == 2 else xp.swapaxes(w, -1, -2))
         if x.ndim == 2:  # what the core's MatMul and Add give, with less Python around it
-            into = self.into
-            if into is not None:
-                gw = x.T @ g if into[0] is None else xp.matmul(x.T, g, out=into[0])
-                if self.b_shape is None:
-                    return gx, gw
-                return gx, gw, xp.add.reduce(g, axis=0) if into[1] is None else xp.add.reduce(g, axis=0, out=into[1])
-            gw = x.T @ g
-            return (gx, gw) if self.b_shape is None else (gx, gw, xp.add.reduce(g, axis=0))
+            kernel_into, bias_into = self.into or (None, None)
+            gw = xp.matmul(x.T, g, out=kernel_into)
+            return (gx, gw) if self.b_shape is None else (gx, gw, xp.add.reduce(g, axis=0, out=bias_into))
         gw = xp.swapaxes(x, -1, -2) @ g
         return (gx, gw) if self.b_shape is None else (gx, gw, unbroadcast(g, self.b_shape))
 
