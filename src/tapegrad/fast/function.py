@@ -57,7 +57,7 @@ from ..optimizers.base import Optimizer
 from .fusion import Record, fusable
 from .losses import _HANDLED, loss_rules
 from .nodes import Chain, Linear
-from .replay import _is_setting, _Snapshot
+from .replay import _is_setting, _seed, _Snapshot
 from .update import Updater
 
 _MAX_PLANS = 8
@@ -520,7 +520,7 @@ class RecordedFunction:
             try:
                 if arrays:  # the common case, quickly
                     leaves = list(args)
-                    key = ((tuple,) + tuple(("A", a.shape, a.dtype) for a in args), (dict,))  # what _key gives
+                    key = _array_key(args)
                 else:
                     key = (_key(args, leaves), _key(kwargs, leaves))
             except _Eager as exc:
@@ -534,7 +534,7 @@ class RecordedFunction:
                 plan = None
         if plan is None:
             if key is None:
-                key = ((tuple,) + tuple(("A", a.shape, a.dtype) for a in args), (dict,))
+                key = _array_key(args)
             self._last = None
             return self._record(key, args, kwargs, leaves, _named_objects(self.python_function))
         if isinstance(plan, str):
@@ -834,7 +834,7 @@ def _replay(plan: _Record, leaves: list, arrays: bool = False):
             _, tslots, steps, keys, slots, zero, shapes, structure, in_place = op
             grads: dict = {}
             for s, shape, dtype in tslots:
-                seed = np.array(1, dtype) if shape == () else np.ones(shape, dtype)  # np.ones less its Python
+                seed = _seed(shape, dtype)
                 key = -s - 1
                 grads[key] = grads[key] + seed if key in grads else seed
             if in_place is not None:  # the weight gradients that Linear nodes compute into the update's buffer
@@ -886,6 +886,11 @@ def _into(in_place: list, fns: dict) -> None:
             ids.update(id(v) for g in groups if g[3] is not None for v in g[3] if v is not None)
         for s, into in group[4]:
             fns[s].into = into
+
+
+def _array_key(args: tuple) -> tuple:
+    """What ``(_key(args, leaves), _key({}, leaves))`` gives for arguments that are all NumPy arrays."""
+    return (tuple,) + tuple(("A", a.shape, a.dtype) for a in args), (dict,)
 
 
 def _same_arrays(args: tuple, signature: tuple) -> bool:

@@ -267,8 +267,7 @@ class TrainStep:
             fn.parents = (True,)
             value = fn.forward(out, rules=rules)
             loss = Tensor._wrap(value)
-            seed = xp.array(1, value.dtype) if value.shape == () else xp.ones(value.shape, value.dtype)
-            out_grad = fn.backward(seed)[0]
+            out_grad = fn.backward(_seed(value.shape, value.dtype))[0]
         else:
             for layer in model._iter_layers():  # as calling them would: no activity penalties from earlier calls
                 layer._losses.clear()
@@ -451,6 +450,12 @@ def _plan(model, x, extra, y_pred, nodes, plain_loss):
                     for layer in model._iter_layers() for w in layer._own_weights)
     return _Plan(plan_nodes, output, steps, trainable, penalized, plain_loss, fused,
                  tuple(holders[id(t)] for t in extra))
+
+
+def _seed(shape, dtype):
+    """Ones of ``shape`` and ``dtype``, a loss's gradient with respect to itself: ``np.ones``,
+    without its Python for the scalar a loss usually is."""
+    return xp.array(1, dtype) if shape == () else xp.ones(shape, dtype)
 
 
 def _batch_key(x):
