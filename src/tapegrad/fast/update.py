@@ -33,6 +33,8 @@ from .memory import copy_aligned, empty_aligned
 
 SMALL = 1 << 14
 """Variables of up to this many elements are updated together, as one flat array."""
+
+
 def _chunk_elements(l2_bytes: int) -> int:
     """The largest power of two of float32 elements, from 2**12 to 2**18, whose six chunks (the
     gradient, two of state, the weight, two of scratch) fill at most three quarters of an L2
