@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+from itertools import repeat
 
 from ..backend import xp
 from ..optimizers.adam import Adam, AdamW
@@ -161,6 +162,9 @@ def _sgd_update(g, s, w, c, a, b, spare):
     w += a
 
 
+_LAYOUT = operator.attrgetter("shape", "dtype", "flags.c_contiguous")
+_FLAT = operator.methodcaller("reshape", -1)
+
 _RULES = {Adam: _adam, AdamW: _adam, SGD: _sgd}
 _CHUNKED = {_adam: (_adam_chunk, ("momentum", "velocity")), _sgd: (_sgd_chunk, ("momentum",))}
 
@@ -205,10 +209,6 @@ class _Pack:
         self._views[id(flat)] = (flat, out)
         return out
 
-    def intact(self, opt) -> bool:
-        """Whether the optimizer still holds these state arrays (``set_state`` replaces them)."""
-        return not any(map(operator.is_not, map(opt._state.get, self.ids), self.dicts))
-
 
 class Updater:
     """Applies one step's gradients for a model: in kept buffers where the rule is one of
@@ -217,7 +217,7 @@ class Updater:
 
     def __init__(self) -> None:
         self._buffers: dict = {}  # id(variable) -> [variable, a, b, (shape, dtype)]; the variable keeps its id unique
-        self._packs: dict = {}  # ids of a list of variables -> (the variables, optimizer, packs, singles, state)
+        self._packs: dict = {}  # ids of variables -> (variables, optimizer, packs, singles, homed, ids, dicts)
         self._last = None  # the layout of the last step
         self._chunks: dict = {}  # dtype -> the two scratch chunks of chunked updates
         self._grad_views = None  # (layout, variables, views): what grad_views last returned
@@ -227,7 +227,7 @@ class Updater:
         step). ``spare``: the arrays are the caller's to give up, so they may hold intermediates."""
         rule = _RULES.get(type(opt))
         if (rule is None or getattr(opt, "amsgrad", False) or opt.clipnorm or opt.clipvalue
-                or opt.global_clipnorm or any(g is None for g in grads)):
+                or opt.global_clipnorm or any(map(operator.is_, grads, repeat(None)))):
             opt.apply_gradients(zip(grads, variables))
             return
         packs, singles = self._layout(opt, variables)
@@ -242,10 +242,9 @@ class Updater:
             if rule is _sgd and not opt.momentum:
                 names = ()
             for i in singles:
-                w, state = variables[i].data, opt._state[id(variables[i])]
-                arrays = (grads[i], w) + tuple(state[name] for name in names)
-                if all(x.flags.c_contiguous and x.dtype == w.dtype and x.shape == w.shape for x in arrays):
-                    inline[i] = tuple(state[name] for name in names)
+                w, state = variables[i].data, tuple(map(opt._state[id(variables[i])].__getitem__, names))
+                if w.flags.c_contiguous and len(set(map(_LAYOUT, (grads[i], w) + state))) == 1:
+                    inline[i] = state  # all of one shape and dtype, and C-contiguous
         opt.before_step(variables)
         if wd:
             for i, v in enumerate(variables):
@@ -305,15 +304,15 @@ class Updater:
             scratch = self._chunks[w.dtype] = (empty_aligned((CHUNK,), w.dtype), empty_aligned((CHUNK,), w.dtype))
         a, b = scratch
         g, w = g.reshape(-1), w.reshape(-1)
-        state = [x.reshape(-1) for x in state]
+        state = tuple(map(_FLAT, state))
         n = w.size
         for lo in range(0, n, CHUNK):
-            hi = min(lo + CHUNK, n)
-            wc, ac = w[lo:hi], a[:hi - lo]
+            part, scratch_part = slice(lo, min(lo + CHUNK, n)), slice(0, min(CHUNK, n - lo))
+            wc, ac = w[part], a[scratch_part]
             if decay is not None:
                 xp.multiply(wc, decay, out=ac)
                 wc -= ac
-            update(g[lo:hi], [x[lo:hi] for x in state], wc, consts, ac, b[:hi - lo], spare)
+            update(g[part], tuple(map(operator.itemgetter(part), state)), wc, consts, ac, b[scratch_part], spare)
 
     def _layout(self, opt, variables) -> tuple:
         """``(packs, singles)``: each pack with the indices of its variables, and the indices
@@ -350,15 +349,17 @@ class Updater:
             homed.append((i, state))
         if len(self._packs) > 8:
             self._packs.clear()
-        self._packs[key] = self._last = (tuple(variables), opt, packs, singles, homed)
+        # what _intact compares: the state dicts this layout made, under their variables' ids
+        ids = [i for pack, _ in packs for i in pack.ids] + [id(variables[i]) for i, _ in homed]
+        dicts = [d for pack, _ in packs for d in pack.dicts] + [d for _, d in homed]
+        self._packs[key] = self._last = (tuple(variables), opt, packs, singles, homed, ids, dicts)
         return packs, singles
 
     @staticmethod
     def _intact(opt, kept) -> bool:
         """Whether the optimizer still holds the state arrays this layout made (``set_state``
         and ``build`` of a new optimizer state replace them)."""
-        state = opt._state
-        return all(p.intact(opt) for p, _ in kept[2]) and all(state.get(id(kept[0][i])) is d for i, d in kept[4])
+        return not any(map(operator.is_not, map(opt._state.get, kept[5]), kept[6]))
 
     def _scratch(self, v, g, need_a: bool) -> tuple:
         """The buffers ``a`` and ``b`` of ``v``'s update, kept from step to step and made on

@@ -81,6 +81,8 @@ def _single(value) -> np.ndarray | None:
 
 
 def _check_dtypes(where: str, value, name: str) -> None:
+    if value is None or (value.__class__ is np.ndarray and value.dtype.kind in _NUMERIC):
+        return  # the usual batch: nothing to look into
     for label, arr in _arrays(value, name):
         kind = arr.dtype.kind
         if kind in _NUMERIC:
