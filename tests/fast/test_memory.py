@@ -38,3 +38,76 @@ def test_variables_own_their_storage():
     v = tg.Variable(arr)
     v.assign_add(np.ones(4, np.float32))
     assert arr.tolist() == [1.0] * 4  # the Variable copied its input, as before
+
+
+# -- a compiled step's workspace -------------------------------------------------------------
+from tapegrad import backend  # noqa: E402
+from tapegrad.fast.memory import Workspace  # noqa: E402
+
+
+def test_without_a_workspace_every_array_is_new():
+    assert backend.workspace.pool is None
+    a, b = backend.empty((3, 4), np.float32), backend.zeros((3, 4), np.float32)
+    assert a.shape == b.shape == (3, 4) and a.dtype == b.dtype == np.float32 and not b.any()
+    assert not np.shares_memory(a, b)
+
+
+def test_a_workspace_gives_an_array_out_again_only_when_nothing_else_holds_it():
+    ws = Workspace()
+    ws.begin()
+    first = backend.empty((4, 5), np.float32)
+    address = first.ctypes.data
+    del first
+    again = backend.empty((4, 5), np.float32)  # free: the same array
+    assert again.ctypes.data == address
+    held = again
+    view = held[1:]  # a view holds its base
+    del held, again
+    other = backend.empty((4, 5), np.float32)
+    assert not np.shares_memory(other, view)
+    other_dtype = backend.empty((4, 5), np.float64)  # another dtype: another array
+    assert other_dtype.dtype == np.float64 and not np.shares_memory(other_dtype, view)
+    ws.end()
+    assert backend.workspace.pool is None
+
+
+def test_zeros_from_a_workspace_are_zeros_though_the_array_was_written():
+    ws = Workspace()
+    ws.begin()
+    a = backend.empty((6,), np.float64)
+    a[:] = 7.0
+    address = a.ctypes.data
+    del a
+    z = backend.zeros((6,), np.float64)
+    assert z.ctypes.data == address and z.tolist() == [0.0] * 6
+    ws.end()
+
+
+def test_a_workspace_keeps_what_the_last_step_used_and_drops_the_rest():
+    ws = Workspace()
+    ws.begin()
+    backend.empty((2, 2), np.float32), backend.empty((9,), np.float32)
+    ws.end()
+    assert len(ws.arrays) == 2
+    ws.begin()
+    backend.empty((2, 2), np.float32)
+    ws.end()
+    assert list(ws.arrays) == [((2, 2), np.float32)] and len(ws.arrays[((2, 2), np.float32)]) == 1
+
+
+def test_workspaces_nest_and_stay_in_their_thread():
+    import threading
+
+    outer, inner = Workspace(), Workspace()
+    outer.begin()
+    inner.begin()
+    assert backend.workspace.pool is inner
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(backend.workspace.pool))
+    t.start()
+    t.join()
+    assert seen == [None]  # another thread allocates as usual
+    inner.end()
+    assert backend.workspace.pool is outer
+    outer.end()
+    assert backend.workspace.pool is None

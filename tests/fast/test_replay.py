@@ -451,3 +451,53 @@ def test_another_threads_ops_during_the_recorded_step_stay_out_of_the_record():
     assert seen == [True]
     assert recorded._fast_step.recorded == 1 and recorded._fast_step.replayed == 2
     assert_same(recorded, eager)
+
+
+def test_replayed_steps_reuse_their_scratch_arrays():
+    recorded, eager = twins(convnet, tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    kept_ids = []
+    for x, y in batches(recorded._input_layer.shape, steps=6):
+        assert recorded.train_on_batch(x, y) == eager.train_on_batch(x, y)
+        kept_ids.append(sorted(id(a) for arrays in recorded._fast_step.workspace.arrays.values() for a in arrays))
+    assert_same(recorded, eager)
+    assert recorded._fast_step.replayed == 5 and kept_ids[-1] and kept_ids[-1] == kept_ids[-2]
+
+
+def test_a_step_never_writes_into_an_array_that_something_still_holds():
+    class Keep(tg.metrics.Metric):  # a metric that holds on to every prediction it sees
+        def __init__(self):
+            super().__init__(name="keep")
+            self.seen = []
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.seen.append((y_pred, np.array(y_pred.numpy(), copy=True)))
+
+        def result(self):
+            return tg.constant(0.0)
+
+        def reset_state(self):
+            pass
+
+    keep = Keep()
+    # the LSTM's output sequence is made in the step's workspace
+    model = tg.Sequential([tg.Input(shape=(6,)), tg.layers.Embedding(10, 4), tg.layers.LSTM(5, return_sequences=True)])
+    model.compile(optimizer="adam", loss="mse", metrics=[keep])
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        model.train_on_batch(rng.integers(0, 10, (3, 6)), rng.normal(size=(3, 6, 5)).astype(np.float32))
+    assert len(keep.seen) == 4
+    for y_pred, copy in keep.seen:
+        assert np.array_equal(y_pred.numpy(), copy)
+
+
+def test_predictions_held_by_the_caller_are_not_overwritten_by_later_batches():
+    m = convnet()
+    x = np.random.default_rng(0).normal(size=(40,) + m._input_layer.shape).astype(np.float32)
+    first = [m.predict_on_batch(x[i:i + 8]) for i in range(0, 40, 8)]
+    copies = [np.array(p, copy=True) for p in first]
+    m.predict(x, batch_size=8, verbose=0)
+    again = m.predict(x, batch_size=8, verbose=0)
+    assert m._fast_predict.replayed > 0
+    for p, c in zip(first, copies):
+        assert np.array_equal(p, c)
+    assert np.array_equal(again, np.concatenate(copies))

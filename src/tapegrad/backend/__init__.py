@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -40,6 +41,59 @@ xp = _select(name)
 """The active array module."""
 
 
+class _Workspace(threading.local):
+    """Each thread's source of the arrays that ``empty`` and ``zeros`` return: ``pool`` is None
+    (a new array on every call), or an object with ``empty(shape, dtype)`` that a compiled
+    training step installs for its duration (``tapegrad.fast``: the arrays of the last step,
+    handed out again where nothing else holds them)."""
+
+    def __init__(self) -> None:
+        self.pool = None
+
+
+workspace = _Workspace()
+
+
+def empty(shape, dtype) -> np.ndarray:
+    """An array of ``shape`` and ``dtype`` with arbitrary contents, as ``xp.empty``: the
+    large scratch arrays of convolutions, pooling and recurrences are made here, so that a
+    compiled step can give them out again instead of new memory (see ``workspace``).
+
+    Args:
+        shape: the array's shape (a tuple of ints).
+        dtype: its dtype.
+
+    Example:
+        >>> from tapegrad.backend import empty
+        >>> empty((2, 3), "float32").shape
+        (2, 3)
+    """
+    pool = workspace.pool
+    if pool is None:
+        return xp.empty(shape, dtype=dtype)
+    return pool.empty(shape, dtype)
+
+
+def zeros(shape, dtype) -> np.ndarray:
+    """An array of zeros of ``shape`` and ``dtype``, as ``xp.zeros`` (see ``empty``).
+
+    Args:
+        shape: the array's shape (a tuple of ints).
+        dtype: its dtype.
+
+    Example:
+        >>> from tapegrad.backend import zeros
+        >>> zeros((2,), "float32").tolist()
+        [0.0, 0.0]
+    """
+    pool = workspace.pool
+    if pool is None:
+        return xp.zeros(shape, dtype=dtype)
+    out = pool.empty(shape, dtype)
+    out.fill(0)
+    return out
+
+
 def to_numpy(array) -> np.ndarray:
     """Return a NumPy array for a backend array (copied from the device for CuPy; the same array on NumPy).
 
@@ -61,4 +115,4 @@ def to_numpy(array) -> np.ndarray:
     return np.asarray(array)
 
 
-__all__ = ["xp", "name", "to_numpy"]
+__all__ = ["xp", "name", "to_numpy", "empty", "zeros", "workspace"]

@@ -58,6 +58,7 @@ from .fusion import Record, fusable
 from .losses import _HANDLED, loss_rules
 from .nodes import Chain, Linear
 from .replay import _is_setting, _seed, _Snapshot
+from .memory import Workspace
 from .update import Updater
 
 _MAX_PLANS = 8
@@ -467,11 +468,12 @@ def _fast_loss(call, layout) -> bool:
 class _Record:
     """One signature's record: the program, the argument slots and the returned value's template."""
 
-    __slots__ = ("program", "nslots", "result", "result_slots", "snapshots", "spare")
+    __slots__ = ("program", "nslots", "result", "result_slots", "snapshots", "workspace")
 
     def __init__(self, program, nslots, result, result_slots, snapshots) -> None:
         self.program, self.nslots = program, nslots
         self.result, self.result_slots, self.snapshots = result, result_slots, snapshots
+        self.workspace = Workspace()  # the scratch arrays of the last replay
 
 
 class RecordedFunction:
@@ -541,7 +543,11 @@ class RecordedFunction:
             return self._eager(plan, args, kwargs)
         self.replayed += 1
         self.reason = None
-        return _replay(plan, leaves, arrays)
+        plan.workspace.begin()
+        try:
+            return _replay(plan, leaves, arrays)
+        finally:
+            plan.workspace.end()
 
     def _eager(self, reason: str, args, kwargs):
         self.reason = reason

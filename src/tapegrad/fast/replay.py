@@ -10,7 +10,9 @@ product, bias and ReLU). The following steps with that shape replay the plan: th
 rules on raw arrays, a built-in cross-entropy's rules (``losses.loss_rules``), the backward
 pass through the engine's own loop (``engine.backprop``), and the update in kept buffers
 (``update.Updater``): the same weights, losses and metrics as the eager step, bit for bit,
-without the per-step Python of calling layers, wrapping tensors and sorting the graph.
+without the per-step Python of calling layers, wrapping tensors and sorting the graph. Every
+step, replayed or not, takes its large scratch arrays (those of convolutions, pooling and
+recurrences) from the arrays of the step before (``memory.Workspace``), not from new memory.
 
 Only a forward pass with no Python side effects and no Python that depends on the data is
 recorded: a model that the training loop says is a plain chain of layers, made of the
@@ -49,6 +51,7 @@ from ..layers.preprocessing import Normalization
 from ..layers.reshaping import Identity, Permute, RepeatVector
 from . import fusion, machine
 from .losses import loss_rules
+from .memory import Workspace
 from .nodes import Chain
 from .update import Updater
 
@@ -171,6 +174,7 @@ class TrainStep:
         self.plain_loss = plain_loss
         self.plans = _Plans(model)
         self.updater = Updater()
+        self.workspace = Workspace()  # the scratch arrays of the last step, replayed or eager
         self.governor = None
         self.recorded = 0
         self.replayed = 0
@@ -181,6 +185,13 @@ class TrainStep:
 
     def __call__(self, x, y, sample_weight) -> dict:
         """One training step on a batch; returns the model's logs."""
+        self.workspace.begin()
+        try:
+            return self._tuned_step(x, y, sample_weight)
+        finally:
+            self.workspace.end()
+
+    def _tuned_step(self, x, y, sample_weight) -> dict:
         if not machine.enabled():
             return self._step(x, y, sample_weight)
         if self.governor is None:
@@ -317,6 +328,7 @@ class PredictStep:
         self.model = model
         self.why_eager = why_eager
         self.plans = _Plans(model)
+        self.workspace = Workspace()
         self.recorded = 0
         self.replayed = 0
 
@@ -337,8 +349,12 @@ class PredictStep:
         vals = [first.data]
         for holder, t in zip(plan.holders, extra):  # the batch's other inputs, where the nodes read them
             holder.data = t.data
-        for rule, inputs, settings, _ in plan.nodes:
-            vals.append(rule().forward(*[vals[i] if i.__class__ is int else i.data for i in inputs], **settings))
+        self.workspace.begin()
+        try:
+            for rule, inputs, settings, _ in plan.nodes:
+                vals.append(rule().forward(*[vals[i] if i.__class__ is int else i.data for i in inputs], **settings))
+        finally:
+            self.workspace.end()
         return Tensor._wrap(vals[plan.output])
 
     def _record(self, x, first, extra, key):

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor
-from ..backend import xp
+from ..backend import empty, xp, zeros
 from ._util import tensor
 
 
@@ -73,7 +73,7 @@ def windows(xp_in, kh, kw, stride, dilation):
 
 def scatter_windows(gwin, shape, stride, dilation):
     """Add window gradients ``(N, OH, OW, KH, KW, C)`` back onto an input of ``shape``."""
-    out = xp.zeros(shape, dtype=gwin.dtype)
+    out = zeros(shape, dtype=gwin.dtype)
     _, oh, ow, kh, kw, _ = gwin.shape
     for i in range(kh):
         for j in range(kw):
@@ -90,7 +90,7 @@ def _gather(xpad, kh, kw, stride, dilation, oh, ow):
     copy moves runs of ``kw * c`` values."""
     n, _, _, c = xpad.shape
     xpad = xp.ascontiguousarray(xpad)
-    a = xp.empty((n * oh * ow, kh * kw * c), dtype=xpad.dtype)
+    a = empty((n * oh * ow, kh * kw * c), dtype=xpad.dtype)
     s0, s1, s2, s3 = xpad.strides
     (sh, sw), (dh, dw) = stride, dilation
     if dw == 1:
@@ -137,7 +137,7 @@ def _diagonals(wmat, kshape, band, wb, sw, dw, writeable=True):
 def _banded(k, band, wb, sw, dw, b):
     """The ``(kh * wb * c [+ 1], band * co)`` weight matrix: the kernel on its diagonals."""
     kh, kw, c, co = k.shape
-    wmat = xp.zeros((kh * wb * c + (b is not None), band * co), dtype=k.dtype)
+    wmat = zeros((kh * wb * c + (b is not None), band * co), dtype=k.dtype)
     _diagonals(wmat, k.shape, band, wb, sw, dw)[...] = k[:, None]
     if b is not None:
         wmat[-1].reshape(band, co)[...] = b  # the bias once per output column of the band
@@ -172,7 +172,7 @@ class Conv2D(Function):
             raise ValueError(f"conv2d: a {kh}x{kw} window (dilation {dilation}) does not fit an input of "
                              f"spatial size {h}x{w} with padding {padding!r}")
         if pt or pb or pl or pr:
-            xpad = xp.zeros((n, hp, wp * c), dtype=x.dtype)
+            xpad = zeros((n, hp, wp * c), dtype=x.dtype)
             xpad.reshape(n, hp, wp, c)[:, pt:pt + h, pl:pl + w] = x
         else:
             xpad = xp.ascontiguousarray(x).reshape(n, h, w * c)
@@ -187,7 +187,7 @@ class Conv2D(Function):
         s0, s1, s2 = xpad.strides
         rows = strided(xpad, (n, oh, nb, kh, wb * c), (s0, s1 * sh, s2 * band * sw * c, s1 * dh, s2),
                        writeable=False)
-        a = xp.empty((n * oh * nb, kk + (b is not None)), dtype=x.dtype)
+        a = empty((n * oh * nb, kk + (b is not None)), dtype=x.dtype)
         _copy_runs(a[:, :kk].reshape(rows.shape), rows)  # the one gather copy
         wmat = _banded(k, band, wb, sw, dw, b)
         if b is not None:
@@ -226,7 +226,7 @@ class Conv2D(Function):
                 # whose inner dimension kh * kw * co is wider than the co of the gathered
                 # rows' gradient below
                 top, left = (kh - 1) * dh - pt, (kw - 1) * dw - pl
-                gp = xp.zeros((n, h + (kh - 1) * dh, w + (kw - 1) * dw, co), dtype=g.dtype)
+                gp = zeros((n, h + (kh - 1) * dh, w + (kw - 1) * dw, co), dtype=g.dtype)
                 gp[:, top:top + oh, left:left + ow] = g
                 flipped = self.k[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * co, c)
                 gx = (_gather(gp, kh, kw, (1, 1), (dh, dw), h, w) @ flipped).reshape(n, h, w, c)
@@ -254,7 +254,7 @@ class Conv2D(Function):
         gx = None
         if self.parents[0] is not None:  # the first layer's input needs no gradient: skip the scatter
             w_t = self.wmat[:kk].T  # the bias row takes no part
-            gpad = xp.zeros((n, hp, wp * c), dtype=g.dtype)
+            gpad = zeros((n, hp, wp * c), dtype=g.dtype)
             step = band * sw * c  # consecutive bands start this many values apart
             pieces = -(-wb * c // step)
             if nb <= pieces:
@@ -366,7 +366,7 @@ class MaxPoolTiled(Function):
         n, h, w, c = x.shape
         ph, pw = pool
         oh, ow = h // ph, w // pw
-        cols = xp.empty((pw, n, oh * ph, ow, c), dtype=x.dtype)
+        cols = empty((pw, n, oh * ph, ow, c), dtype=x.dtype)
         _copy_planes(cols, _columns(x[:, :oh * ph], pw, ow))
         best_col, self.col = _first_max(list(cols))
         rows = best_col.reshape(n, oh, ph, ow, c)
@@ -378,12 +378,12 @@ class MaxPoolTiled(Function):
     def backward(self, g):
         (n, h, w, c), (ph, pw) = self.meta
         oh, ow = g.shape[1], g.shape[2]
-        g_rows = xp.empty((n, oh, ph, ow, c), dtype=g.dtype)
+        g_rows = empty((n, oh, ph, ow, c), dtype=g.dtype)
         _route(g, self.row, [g_rows[:, :, i] for i in range(ph)])
-        g_cols = xp.empty((pw, n, oh * ph, ow, c), dtype=g.dtype)
+        g_cols = empty((pw, n, oh * ph, ow, c), dtype=g.dtype)
         _route(g_rows.reshape(n, oh * ph, ow, c), self.col, list(g_cols))
         covered = (oh * ph, ow * pw) == (h, w)
-        gx = xp.empty((n, h, w, c), dtype=g.dtype) if covered else xp.zeros((n, h, w, c), dtype=g.dtype)
+        gx = empty((n, h, w, c), dtype=g.dtype) if covered else zeros((n, h, w, c), dtype=g.dtype)
         _copy_planes(_columns(gx[:, :oh * ph], pw, ow), g_cols)
         return (gx,)
 
@@ -406,7 +406,7 @@ class MaxPool2D(Function):
     def backward(self, g):
         pshape, (pt, pl), (h, w), pool, stride = self.meta
         n, oh, ow, c = g.shape
-        gwin = xp.zeros((n, oh, ow, pool[0] * pool[1], c), dtype=g.dtype)
+        gwin = zeros((n, oh, ow, pool[0] * pool[1], c), dtype=g.dtype)
         xp.put_along_axis(gwin, self.idx[:, :, :, None, :], g[:, :, :, None, :], axis=3)
         gx = scatter_windows(gwin.reshape(n, oh, ow, pool[0], pool[1], c), pshape, stride, (1, 1))
         return (gx[:, pt:pt + h, pl:pl + w, :],)

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor
-from ..backend import xp
+from ..backend import empty, xp, zeros
 from ._util import tensor
 from .nn import _max0
 
@@ -92,7 +92,7 @@ def _to_internal(a, units, out=None):
     into ``out`` (an array, or a view, of ``a``'s shape) when given."""
     a4 = a.reshape(*a.shape[:-1], 4, units)
     if out is None:
-        out = xp.empty(a.shape, dtype=a.dtype)
+        out = empty(a.shape, dtype=a.dtype)
     o4 = out.reshape(*a.shape[:-1], 4, units)  # a view even of a transposed `out`: only its last axis splits
     xp.multiply(a4[..., 3, :], 0.5, out=o4[..., 0, :])
     xp.multiply(a4[..., :2, :], 0.5, out=o4[..., 1:3, :])
@@ -106,7 +106,7 @@ def _internal_transposed(a, units, block=64):
     transposing copy of the whole matrix strides through memory a row of ``a`` apart at
     every element."""
     rows = a.shape[0]
-    out = xp.empty((4 * units, rows), dtype=a.dtype)
+    out = empty((4 * units, rows), dtype=a.dtype)
     for r in range(0, rows, block):
         _to_internal(a[r:r + block], units, out=out[:, r:r + block].T)
     return out
@@ -161,29 +161,29 @@ class Recurrence(Function):
         self.b_rec = bias[1] if (bias is not None and bias.ndim == 2) else None
 
         n_states = 2 if cell == "lstm" else 1
-        packed = xp.empty((n, n_out + n_states, units), dtype=dtype)
-        H = xp.empty((steps + 1, n, units), dtype=dtype)  # state entering each step (after masking)
+        packed = empty((n, n_out + n_states, units), dtype=dtype)
+        H = empty((steps + 1, n, units), dtype=dtype)  # state entering each step (after masking)
         H[0] = states[0]
         U = units
         act, ract = self.act, self.ract
         if cell == "lstm":
-            C = xp.empty((steps + 1, n, units), dtype=dtype)
+            C = empty((steps + 1, n, units), dtype=dtype)
             C[0] = states[1]
-            self.gate_vals = G = xp.empty((steps, n, 4 * units), dtype=dtype)
-            self.AC = AC = xp.empty((steps, n, units), dtype=dtype)
+            self.gate_vals = G = empty((steps, n, 4 * units), dtype=dtype)
+            self.AC = AC = empty((steps, n, units), dtype=dtype)
             self.C = C
         elif cell == "gru":
-            self.gate_vals = G = xp.empty((steps, n, 3 * units), dtype=dtype)  # z, r, hh
-            self.WH = WH = xp.empty((steps, n, units), dtype=dtype)  # the recurrent product of the candidate
+            self.gate_vals = G = empty((steps, n, 3 * units), dtype=dtype)  # z, r, hh
+            self.WH = WH = empty((steps, n, units), dtype=dtype)  # the recurrent product of the candidate
         else:
-            self.HN = HN = xp.empty((steps, n, units), dtype=dtype)
-        prev_out = xp.zeros((n, units), dtype=dtype)
+            self.HN = HN = empty((steps, n, units), dtype=dtype)
+        prev_out = zeros((n, units), dtype=dtype)
         # Without a mask, each step writes its new state straight into H (and C), and the
         # sequence output is H itself, copied into the packed result after the loop.
         direct = m is None
         for s in range(steps):
             h = H[s]
-            h_new = H[s + 1] if direct else xp.empty((n, units), dtype=dtype)
+            h_new = H[s + 1] if direct else empty((n, units), dtype=dtype)
             if cell == "lstm":
                 g = G[s]
                 if self.rdm is None:
@@ -194,7 +194,7 @@ class Recurrence(Function):
                 ract(g[:, :2 * U], g[:, :2 * U])
                 act(g[:, 2 * U:3 * U], g[:, 2 * U:3 * U])
                 ract(g[:, 3 * U:], g[:, 3 * U:])
-                c_new = C[s + 1] if direct else xp.empty((n, units), dtype=dtype)
+                c_new = C[s + 1] if direct else empty((n, units), dtype=dtype)
                 xp.multiply(g[:, U:2 * U], C[s], out=c_new)
                 c_new += g[:, :U] * g[:, 2 * U:3 * U]
                 act(c_new, AC[s])
@@ -278,7 +278,7 @@ class Recurrence(Function):
             proj = _to_internal(proj, U)
             bi = None
         dtype = proj.dtype
-        G = xp.empty((steps, 4 * U, n), dtype=dtype)
+        G = empty((steps, 4 * U, n), dtype=dtype)
         proj_t = proj.reshape(steps, n, 4 * U).transpose(0, 2, 1)
         if bi is None:
             xp.copyto(G, proj_t)
@@ -286,14 +286,14 @@ class Recurrence(Function):
             xp.add(proj_t, bi[:, None], out=G)
         del proj, proj_t
         RiT = _internal_transposed(recurrent_kernel, U)
-        H = xp.empty((steps + 1, U, n), dtype=dtype)  # state entering each step (after masking)
-        C = xp.empty((steps + 1, U, n), dtype=dtype)
-        AC = xp.empty((steps, U, n), dtype=dtype)  # tanh of each step's new cell state
+        H = empty((steps + 1, U, n), dtype=dtype)  # state entering each step (after masking)
+        C = empty((steps + 1, U, n), dtype=dtype)
+        AC = empty((steps, U, n), dtype=dtype)  # tanh of each step's new cell state
         H[0] = states[0].T
         C[0] = states[1].T
         self.gate_vals, self.H, self.C, self.AC = G, H, C, AC
-        tmp = xp.empty((U, n), dtype=dtype)
-        z = xp.empty((4 * U, n), dtype=dtype)
+        tmp = empty((U, n), dtype=dtype)
+        z = empty((4 * U, n), dtype=dtype)
         matmul, tanh, multiply, add, where = xp.matmul, xp.tanh, xp.multiply, xp.add, xp.where
         sig = [g[:3 * U] for g in G]
         go_, gi, gf, gc = ([g[k * U:(k + 1) * U] for g in G] for k in range(4))
@@ -313,10 +313,10 @@ class Recurrence(Function):
                 tanh(c_new, out=AC[s])
                 multiply(go_[s], AC[s], out=H[s + 1])
             return self._pack(H[1:], steps, n)
-        h_new = xp.empty((U, n), dtype=dtype)
-        c_new = xp.empty((U, n), dtype=dtype)
-        prev_out = xp.zeros((U, n), dtype=dtype)
-        outs = xp.empty_like(H[1:])
+        h_new = empty((U, n), dtype=dtype)
+        c_new = empty((U, n), dtype=dtype)
+        prev_out = zeros((U, n), dtype=dtype)
+        outs = empty((steps, U, n), dtype)
         mt = m.transpose(0, 2, 1)  # (steps, 1, batch)
         for s in range(steps):
             g = G[s]
@@ -342,7 +342,7 @@ class Recurrence(Function):
         """The packed output of the fused LSTM (see ``Recurrence``) from its outputs ``seq``
         (steps, units, batch) and its final states."""
         n_out, U = self.n_out, self.units
-        packed = xp.empty((n, n_out + 2, U), dtype=seq.dtype)
+        packed = empty((n, n_out + 2, U), dtype=seq.dtype)
         if self.return_sequences:
             packed[:, :steps] = seq.transpose(2, 0, 1)
         else:
@@ -364,7 +364,7 @@ class Recurrence(Function):
         cols = R if (g0 == 0 and g1 == self.gates) else R[:, g0 * U:g1 * U]
         if self.rdm is None or self.rdm.shape[0] == 1:
             return self._masked(h, 0) @ cols
-        out = xp.empty((h.shape[0], (g1 - g0) * U), dtype=h.dtype)
+        out = empty((h.shape[0], (g1 - g0) * U), dtype=h.dtype)
         for g in range(g0, g1):
             out[:, (g - g0) * U:(g - g0 + 1) * U] = self._masked(h, g) @ R[:, g * U:(g + 1) * U]
         return out
@@ -376,7 +376,7 @@ class Recurrence(Function):
             cols = R if (g0 == 0 and g1 == self.gates) else R[:, g0 * U:g1 * U]
             dh = dz @ cols.T
             return dh if self.rdm is None else dh * self.rdm[0]
-        dh = xp.zeros((dz.shape[0], U), dtype=dz.dtype)
+        dh = zeros((dz.shape[0], U), dtype=dz.dtype)
         for g in range(g0, g1):
             dzg = dz[:, (g - g0) * U:(g - g0 + 1) * U]
             dh += (dzg @ R[:, g * U:(g + 1) * U].T) * self.rdm[g]
@@ -395,7 +395,7 @@ class Recurrence(Function):
         if not special and not per_gate:
             hm = Hs if self.rdm is None else Hs * self.rdm[0]
             return hm.reshape(steps * n, U).T @ flat
-        out = xp.empty_like(self.R)
+        out = empty(self.R.shape, self.R.dtype)
         for g in range(self.gates):
             if special and g == 2:
                 inp = self.WH
@@ -414,7 +414,7 @@ class Recurrence(Function):
             out = (xs * dm[0]).reshape(steps * n, d) @ self.K
         else:
             U = self.units
-            out = xp.empty((steps * n, self.gates * U), dtype=xs.dtype)
+            out = empty((steps * n, self.gates * U), dtype=xs.dtype)
             for g in range(self.gates):
                 out[:, g * U:(g + 1) * U] = (xs * dm[g]).reshape(steps * n, d) @ self.K[:, g * U:(g + 1) * U]
         return out.reshape(steps, n, -1)
@@ -431,10 +431,10 @@ class Recurrence(Function):
         gseq = grad[:, :n_out]
         dh = xp.array(grad[:, n_out], dtype=dtype)
         dc = xp.array(grad[:, n_out + 1], dtype=dtype) if cell == "lstm" else None
-        dxz = xp.empty((steps, n, self.gates * U), dtype=dtype)
+        dxz = empty((steps, n, self.gates * U), dtype=dtype)
         # the gradients of each step's recurrent product; the recurrent kernel's gradient is
         # one matrix product of them with the states after the loop
-        dW = xp.empty_like(dxz) if (cell == "gru" and self.reset_after) else dxz
+        dW = empty(dxz.shape, dxz.dtype) if (cell == "gru" and self.reset_after) else dxz
         carry = None  # gradient of the previous output, passed back through masked steps
         if cell == "lstm":
             # every step's local derivatives at once, so the reverse loop does a few products per step:
@@ -442,7 +442,7 @@ class Recurrence(Function):
             # and dc gains dh o act'(c)
             G = self.gate_vals
             i, F, cc, o = G[..., :U], G[..., U:2 * U], G[..., 2 * U:3 * U], G[..., 3 * U:]
-            A = xp.empty_like(G)
+            A = empty(G.shape, G.dtype)
             A[..., :U] = cc * dract(i)
             A[..., U:2 * U] = self.C[:-1] * dract(F)
             A[..., 2 * U:3 * U] = i * dact(cc)
@@ -540,7 +540,7 @@ class Recurrence(Function):
         steps, _, n = G.shape
         dtype = G.dtype
         o, i, f, cc = G[:, :U], G[:, U:2 * U], G[:, 2 * U:3 * U], G[:, 3 * U:]
-        A = xp.empty_like(G)
+        A = empty(G.shape, G.dtype)
         xp.subtract(1, G[:, U:3 * U], out=A[:, :2 * U])
         A[:, :2 * U] *= G[:, U:3 * U]  # the sigmoid's derivative s (1 - s) for i and f
         A[:, :U] *= cc
@@ -560,7 +560,7 @@ class Recurrence(Function):
         gs = xp.asarray(grad[:, :n_out].transpose(1, 2, 0), dtype=dtype)  # (n_out, units, batch)
         dh = xp.array(grad[:, n_out].T, dtype=dtype, order="C")
         dc = xp.array(grad[:, n_out + 1].T, dtype=dtype, order="C")
-        tmp = xp.empty_like(dh)
+        tmp = empty(dh.shape, dh.dtype)
         multiply, matmul, where = xp.multiply, xp.matmul, xp.where
         seq = self.return_sequences
         if m is None:
@@ -626,7 +626,7 @@ class Recurrence(Function):
             return self.xs.reshape(steps * n, d).T @ flat
         if dm.shape[0] == 1:
             return (self.xs * dm[0]).reshape(steps * n, d).T @ flat
-        out = xp.empty_like(self.K)
+        out = empty(self.K.shape, self.K.dtype)
         for g in range(self.gates):
             cols = slice(g * U, (g + 1) * U)
             out[:, cols] = (self.xs * dm[g]).reshape(steps * n, d).T @ flat[:, cols]
@@ -640,7 +640,7 @@ class Recurrence(Function):
             if dm is not None:
                 dxs *= dm[0]
         else:
-            dxs = xp.zeros((steps, n, d), dtype=flat.dtype)
+            dxs = zeros((steps, n, d), dtype=flat.dtype)
             for g in range(self.gates):
                 cols = slice(g * U, (g + 1) * U)
                 dxs += (flat[:, cols] @ self.K[:, cols].T).reshape(steps, n, d) * dm[g]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor
-from ..backend import xp
+from ..backend import empty, xp, zeros
 from ._util import normalize_axis, tensor
 
 
@@ -81,7 +81,7 @@ class GetItem(Function):
         return out
 
     def backward(self, g):
-        out = xp.zeros(self.shape, dtype=g.dtype)
+        out = zeros(self.shape, dtype=g.dtype)
         if self.advanced:
             xp.add.at(out, self.index, g)
         else:
