@@ -501,3 +501,18 @@ def test_predictions_held_by_the_caller_are_not_overwritten_by_later_batches():
     for p, c in zip(first, copies):
         assert np.array_equal(p, c)
     assert np.array_equal(again, np.concatenate(copies))
+
+
+def test_a_model_that_is_not_recorded_trains_as_eagerly_with_the_kept_update_buffers():
+    def lstm():
+        return tg.Sequential([tg.Input(shape=(7,)), tg.layers.Embedding(11, 6),
+                              tg.layers.LSTM(9, return_sequences=True), tg.layers.Dense(11)])
+
+    recorded, eager = twins(lstm, tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        x, y = rng.integers(0, 11, (5, 7)), rng.integers(0, 11, (5, 7))
+        assert recorded.train_on_batch(x, y) == eager.train_on_batch(x, y)
+    assert_same(recorded, eager)
+    assert recorded._fast_step.replayed == 0 and "is not one of the built-in layers recorded" in recorded._fast_step.reason
+    assert recorded._fast_step.updater._last is not None  # the update ran in the updater's buffers

@@ -220,7 +220,7 @@ class TrainStep:
             return self._record(x, first, extra, key, y, sample_weight)
         if isinstance(plan, str):
             self.reason = plan
-            return model.train_step((x, y, sample_weight))
+            return self._eager(x, y, sample_weight)
         self.replayed += 1
         self.reason = None
         return self._replay(plan, x, first, extra, y, sample_weight)
@@ -230,7 +230,7 @@ class TrainStep:
         model = self.model
         reason = _why_not_replayable(model)
         if reason is not None:
-            logs = model.train_step((x, y, sample_weight))
+            logs = self._eager(x, y, sample_weight)
             self.plans.store(key, reason)
             self.reason = reason
             return logs
@@ -241,11 +241,7 @@ class TrainStep:
             loss = model.compute_loss(x, y, y_pred, sample_weight)
         plan = _plan(model, first, extra, y_pred, nodes, self.plain_loss)
         nodes.clear()  # the recorded tensors: the plan keeps what it needs
-        weights = model.trainable_weights
-        grads = [None if g is None else g.data for g in tape.gradient(loss, weights)]
-        if self.reduce_gradients is not None:
-            grads = self.reduce_gradients(grads, weights)
-        self.updater.apply(model.optimizer, grads, weights, spare=True)
+        self._update(tape, loss)
         self.plans.store(key, plan)
         if isinstance(plan, _Plan):
             self.recorded += 1
@@ -253,6 +249,26 @@ class TrainStep:
         else:
             self.reason = plan
         return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+
+    def _eager(self, x, y, sample_weight) -> dict:
+        """The model's ``train_step`` for a model whose forward pass is not recorded: the
+        same forward pass, loss and gradients, with the update in the updater's kept buffers."""
+        model = self.model
+        with GradientTape() as tape:
+            y_pred = model(x, training=True)
+            loss = model.compute_loss(x, y, y_pred, sample_weight)
+        self._update(tape, loss)
+        return model.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+
+    def _update(self, tape, loss) -> None:
+        """``loss``'s gradients on the model's trainable weights (summed across workers where
+        ``compile`` set that up), applied as ``optimizer.apply_gradients`` would, by the updater."""
+        model = self.model
+        weights = model.trainable_weights
+        grads = [None if g is None else g.data for g in tape.gradient(loss, weights)]
+        if self.reduce_gradients is not None:
+            grads = self.reduce_gradients(grads, weights)
+        self.updater.apply(model.optimizer, grads, weights, spare=True)
 
     # -- replaying -------------------------------------------------------------------------
     def _replay(self, plan: _Plan, x, first, extra, y, sample_weight) -> dict:
