@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..autodiff.engine import unbroadcast
 from ..autodiff.function import Function
-from ..backend import xp
+from ..backend import empty, xp
 from ..ops.conv import Conv2D, MaxPoolTiled
 from ..ops.nn import _max0
 from ..ops.reduce import Mean
@@ -88,7 +88,7 @@ class ConvRelu(Function):
         return out
 
     def backward(self, g):
-        g = g * (self.out > 0)
+        g = xp.multiply(g, xp.greater(self.out, 0, out=empty(self.out.shape, bool)), out=empty(g.shape, g.dtype))
         if self.pool is not None:
             (g,) = self.pool.backward(g)
         self.conv.parents = self.parents

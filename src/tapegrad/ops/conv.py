@@ -83,6 +83,12 @@ def scatter_windows(gwin, shape, stride, dilation):
     return out
 
 
+def _product(a, b):
+    """``a @ b`` for 2-d ``a`` and ``b``, into an array from ``empty``: the same product, in a
+    compiled step's kept memory."""
+    return xp.matmul(a, b, out=empty((a.shape[0], b.shape[1]), xp.result_type(a, b)))
+
+
 def _gather(xpad, kh, kw, stride, dilation, oh, ow):
     """The im2col matrix ``(n * oh * ow, kh * kw * c)`` of a padded NHWC input: row ``(n, i, j)``
     holds the receptive field of output pixel ``(i, j)``, taps in ``(kh, kw, c)`` order. One copy
@@ -194,7 +200,7 @@ class Conv2D(Function):
             a[:, kk] = 1
         self.a, self.wmat, self.k, self.has_b = a, wmat, k, b is not None
         self.meta = (x.shape, (hp, wp), (pt, pl), (oh, ow), stride, dilation, band, wb)
-        return (a @ wmat).reshape(n, oh, ow, co)
+        return _product(a, wmat).reshape(n, oh, ow, co)
 
     def _im2col_forward(self, xpad, k, b, out_hw, pads, xshape):
         """Exact im2col: one row of the gathered matrix per output pixel, ``kh * kw * c`` values
@@ -204,7 +210,7 @@ class Conv2D(Function):
         n, (oh, ow) = xpad.shape[0], out_hw
         stride, dilation = self.stride, self.dilation
         a = _gather(xpad, kh, kw, stride, dilation, oh, ow)
-        out = a @ k.reshape(kh * kw * c, co)
+        out = _product(a, k.reshape(kh * kw * c, co))
         if b is not None:
             out += b
         self.a, self.k, self.has_b = a, k, b is not None
@@ -229,13 +235,13 @@ class Conv2D(Function):
                 gp = zeros((n, h + (kh - 1) * dh, w + (kw - 1) * dw, co), dtype=g.dtype)
                 gp[:, top:top + oh, left:left + ow] = g
                 flipped = self.k[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * co, c)
-                gx = (_gather(gp, kh, kw, (1, 1), (dh, dw), h, w) @ flipped).reshape(n, h, w, c)
+                gx = _product(_gather(gp, kh, kw, (1, 1), (dh, dw), h, w), flipped).reshape(n, h, w, c)
             else:
                 # each gathered row's gradient (a product as wide as the gathered rows), added
                 # back tap by tap onto the padded input: kh * kw adds of whole arrays, which
                 # also serve strides, where the flipped-kernel product would need zeros
                 # between the output gradient's pixels
-                ga = (g2 @ self.k.reshape(kh * kw * c, co).T).reshape(n, oh, ow, kh, kw, c)
+                ga = _product(g2, self.k.reshape(kh * kw * c, co).T).reshape(n, oh, ow, kh, kw, c)
                 gx = scatter_windows(ga, (n, h + pt + pb, w + pl + pr, c), (sh, sw), (dh, dw))
                 gx = xp.ascontiguousarray(gx[:, pt:pt + h, pl:pl + w])
         if self.has_b:
@@ -260,8 +266,9 @@ class Conv2D(Function):
             if nb <= pieces:
                 # few bands: gathered rows ordered band first, then one add per (kernel row, band)
                 # of a whole band window, (n, oh, wb * c), along contiguous runs wb * c long
-                g_bands = xp.ascontiguousarray(g2.reshape(n, oh, nb, band * co).transpose(0, 2, 1, 3))
-                ga = (g_bands.reshape(-1, band * co) @ w_t).reshape(n, nb, oh, kh, wb * c)
+                g_bands = empty((n, nb, oh, band * co), g.dtype)
+                xp.copyto(g_bands, g2.reshape(n, oh, nb, band * co).transpose(0, 2, 1, 3))
+                ga = _product(g_bands.reshape(-1, band * co), w_t).reshape(n, nb, oh, kh, wb * c)
                 for i in range(kh):
                     target = gpad[:, i * dh:i * dh + sh * (oh - 1) + 1:sh]
                     for j in range(nb):
@@ -269,7 +276,7 @@ class Conv2D(Function):
             else:
                 # many bands: neighbouring windows overlap, so add all bands at once, in pieces
                 # of at most one step
-                ga = (g2 @ w_t).reshape(n, oh, nb, kh, wb * c)
+                ga = _product(g2, w_t).reshape(n, oh, nb, kh, wb * c)
                 for i in range(kh):
                     target = gpad[:, i * dh:i * dh + sh * (oh - 1) + 1:sh]
                     t0, t1, t2 = target.strides
@@ -328,8 +335,9 @@ def _first_max(planes):
     None for one plane, a boolean for two, int8 indices for more."""
     if len(planes) == 1:
         return planes[0], None
-    which = xp.greater(planes[1], planes[0])
-    best = xp.maximum(planes[0], planes[1])
+    shape, dtype = planes[0].shape, planes[0].dtype
+    which = xp.greater(planes[1], planes[0], out=empty(shape, bool))
+    best = xp.maximum(planes[0], planes[1], out=empty(shape, dtype))
     if len(planes) > 2:
         which = which.astype(xp.int8)
         for j in range(2, len(planes)):
