@@ -19,7 +19,8 @@ from ._util import tensor, zeros_operand
 def _sigmoid(x):
     """Stable logistic function: no overflow for large |x|."""
     z = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    d = 1 + z
+    return xp.where(x >= 0, 1 / d, z / d)
 
 
 def _shifted_exp(x, axis):
