@@ -18,6 +18,7 @@ import os
 import threading
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 
 def _select(backend_name: str):
@@ -54,7 +55,7 @@ class _Workspace(threading.local):
 workspace = _Workspace()
 
 
-def empty(shape, dtype) -> np.ndarray:
+def empty(shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
     """An array of ``shape`` and ``dtype`` with arbitrary contents, as ``xp.empty``: the
     large scratch arrays of convolutions, pooling and recurrences are made here, so that a
     compiled step can give them out again instead of new memory (see ``workspace``).
@@ -74,7 +75,7 @@ def empty(shape, dtype) -> np.ndarray:
     return pool.empty(shape, dtype)
 
 
-def zeros(shape, dtype) -> np.ndarray:
+def zeros(shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
     """An array of zeros of ``shape`` and ``dtype``, as ``xp.zeros`` (see ``empty``).
 
     Args:
