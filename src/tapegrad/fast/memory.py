@@ -106,6 +106,7 @@ class Workspace:
     def __init__(self) -> None:
         self.arrays: dict = {}  # (shape, dtype) -> the arrays kept for it
         self.used: set = set()  # ids of the arrays given out during this step
+        self.count = 0  # how many arrays are kept
         self.previous = None  # the pool that was in force before begin
 
     def begin(self) -> None:
@@ -118,12 +119,14 @@ class Workspace:
         backend.workspace.pool = self.previous
         self.previous = None
         used = self.used
-        for key in list(self.arrays):
-            kept = [a for a in self.arrays[key] if id(a) in used]
-            if kept:
-                self.arrays[key] = kept
-            else:
-                del self.arrays[key]
+        if len(used) < self.count:  # some kept array went unused this step
+            for key in list(self.arrays):
+                kept = [a for a in self.arrays[key] if id(a) in used]
+                if kept:
+                    self.arrays[key] = kept
+                else:
+                    del self.arrays[key]
+            self.count = len(used)
         used.clear()
 
     def empty(self, shape, dtype) -> np.ndarray:
@@ -140,6 +143,7 @@ class Workspace:
         else:
             a = xp.empty(shape, dtype=dtype)
             arrays.append(a)
+            self.count += 1
         self.used.add(id(a))
         return a
 
