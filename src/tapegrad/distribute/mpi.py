@@ -27,7 +27,9 @@ second half of this class):
 Failure: with ``abort_on_error`` (the default) an exception that reaches the top of any
 rank's script prints its traceback with the rank and calls ``MPI_Abort``, which ends every
 rank of the job at once, instead of leaving the others waiting in a collective for ever
-(as ``python -m mpi4py script.py`` does). A rank killed by a signal ends the job through
+(as ``python -m mpi4py script.py`` does). The errors of the checks that every rank makes
+together (different models, sample counts or weights after an epoch) are raised by every
+rank alike, so each rank exits with its own, with no abort that could cut off the output. A rank killed by a signal ends the job through
 the launcher (``mpirun`` reports it).
 
 Where we differ from Keras: Keras's ``MirroredStrategy`` replicates over devices of one
@@ -363,8 +365,8 @@ class MPIStrategy:
         if mine["samples"] is not None and mine["samples"] < self.size:
             # (every rank sees the same gathered values, so every rank raises alike)
             if all(e["samples"] == mine["samples"] for e in everyone):
-                raise ValueError(f"MPIStrategy: fit received {mine['samples']} samples for {self.size} ranks; "
-                                 f"each rank needs at least one")
+                raise _on_every_rank(ValueError(f"MPIStrategy: fit received {mine['samples']} samples for "
+                                                f"{self.size} ranks; each rank needs at least one"))
         if all(e["seed"] is None for e in everyone):
             # No rank set a seed: rank 0 draws one so that every rank shuffles alike.
             drawn = np.array([_random.generator().integers(2**31) if self.is_chief else 0], np.int64)
@@ -379,7 +381,7 @@ class MPIStrategy:
                 continue  # rank 0's state is broadcast below, whatever the others hold
             for r, other in enumerate(everyone[1:], start=1):
                 if other[key] != first[key]:
-                    raise ValueError(_mismatch(key, first[key], other[key], r, self.size))
+                    raise _on_every_rank(ValueError(_mismatch(key, first[key], other[key], r, self.size)))
         self._bcast_arrays([w.data for w in model.weights])
         if first["optimizer state"]:
             state = {}
@@ -467,9 +469,9 @@ class MPIStrategy:
         names = _weight_names(model)
         bad = [names[i] for i in differ if id(weights[i]) in trainable]
         if bad:
-            raise RuntimeError(f"MPIStrategy: after this epoch the trainable weights {bad} differ between ranks; "
-                               f"a custom train_step must pass its gradients through "
-                               f"strategy.allreduce_gradients before applying them")
+            raise _on_every_rank(RuntimeError(
+                f"MPIStrategy: after this epoch the trainable weights {bad} differ between ranks; a custom "
+                f"train_step must pass its gradients through strategy.allreduce_gradients before applying them"))
         moving = [weights[i] for i in differ]
         if moving:
             avg = self._reduce([w.data for w in moving], None, None, None, self.size)
@@ -628,6 +630,13 @@ def _mismatch(key, first, other, rank, size) -> str:
     return f"MPIStrategy: the ranks disagree on {key}: rank 0 has {first!r}, rank {rank} (of {size}) has {other!r}"
 
 
+def _on_every_rank(error: Exception) -> Exception:
+    """``error``, marked as raised by a collective check: every rank makes that check on the
+    same gathered values and raises alike, so the abort hook lets each rank exit with it."""
+    error.raised_on_every_rank = True  # type: ignore[attr-defined]
+    return error
+
+
 def _install_abort_hook(comm, rank: int, size: int) -> None:
     """Make an uncaught exception on this rank end the whole job (``MPI_Abort``)."""
     previous = sys.excepthook
@@ -636,6 +645,13 @@ def _install_abort_hook(comm, rank: int, size: int) -> None:
 
     def hook(kind, value, tb):
         text = "".join(traceback.format_exception(kind, value, tb))
+        if getattr(value, "raised_on_every_rank", False):
+            # every rank raised it at the same point of a collective check: each exits with its
+            # error as a program does, and no abort cuts off the launcher's output
+            sys.stderr.write(f"tapegrad.distribute: rank {rank} of {size} raised {value.__class__.__name__}: "
+                             f"{value}\n{text}")
+            sys.stderr.flush()
+            return
         sys.stderr.write(f"tapegrad.distribute: rank {rank} of {size} raised {kind.__name__}: {value}\n"
                          f"{text}tapegrad.distribute: aborting all {size} ranks (MPI_Abort)\n")
         sys.stderr.flush()
