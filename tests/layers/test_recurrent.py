@@ -561,3 +561,135 @@ def test_lstm_gradients_with_a_batch_of_16_against_finite_differences(masked):
         return recurrence(x, K, R, b, list(states), cell="lstm", return_sequences=True, mask=mask)
 
     assert tg.gradcheck(fn, [x, K, R, b, *states], atol=1e-6, rtol=1e-5)
+
+
+# -- the GRU's fused loop (reset_after, tanh, sigmoid, no recurrent dropout) ---------------------
+def _gru_case(n, t=5, d=3, u=4, seed=21):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, t, d))
+    K, R = rng.normal(0, 0.6, (d, 3 * u)), rng.normal(0, 0.6, (u, 3 * u))
+    b = rng.normal(0, 0.5, (2, 3 * u))
+    h0 = rng.normal(size=(n, u))
+    mask = rng.random((n, t)) > 0.35
+    mask[0] = [False] + [True] * (t - 1)  # a sequence that starts with padding
+    dm = (rng.random((3, n, d)) > 0.3) / 0.7
+    return x, K, R, b, h0, mask, dm
+
+
+def _gru_node(out):
+    node = out._ctx
+    assert type(node).__name__ == "Recurrence" and node.cell == "gru"
+    return node
+
+
+GRU_VARIANTS = {
+    "plain": dict(return_sequences=True),
+    "last_output": dict(),
+    "masked": dict(mask=True, return_sequences=True),
+    "masked_last_output": dict(mask=True),
+    "masked_backwards": dict(mask=True, go_backwards=True, return_sequences=True),
+    "masked_zero_output": dict(mask=True, zero_output_for_mask=True, return_sequences=True),
+    "backwards_no_bias": dict(go_backwards=True, return_sequences=True, bias=None),
+    "input_bias_only": dict(return_sequences=True, bias="1d"),
+    "input_dropout_per_gate": dict(mask=True, input_dropout="per_gate", return_sequences=True),
+    "input_dropout_shared": dict(input_dropout="shared"),
+}
+
+
+def _gru_call(variant, n):
+    x, K, R, b, h0, mask, dm = _gru_case(n)
+    kw = dict(GRU_VARIANTS[variant])
+    bias = kw.pop("bias", "2d")
+    bias = {None: None, "1d": b[0], "2d": b}[bias]
+    if kw.pop("mask", False):
+        kw["mask"] = mask
+    if "input_dropout" in kw:
+        kw["input_dropout"] = dm if kw["input_dropout"] == "per_gate" else dm[:1]
+    inputs = [x, K, R, h0] + ([] if bias is None else [bias])
+
+    def fn(x, K, R, h0, *b):
+        return recurrence(x, K, R, b[0] if b else None, [h0], cell="gru", **kw)
+
+    return fn, inputs
+
+
+def _run_gru(fn, inputs, fused, monkeypatch):
+    """Outputs and gradients of a weighted sum of ``fn``'s packed output (weights fixed by its
+    shape), with the fused loop allowed for the GRU or not."""
+    from tapegrad.ops.recurrent import Recurrence
+
+    monkeypatch.setattr(Recurrence, "fused_cells", frozenset({"lstm", "gru"} if fused else {"lstm"}))
+    vs = [tg.Variable(a) for a in inputs]
+    with tg.GradientTape() as tape:
+        out = fn(*vs)
+        loss = tg.sum(out * np.random.default_rng(5).normal(size=out.shape))
+    assert _gru_node(out).fused is fused
+    return [out.numpy()] + [g.numpy() for g in tape.gradient(loss, vs)]
+
+
+@pytest.mark.parametrize("variant", list(GRU_VARIANTS))
+@pytest.mark.parametrize("n", [3, 17])  # a batch of 16 or more takes the other copy for the weights' products
+def test_gru_fused_loop_agrees_with_the_generic_loop(variant, n, monkeypatch):
+    fn, inputs = _gru_call(variant, n)
+    fused = _run_gru(fn, inputs, True, monkeypatch)
+    generic = _run_gru(fn, inputs, False, monkeypatch)
+    assert len(fused) == len(inputs) + 1
+    for a, b in zip(fused, generic):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", ["plain", "masked", "masked_last_output", "masked_backwards",
+                                     "masked_zero_output", "backwards_no_bias", "input_bias_only",
+                                     "input_dropout_per_gate"])
+@pytest.mark.parametrize("n", [3, 16])
+def test_gru_fused_loop_gradients_against_finite_differences(variant, n):
+    fn, inputs = _gru_call(variant, n)
+    assert _gru_node(fn(*[tg.Variable(a) for a in inputs])).fused
+    assert tg.gradcheck(fn, inputs, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_gru_fused_loop_with_a_mask_matches_the_formulas_on_the_kept_steps(go_backwards):
+    # Keras's formulas run over the kept steps alone give the final state; the outputs at
+    # masked steps repeat the previous one (zeros before the first kept step)
+    x, K, R, b, h0, mask, dm = _gru_case(4, t=6, seed=23)
+    out = recurrence(tg.Variable(x), K, R, b, [h0], cell="gru", mask=mask, go_backwards=go_backwards,
+                     return_sequences=True)
+    assert _gru_node(out).fused
+    order = np.arange(6)[::-1] if go_backwards else np.arange(6)
+    for i in range(4):
+        kept = [t for t in order if mask[i, t]]
+        ref_seq, ref_h = keras_gru(x[i:i + 1, kept], K, R, b, h0[i:i + 1])
+        np.testing.assert_allclose(out.numpy()[i, 6], ref_h[0], rtol=1e-12, atol=1e-12)
+        prev, k = np.zeros(4), 0
+        for s, t in enumerate(order):
+            if mask[i, t]:
+                prev, k = ref_seq[0, k], k + 1
+            np.testing.assert_allclose(out.numpy()[i, s], prev, rtol=1e-12, atol=1e-12)
+
+
+def test_gru_layer_with_keras_defaults_takes_the_fused_loop_in_float32():
+    rng = np.random.default_rng(24)
+    x = rng.normal(size=(5, 7, 3)).astype(np.float32)
+    w = [a.astype(np.float32) for a in _weights(3, 6, 3, (2, 18), rng, scale=0.8)]
+    h0 = rng.normal(size=(5, 6)).astype(np.float32)
+    layer = tg.layers.GRU(6, return_sequences=True, return_state=True)
+    layer.build((None, 7, 3))
+    layer.set_weights(w)
+    seq, h = layer(x, initial_state=[h0])
+    assert _gru_node(h._ctx.parents[0]).fused  # the state is a slice of the one Recurrence node
+    ref_seq, ref_h = keras_gru(x.astype(np.float64), *[a.astype(np.float64) for a in w], h0.astype(np.float64))
+    assert seq.dtype == np.float32
+    np.testing.assert_allclose(seq.numpy(), ref_seq, rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(h.numpy(), ref_h, rtol=1e-5, atol=2e-6)
+    for got, expected in zip(layer.get_weights(), w):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("options", [dict(reset_after=False), dict(recurrent_activation="hard_sigmoid"),
+                                     dict(activation="relu"), dict(recurrent_dropout=0.3)])
+def test_gru_other_configurations_take_the_generic_loop(options):
+    layer = tg.layers.GRU(4, return_state=True, seed=1, **options)
+    _, h = layer(np.ones((2, 3, 2), np.float32), training=True)
+    assert not _gru_node(h._ctx.parents[0]).fused

@@ -24,7 +24,9 @@ fused loop: the gates internally in the order (o, i, f, c), the sigmoid gates'
 pre-activations halved so that one tanh covers all four gates (the sigmoid as
 ``0.5 tanh(z / 2) + 0.5``), every array of its loops units-major with the batch last (a
 step's gates (4 units, batch), the recurrent product ``R_int^T h^T`` forward and ``R dz``
-backward); the weights and the gradients keep Keras's layout.
+backward); the weights and the gradients keep Keras's layout. A GRU with
+``reset_after=True``, the same activations and no recurrent dropout runs the same kind of
+loop for its three gates, which stay in Keras's order (z, r, h), with z and r halved.
 
 A time mask (``False`` = padding) keeps the previous state at a masked step; the output
 there is the previous step's output (zeros before the first step, TensorFlow's rule),
@@ -100,15 +102,26 @@ def _to_internal(a, units, out=None):
     return out
 
 
-def _internal_transposed(a, units, block=64):
-    """``_to_internal(a, units).T`` as a C-contiguous (4 units, rows) array, for ``a`` of shape
-    (rows, 4 units): copied in blocks of ``block`` rows, each gate's block at once, since a
-    transposing copy of the whole matrix strides through memory a row of ``a`` apart at
+def _gru_halved(a, units, out=None):
+    """A copy of ``a`` (last axis: a GRU's gates in Keras's order z, r, h) with the sigmoid
+    gates' columns (z, r) halved and the candidate's (h) as they are; written into ``out`` (an
+    array, or a view, of ``a``'s shape) when given."""
+    if out is None:
+        out = empty(a.shape, dtype=a.dtype)
+    xp.multiply(a[..., :2 * units], 0.5, out=out[..., :2 * units])
+    out[..., 2 * units:] = a[..., 2 * units:]
+    return out
+
+
+def _internal_transposed(a, units, block=64, convert=_to_internal):
+    """``convert(a, units).T`` as a C-contiguous (gates * units, rows) array, for ``a`` of shape
+    (rows, gates * units): copied in blocks of ``block`` rows, each gate's block at once, since
+    a transposing copy of the whole matrix strides through memory a row of ``a`` apart at
     every element."""
     rows = a.shape[0]
-    out = empty((4 * units, rows), dtype=a.dtype)
+    out = empty((a.shape[1], rows), dtype=a.dtype)
     for r in range(0, rows, block):
-        _to_internal(a[r:r + block], units, out=out[:, r:r + block].T)
+        convert(a[r:r + block], units, out=out[:, r:r + block].T)
     return out
 
 
@@ -120,7 +133,13 @@ class Recurrence(Function):
     output packs everything into one array of shape (batch, n_out + n_states, units):
     the outputs of every step in processing order (``n_out = steps`` with
     ``return_sequences``) or the last output (``n_out = 1``), then the final states.
+
+    ``fused_cells`` names the cells that run a fused loop when their activations are Keras's
+    defaults and there is no recurrent dropout (the node's ``fused`` says whether it did); the
+    generic loop computes the same numbers for every cell, and runs the rest.
     """
+
+    fused_cells = frozenset({"lstm", "gru"})
 
     def forward(self, x, kernel, recurrent_kernel, *rest, cell, activation, recurrent_activation, use_bias,
                 mask, input_dropout, recurrent_dropout, go_backwards, return_sequences, zero_output_for_mask,
@@ -148,12 +167,14 @@ class Recurrence(Function):
         m = None if mask is None else xp.asarray(mask).T[order][..., None]  # (steps, batch, 1) bool
         self.m = m
 
-        self.fused = (cell == "lstm" and activation == "tanh" and recurrent_activation == "sigmoid"
-                      and self.rdm is None)
+        self.fused = (cell in self.fused_cells and activation == "tanh" and recurrent_activation == "sigmoid"
+                      and self.rdm is None and (cell != "gru" or reset_after))
         n_out = steps if return_sequences else 1
         if self.fused:
             self.n_out = n_out
-            return self._lstm_fused_forward(xs, kernel, recurrent_kernel, bias, states, m)
+            if cell == "lstm":
+                return self._lstm_fused_forward(xs, kernel, recurrent_kernel, bias, states, m)
+            return self._gru_fused_forward(xs, kernel, recurrent_kernel, bias, states, m)
         xz = self._input_projection(xs)
         if bias is not None:
             xz += bias if bias.ndim == 1 else bias[0]
@@ -338,17 +359,109 @@ class Recurrence(Function):
             prev_out = outs[s]
         return self._pack(outs, steps, n)
 
+    def _gru_fused_forward(self, xs, kernel, recurrent_kernel, bias, states, m):
+        """The GRU with ``reset_after=True``, Keras's default activations (tanh, sigmoid) and no
+        recurrent dropout: the LSTM's fused loop (``_lstm_fused_forward``) for three gates.
+
+        The gates stay in Keras's order (z, r, h), the two sigmoid gates first, so no reordering
+        is needed: only the columns of z and r are halved, in copies of the kernels and of the
+        bias, so that one tanh over the rows of z and r, then ``* 0.5 + 0.5``, gives
+        ``sigmoid(a) = 0.5 tanh(a / 2) + 0.5``. The candidate's columns are not halved: its
+        recurrent part ``w_h = h R_h + b_rec_h`` is multiplied by r before it joins the input's
+        part, ``hh = tanh(u_h + r w_h)``. The recurrent bias of z and r adds to the same
+        pre-activations as their input bias, so both go into the input projection once; the
+        recurrent bias of h is added to ``w_h`` at every step (before r multiplies it).
+
+        Units-major, the batch last, as the LSTM: a step's state is (units, batch), its gates
+        (3 units, batch), its recurrent product ``R_half^T h^T`` (3 units, batch). The gate values
+        z, r, hh are written over the input projection's buffer (steps, 3 units, batch), and
+        each step's ``w_h`` is kept for the backward pass. The new state is
+        ``z h_prev + (1 - z) hh = hh + z (h_prev - hh)``."""
+        steps, n, d = xs.shape
+        U = self.units
+        if bias is None:
+            b_in = b_rec = None
+        elif bias.ndim == 1:  # one bias: the input's (the recurrent product has none)
+            b_in, b_rec = bias, None
+        else:
+            b_in, b_rec = bias[0], bias[1]
+        if self.dm is None or self.dm.shape[0] == 1:
+            xin = xs if self.dm is None else xs * self.dm[0]
+            proj = xin.reshape(steps * n, d) @ _gru_halved(kernel, U)
+        else:  # a dropout mask per gate: projected gate by gate, then z and r halved
+            proj = self._input_projection(xs).reshape(steps * n, 3 * U)
+            proj[:, :2 * U] *= 0.5
+        bp = None
+        if b_in is not None:  # the input projection's bias: b_in, and b_rec of z and r, halved for z and r
+            bp = xp.array(b_in)
+            if b_rec is not None:
+                bp[:2 * U] += b_rec[:2 * U]
+            bp[:2 * U] *= 0.5
+        dtype = proj.dtype
+        G = empty((steps, 3 * U, n), dtype=dtype)
+        proj_t = proj.reshape(steps, n, 3 * U).transpose(0, 2, 1)
+        if bp is None:
+            xp.copyto(G, proj_t)
+        else:
+            xp.add(proj_t, bp[:, None], out=G)
+        del proj, proj_t
+        bh = None if b_rec is None else xp.ascontiguousarray(b_rec[2 * U:, None])  # (units, 1)
+        RhT = _internal_transposed(recurrent_kernel, U, convert=_gru_halved)  # (3 units, units)
+        H = empty((steps + 1, U, n), dtype=dtype)  # state entering each step (after masking)
+        WH = empty((steps, U, n), dtype=dtype)  # each step's w_h = R_h^T h + b_rec_h
+        H[0] = states[0].T
+        self.gate_vals, self.H, self.WH = G, H, WH
+        w = empty((3 * U, n), dtype=dtype)  # a step's recurrent product
+        tmp = empty((U, n), dtype=dtype)
+        matmul, tanh, multiply, add, subtract, where = xp.matmul, xp.tanh, xp.multiply, xp.add, xp.subtract, xp.where
+        zr = [g[:2 * U] for g in G]
+        zg, rg, hh = ([g[k * U:(k + 1) * U] for g in G] for k in range(3))
+        wzr, wh = w[:2 * U], w[2 * U:]
+        masked = m is not None
+        if masked:
+            h_new = empty((U, n), dtype=dtype)
+            prev_out = zeros((U, n), dtype=dtype)
+            outs = empty((steps, U, n), dtype)
+            mt = m.transpose(0, 2, 1)  # (steps, 1, batch)
+        for s in range(steps):
+            matmul(RhT, H[s], out=w)
+            a = zr[s]
+            add(a, wzr, out=a)  # the halved pre-activations of z and r
+            tanh(a, out=a)
+            a *= 0.5
+            a += 0.5
+            if bh is None:
+                xp.copyto(WH[s], wh)
+            else:
+                add(wh, bh, out=WH[s])
+            multiply(rg[s], WH[s], out=tmp)
+            c = hh[s]
+            c += tmp
+            tanh(c, out=c)
+            out = h_new if masked else H[s + 1]
+            subtract(H[s], c, out=out)
+            out *= zg[s]
+            out += c
+            if masked:
+                ms = mt[s]
+                H[s + 1] = where(ms, h_new, H[s])
+                outs[s] = where(ms, h_new, 0 if self.zero_out else prev_out)
+                prev_out = outs[s]
+        return self._pack(outs if masked else H[1:], steps, n)
+
     def _pack(self, seq, steps, n):
-        """The packed output of the fused LSTM (see ``Recurrence``) from its outputs ``seq``
-        (steps, units, batch) and its final states."""
+        """The packed output of a fused loop (see ``Recurrence``) from its outputs ``seq``
+        (steps, units, batch) and its final states (``H``, and ``C`` for an LSTM, units-major)."""
         n_out, U = self.n_out, self.units
-        packed = empty((n, n_out + 2, U), dtype=seq.dtype)
+        lstm = self.cell == "lstm"
+        packed = empty((n, n_out + (2 if lstm else 1), U), dtype=seq.dtype)
         if self.return_sequences:
             packed[:, :steps] = seq.transpose(2, 0, 1)
         else:
             packed[:, 0] = seq[steps - 1].T
         packed[:, n_out] = self.H[steps].T
-        packed[:, n_out + 1] = self.C[steps].T
+        if lstm:
+            packed[:, n_out + 1] = self.C[steps].T
         return packed
 
     # -- the pieces shared by the forward and backward loops --------------------------------
@@ -422,7 +535,9 @@ class Recurrence(Function):
     # -- backward ----------------------------------------------------------------------------
     def backward(self, grad):
         if self.fused:
-            return self._lstm_fused_backward(grad)
+            if self.cell == "lstm":
+                return self._lstm_fused_backward(grad)
+            return self._gru_fused_backward(grad)
         cell, U, m = self.cell, self.units, self.m
         steps, n, d = self.xs.shape
         n_out = self.n_out
@@ -617,6 +732,118 @@ class Recurrence(Function):
         if self.use_bias:
             grads.append(flat.sum(axis=0))
         grads += [xp.ascontiguousarray(dh.T), xp.ascontiguousarray(dc.T)]
+        return tuple(grads)
+
+    def _gru_fused_backward(self, grad):
+        """The reverse loop of the fused GRU (units-major, as its forward loop), then the
+        weights' and the inputs' gradients.
+
+        With ``a_h = u_h + r w_h`` the candidate's pre-activation and ``dh`` the gradient of a
+        step's new state, every gradient of the step is ``dh`` times a local derivative that
+        depends on the forward values alone: ``da_h = dh (1 - z) (1 - hh^2)``, then
+        ``dz_z = dh (h_prev - hh) z (1 - z)``, ``dz_r = da_h w_h r (1 - r)`` and, for the
+        recurrent product of the candidate, ``dw_h = da_h r``. These are computed for all steps
+        at once before the loop, into one array (steps, 4 units, batch) with the rows
+        (w_h, z, r, h): a step multiplies its rows in place by ``dh``, which makes rows
+        (z, r, h) the gradients of the input projection ``u`` (Keras's order) and rows
+        (w_h, z, r) those of the recurrent product ``w`` (z and r get the same gradient from
+        ``u`` and ``w``). The gradient of the state entering the step is then
+        ``dh z + R dw`` with the recurrent kernel's columns taken in the order (h, z, r)."""
+        G, U, m, n_out = self.gate_vals, self.units, self.m, self.n_out
+        steps, _, n = G.shape
+        dtype = G.dtype
+        z, r, hh = G[:, :U], G[:, U:2 * U], G[:, 2 * U:]
+        multiply, subtract, matmul, where = xp.multiply, xp.subtract, xp.matmul, xp.where
+        B = empty((steps, 4 * U, n), dtype=dtype)
+        Bw, Bz, Br, Bh = B[:, :U], B[:, U:2 * U], B[:, 2 * U:3 * U], B[:, 3 * U:]
+        multiply(hh, hh, out=Bh)
+        subtract(1, Bh, out=Bh)
+        subtract(1, z, out=Bw)  # 1 - z, for a moment
+        Bh *= Bw  # (1 - z) (1 - hh^2)
+        multiply(z, Bw, out=Bz)
+        subtract(self.H[:steps], hh, out=Bw)
+        Bz *= Bw  # (h_prev - hh) z (1 - z)
+        subtract(1, r, out=Br)
+        Br *= r
+        Br *= self.WH
+        Br *= Bh  # (1 - z) (1 - hh^2) w_h r (1 - r)
+        multiply(Bh, r, out=Bw)  # (1 - z) (1 - hh^2) r
+        B4 = B.reshape(steps, 4, U, n)
+        Bwzr = B[:, :3 * U]
+        R = self.R
+        Rp = empty(R.shape, dtype=R.dtype)  # the recurrent kernel's columns in the order (h, z, r)
+        Rp[:, :U] = R[:, 2 * U:]
+        Rp[:, U:] = R[:, :2 * U]
+        gs = xp.asarray(grad[:, :n_out].transpose(1, 2, 0), dtype=dtype)  # (n_out, units, batch)
+        dh = xp.array(grad[:, n_out].T, dtype=dtype, order="C")
+        tmp = empty(dh.shape, dh.dtype)
+        seq = self.return_sequences
+        if m is None:
+            for s in range(steps - 1, -1, -1):
+                go = gs[s] if seq else (gs[0] if s == steps - 1 else None)
+                if go is not None:
+                    dh += go
+                multiply(dh, z[s], out=tmp)
+                multiply(dh, B4[s], out=B4[s])
+                matmul(Rp, Bwzr[s], out=dh)
+                dh += tmp
+        else:
+            mt = m.transpose(0, 2, 1)  # (steps, 1, batch)
+            carry = None  # gradient of the previous output, passed back through masked steps
+            for s in range(steps - 1, -1, -1):
+                go = gs[s] if seq else (gs[0] if s == steps - 1 else None)
+                if carry is not None:
+                    go = carry if go is None else go + carry
+                ms = mt[s]
+                dhn = where(ms, dh if go is None else dh + go, 0)
+                dh_keep = where(ms, 0, dh)
+                carry = where(ms, 0, go) if (go is not None and not self.zero_out) else None
+                multiply(dhn, z[s], out=tmp)
+                multiply(dhn, B4[s], out=B4[s])
+                matmul(Rp, Bwzr[s], out=dh)
+                dh += tmp
+                dh += dh_keep
+        # all steps' gradients as (steps * batch, 4 units), rows (w_h, z, r, h) as columns: copied
+        # row-major, or, for a batch of at least 16, as the transpose of a (4 units, steps, batch)
+        # copy, as the LSTM's
+        by_rows = n >= 16
+        if by_rows:
+            flat = empty((4 * U, steps, n), dtype=dtype)
+            xp.copyto(flat, B.transpose(1, 0, 2))
+            flat = flat.reshape(4 * U, steps * n).T
+        else:
+            flat = empty((steps, n, 4 * U), dtype=dtype)
+            xp.copyto(flat, B.transpose(0, 2, 1))
+            flat = flat.reshape(steps * n, 4 * U)
+        del B, B4, Bwzr, Bw, Bz, Br, Bh
+        du, dw = flat[:, U:], flat[:, :3 * U]  # Keras's order (z, r, h); the order (h, z, r)
+        grads = [None, None, None]
+        if self.parents[2] is not None:  # sum over steps of h_prev^T dw, columns back in Keras's order
+            H = self.H[:steps]
+            if by_rows:
+                hs = empty((U, steps, n), dtype=dtype)
+                xp.copyto(hs, H.transpose(1, 0, 2))
+                hs = hs.reshape(U, steps * n)
+            else:
+                hs = empty((steps, n, U), dtype=dtype)
+                xp.copyto(hs, H.transpose(0, 2, 1))
+                hs = hs.reshape(steps * n, U).T
+            p = hs @ dw
+            dR = empty(R.shape, dtype=p.dtype)
+            dR[:, :2 * U] = p[:, U:]
+            dR[:, 2 * U:] = p[:, :U]
+            grads[2] = dR
+        if self.parents[0] is not None:
+            grads[0] = self._input_grad(du)
+        if self.parents[1] is not None:
+            grads[1] = self._kernel_grad(du)
+        if self.use_bias:
+            db = du.sum(axis=0)
+            if self.bias.ndim == 1:
+                grads.append(db)
+            else:  # the recurrent bias: z and r as the input's, h from dw_h
+                grads.append(xp.stack([db, xp.concatenate([db[:2 * U], dw[:, :U].sum(axis=0)])]))
+        grads.append(xp.ascontiguousarray(dh.T))
         return tuple(grads)
 
     def _kernel_grad(self, flat):
