@@ -693,3 +693,17 @@ def test_gru_other_configurations_take_the_generic_loop(options):
     layer = tg.layers.GRU(4, return_state=True, seed=1, **options)
     _, h = layer(np.ones((2, 3, 2), np.float32), training=True)
     assert not _gru_node(h._ctx.parents[0]).fused
+
+
+def test_recurrence_refuses_a_two_row_bias_where_only_a_gru_with_reset_after_reads_one():
+    from tapegrad.ops.recurrent import recurrence
+
+    x = tg.ones((2, 3, 4))
+    for cell, gates, reset_after in (("simple", 1, True), ("lstm", 4, True), ("gru", 3, False)):
+        k, r = tg.zeros((4, gates * 5)), tg.zeros((5, gates * 5))
+        states = [tg.zeros((2, 5))] * (2 if cell == "lstm" else 1)
+        with pytest.raises(ValueError, match=r"received shape \(2, %d\) for cell '%s'" % (gates * 5, cell)):
+            recurrence(x, k, r, tg.zeros((2, gates * 5)), states, cell=cell, reset_after=reset_after)
+    out = recurrence(x, tg.zeros((4, 15)), tg.zeros((5, 15)), tg.zeros((2, 15)), [tg.zeros((2, 5))], cell="gru",
+                     reset_after=True)
+    assert out.shape == (2, 2, 5)

@@ -918,7 +918,11 @@ def recurrence(x, kernel, recurrent_kernel, bias, initial_states, *, cell: str, 
         raise ValueError(f"recurrence: expected inputs of shape (batch, steps >= 1, features), received {x.shape}")
     inputs = [x, tensor(kernel), tensor(recurrent_kernel)]
     if bias is not None:
-        inputs.append(tensor(bias))
+        bias = tensor(bias)
+        if bias.ndim != 1 and not (cell == "gru" and reset_after and bias.ndim == 2 and bias.shape[0] == 2):
+            raise ValueError(f"recurrence: expected a bias of one axis (two rows, input's and recurrent's, only for "
+                             f"a GRU with reset_after=True), received shape {bias.shape} for cell {cell!r}")
+        inputs.append(bias)
     inputs += [tensor(s) for s in initial_states]
     arrays = {}
     for name, value in (("mask", mask), ("input_dropout", input_dropout), ("recurrent_dropout", recurrent_dropout)):
