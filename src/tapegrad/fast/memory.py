@@ -77,7 +77,8 @@ class Workspace:
     more, else a new one, which is kept. A new array of a few megabytes costs the operating
     system's page faults on every step, since the C allocator hands such memory back when
     it is freed (glibc returns blocks above its mmap threshold and trims its heap's top),
-    and on a small LSTM or LeNet step those faults take a quarter to a third of the time.
+    and on a small LSTM or LeNet step those faults are a large part of the time
+    (``benchmarks/README.md``).
     This is what the buffer assignment of compilers such as XLA gives a jitted step,
     without changing how the whole process allocates.
 
@@ -138,7 +139,7 @@ class Workspace:
         if arrays is None:
             arrays = self.arrays[key] = []
         for a in arrays:
-            if getrefcount(a) == _FREE:  # held by the list, the loop and getrefcount's argument
+            if _getrefcount(a) == _FREE:  # held by the list, the loop and getrefcount's argument
                 break
         else:
             a = xp.empty(shape, dtype=dtype)
@@ -156,7 +157,7 @@ def _counted() -> bool:
 
 _COUNTED = _counted()
 _FREE = 3
-getrefcount = getattr(sys, "getrefcount", None)
+_getrefcount = getattr(sys, "getrefcount", None)
 
 
 _allocator = {"tuned": False}
