@@ -45,6 +45,13 @@ from tapegrad import backend  # noqa: E402
 from tapegrad.fast.memory import Workspace  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _no_pool_left_behind():
+    """A test that fails between a workspace's begin and end must not leave it installed."""
+    yield
+    backend.workspace.pool = None
+
+
 def test_without_a_workspace_every_array_is_new():
     assert backend.workspace.pool is None
     a, b = backend.empty((3, 4), np.float32), backend.zeros((3, 4), np.float32)
