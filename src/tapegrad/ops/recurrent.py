@@ -533,6 +533,25 @@ class Recurrence(Function):
         return out.reshape(steps, n, -1)
 
     # -- backward ----------------------------------------------------------------------------
+    def _output_grad(self, gs, s, steps):
+        """The gradient that step ``s``'s output receives from the layer's output (``gs``: one
+        per output, indexed by step), None when it receives none."""
+        if self.return_sequences:
+            return gs[s]
+        return gs[0] if s == steps - 1 else None
+
+    def _through_mask(self, ms, dh, go, carry):
+        """At a step with time mask ``ms``, from ``dh`` (the gradient of the state it passes on),
+        ``go`` (its output's) and ``carry`` (the output gradient carried back from later masked
+        steps): ``(the gradient of the step's new state, the part of dh that a masked step
+        passes straight to the state before it, the output gradient it carries back)``."""
+        if carry is not None:
+            go = carry if go is None else go + carry
+        dhn = xp.where(ms, dh if go is None else dh + go, 0)
+        dh_keep = xp.where(ms, 0, dh)
+        carry = xp.where(ms, 0, go) if (go is not None and not self.zero_out) else None
+        return dhn, dh_keep, carry
+
     def backward(self, grad):
         if self.fused:
             if self.cell == "lstm":
@@ -565,26 +584,16 @@ class Recurrence(Function):
             OD = o * dact(self.AC)
             A4 = A.reshape(steps, n, 4, U)
             dz4 = dxz.reshape(steps, n, 4, U)
+        gs = gseq.transpose(1, 0, 2)  # one output gradient per step
         for s in range(steps - 1, -1, -1):
-            if self.return_sequences:
-                go = gseq[:, s]
-            else:
-                go = gseq[:, 0] if s == steps - 1 else None
-            if carry is not None:
-                go = carry if go is None else go + carry
+            go = self._output_grad(gs, s, steps)
             if m is None:
                 dhn = dh if go is None else dh + go
                 dh_keep = dc_keep = None
                 dcn = dc
             else:
                 ms = m[s]
-                total = dh if go is None else dh + go
-                dhn = xp.where(ms, total, 0)
-                dh_keep = xp.where(ms, 0, dh)
-                if go is not None and not self.zero_out:
-                    carry = xp.where(ms, 0, go)
-                else:
-                    carry = None
+                dhn, dh_keep, carry = self._through_mask(ms, dh, go, carry)
                 if cell == "lstm":
                     dcn = xp.where(ms, dc, 0)
                     dc_keep = xp.where(ms, 0, dc)
@@ -677,10 +686,9 @@ class Recurrence(Function):
         dc = xp.array(grad[:, n_out + 1].T, dtype=dtype, order="C")
         tmp = empty(dh.shape, dh.dtype)
         multiply, matmul, where = xp.multiply, xp.matmul, xp.where
-        seq = self.return_sequences
         if m is None:
             for s in range(steps - 1, -1, -1):
-                go = gs[s] if seq else (gs[0] if s == steps - 1 else None)
+                go = self._output_grad(gs, s, steps)
                 if go is not None:
                     dh += go
                 multiply(dh, OD[s], out=tmp)
@@ -693,13 +701,8 @@ class Recurrence(Function):
             mt = m.transpose(0, 2, 1)  # (steps, 1, batch)
             carry = None  # gradient of the previous output, passed back through masked steps
             for s in range(steps - 1, -1, -1):
-                go = gs[s] if seq else (gs[0] if s == steps - 1 else None)
-                if carry is not None:
-                    go = carry if go is None else go + carry
                 ms = mt[s]
-                dhn = where(ms, dh if go is None else dh + go, 0)
-                dh_keep = where(ms, 0, dh)
-                carry = where(ms, 0, go) if (go is not None and not self.zero_out) else None
+                dhn, dh_keep, carry = self._through_mask(ms, dh, self._output_grad(gs, s, steps), carry)
                 dc_keep = where(ms, 0, dc)
                 dcn = where(ms, dc, 0)
                 dcn += dhn * OD[s]
@@ -753,7 +756,7 @@ class Recurrence(Function):
         steps, _, n = G.shape
         dtype = G.dtype
         z, r, hh = G[:, :U], G[:, U:2 * U], G[:, 2 * U:]
-        multiply, subtract, matmul, where = xp.multiply, xp.subtract, xp.matmul, xp.where
+        multiply, subtract, matmul = xp.multiply, xp.subtract, xp.matmul
         B = empty((steps, 4 * U, n), dtype=dtype)
         Bw, Bz, Br, Bh = B[:, :U], B[:, U:2 * U], B[:, 2 * U:3 * U], B[:, 3 * U:]
         multiply(hh, hh, out=Bh)
@@ -777,10 +780,9 @@ class Recurrence(Function):
         gs = xp.asarray(grad[:, :n_out].transpose(1, 2, 0), dtype=dtype)  # (n_out, units, batch)
         dh = xp.array(grad[:, n_out].T, dtype=dtype, order="C")
         tmp = empty(dh.shape, dh.dtype)
-        seq = self.return_sequences
         if m is None:
             for s in range(steps - 1, -1, -1):
-                go = gs[s] if seq else (gs[0] if s == steps - 1 else None)
+                go = self._output_grad(gs, s, steps)
                 if go is not None:
                     dh += go
                 multiply(dh, z[s], out=tmp)
@@ -791,13 +793,7 @@ class Recurrence(Function):
             mt = m.transpose(0, 2, 1)  # (steps, 1, batch)
             carry = None  # gradient of the previous output, passed back through masked steps
             for s in range(steps - 1, -1, -1):
-                go = gs[s] if seq else (gs[0] if s == steps - 1 else None)
-                if carry is not None:
-                    go = carry if go is None else go + carry
-                ms = mt[s]
-                dhn = where(ms, dh if go is None else dh + go, 0)
-                dh_keep = where(ms, 0, dh)
-                carry = where(ms, 0, go) if (go is not None and not self.zero_out) else None
+                dhn, dh_keep, carry = self._through_mask(mt[s], dh, self._output_grad(gs, s, steps), carry)
                 multiply(dhn, z[s], out=tmp)
                 multiply(dhn, B4[s], out=B4[s])
                 matmul(Rp, Bwzr[s], out=dh)
