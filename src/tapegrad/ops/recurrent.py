@@ -125,6 +125,21 @@ def _internal_transposed(a, units, block=64, convert=_to_internal):
     return out
 
 
+def _steps_major(a, by_rows: bool):
+    """A units-major array ``a`` (steps, k, batch) as a (steps * batch, k) matrix, copied into a
+    workspace array: row-major, or with ``by_rows`` as the transpose of a (k, steps, batch) copy
+    (for batches of 16 and more, whose rows of ``batch`` contiguous values copy faster than
+    transposing each step)."""
+    steps, k, n = a.shape
+    if by_rows:
+        out = empty((k, steps, n), a.dtype)
+        xp.copyto(out, a.transpose(1, 0, 2))
+        return out.reshape(k, steps * n).T
+    out = empty((steps, n, k), a.dtype)
+    xp.copyto(out, a.transpose(0, 2, 1))
+    return out.reshape(steps * n, k)
+
+
 class Recurrence(Function):
     """One recurrent layer call over all time steps (see the module's docstring).
 
@@ -712,22 +727,13 @@ class Recurrence(Function):
                 multiply(dcn, f[s], out=dc)
                 dh += dh_keep
                 dc += dc_keep
-        # the gradients of all steps' pre-activations in Keras's order, as (steps * batch, 4 units):
-        # copied row-major, or, for a batch of at least 16, as the transpose of a (4 units, steps,
-        # batch) copy (rows of ``batch`` contiguous values copy faster than transposing each step)
+        # the gradients of all steps' pre-activations in Keras's order, as (steps * batch, 4 units)
         by_rows = n >= 16
-        if by_rows:
-            flat = xp.ascontiguousarray(A.transpose(1, 0, 2)).reshape(4 * U, steps * n).T
-        else:
-            flat = xp.ascontiguousarray(A.transpose(0, 2, 1)).reshape(steps * n, 4 * U)
+        flat = _steps_major(A, by_rows)
         del A, A3
         grads = [None, None, None]
         if self.parents[2] is not None:  # the states entering the steps, as (units, steps * batch)
-            if by_rows:
-                hs = xp.ascontiguousarray(self.H[:steps].transpose(1, 0, 2)).reshape(U, steps * n)
-            else:
-                hs = xp.ascontiguousarray(self.H[:steps].transpose(0, 2, 1)).reshape(steps * n, U).T
-            grads[2] = hs @ flat
+            grads[2] = _steps_major(self.H[:steps], by_rows).T @ flat
         if self.parents[0] is not None:
             grads[0] = self._input_grad(flat)
         if self.parents[1] is not None:
@@ -799,32 +805,14 @@ class Recurrence(Function):
                 matmul(Rp, Bwzr[s], out=dh)
                 dh += tmp
                 dh += dh_keep
-        # all steps' gradients as (steps * batch, 4 units), rows (w_h, z, r, h) as columns: copied
-        # row-major, or, for a batch of at least 16, as the transpose of a (4 units, steps, batch)
-        # copy, as the LSTM's
+        # all steps' gradients as (steps * batch, 4 units), rows (w_h, z, r, h) as columns
         by_rows = n >= 16
-        if by_rows:
-            flat = empty((4 * U, steps, n), dtype=dtype)
-            xp.copyto(flat, B.transpose(1, 0, 2))
-            flat = flat.reshape(4 * U, steps * n).T
-        else:
-            flat = empty((steps, n, 4 * U), dtype=dtype)
-            xp.copyto(flat, B.transpose(0, 2, 1))
-            flat = flat.reshape(steps * n, 4 * U)
+        flat = _steps_major(B, by_rows)
         del B, B4, Bwzr, Bw, Bz, Br, Bh
         du, dw = flat[:, U:], flat[:, :3 * U]  # Keras's order (z, r, h); the order (h, z, r)
         grads = [None, None, None]
         if self.parents[2] is not None:  # sum over steps of h_prev^T dw, columns back in Keras's order
-            H = self.H[:steps]
-            if by_rows:
-                hs = empty((U, steps, n), dtype=dtype)
-                xp.copyto(hs, H.transpose(1, 0, 2))
-                hs = hs.reshape(U, steps * n)
-            else:
-                hs = empty((steps, n, U), dtype=dtype)
-                xp.copyto(hs, H.transpose(0, 2, 1))
-                hs = hs.reshape(steps * n, U).T
-            p = hs @ dw
+            p = _steps_major(self.H[:steps], by_rows).T @ dw
             dR = empty(R.shape, dtype=p.dtype)
             dR[:, :2 * U] = p[:, U:]
             dR[:, 2 * U:] = p[:, :U]
