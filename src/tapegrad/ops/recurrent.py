@@ -125,6 +125,20 @@ def _internal_transposed(a, units, block=64, convert=_to_internal):
     return out
 
 
+def _units_major(proj, bias, steps: int, n: int):
+    """The input projection ``proj`` (steps * batch, k), plus ``bias`` (k,) when given, as a
+    units-major (steps, k, batch) workspace array: the fused loops' gates before the
+    recurrent product is added."""
+    k = proj.shape[-1]
+    out = empty((steps, k, n), proj.dtype)
+    view = proj.reshape(steps, n, k).transpose(0, 2, 1)
+    if bias is None:
+        xp.copyto(out, view)
+    else:
+        xp.add(view, bias[:, None], out=out)
+    return out
+
+
 def _steps_major(a, by_rows: bool):
     """A units-major array ``a`` (steps, k, batch) as a (steps * batch, k) matrix, copied into a
     workspace array: row-major, or with ``by_rows`` as the transpose of a (k, steps, batch) copy
@@ -314,13 +328,8 @@ class Recurrence(Function):
             proj = _to_internal(proj, U)
             bi = None
         dtype = proj.dtype
-        G = empty((steps, 4 * U, n), dtype=dtype)
-        proj_t = proj.reshape(steps, n, 4 * U).transpose(0, 2, 1)
-        if bi is None:
-            xp.copyto(G, proj_t)
-        else:
-            xp.add(proj_t, bi[:, None], out=G)
-        del proj, proj_t
+        G = _units_major(proj, bi, steps, n)
+        del proj
         RiT = _internal_transposed(recurrent_kernel, U)
         H = empty((steps + 1, U, n), dtype=dtype)  # state entering each step (after masking)
         C = empty((steps + 1, U, n), dtype=dtype)
@@ -413,13 +422,8 @@ class Recurrence(Function):
                 bp[:2 * U] += b_rec[:2 * U]
             bp[:2 * U] *= 0.5
         dtype = proj.dtype
-        G = empty((steps, 3 * U, n), dtype=dtype)
-        proj_t = proj.reshape(steps, n, 3 * U).transpose(0, 2, 1)
-        if bp is None:
-            xp.copyto(G, proj_t)
-        else:
-            xp.add(proj_t, bp[:, None], out=G)
-        del proj, proj_t
+        G = _units_major(proj, bp, steps, n)
+        del proj
         bh = None if b_rec is None else xp.ascontiguousarray(b_rec[2 * U:, None])  # (units, 1)
         RhT = _internal_transposed(recurrent_kernel, U, convert=_gru_halved)  # (3 units, units)
         H = empty((steps + 1, U, n), dtype=dtype)  # state entering each step (after masking)
