@@ -56,9 +56,9 @@ from ..metrics import Metric
 from ..optimizers.base import Optimizer
 from .fusion import Record, fusable
 from .losses import _HANDLED, loss_rules
+from .memory import Workspace
 from .nodes import Chain, Linear
 from .replay import _is_setting, _seed, _Snapshot
-from .memory import Workspace
 from .update import Updater
 
 _MAX_PLANS = 8

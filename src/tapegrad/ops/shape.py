@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autodiff.function import Function
 from ..autodiff.tensor import Tensor
-from ..backend import empty, xp, zeros
+from ..backend import xp, zeros
 from ._util import normalize_axis, tensor
 
 
