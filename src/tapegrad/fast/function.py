@@ -48,7 +48,7 @@ import numpy as np
 from ..autodiff import engine
 from ..autodiff.function import Function
 from ..autodiff.grad_mode import mode
-from ..autodiff.tape import _flat_list, _flatten, _unflatten
+from ..autodiff.tape import _flat_list, _flatten
 from ..autodiff.tensor import Tensor, Variable
 from ..layers.base import Layer
 from ..losses import Loss
